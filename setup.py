@@ -1,0 +1,30 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+version = {}
+exec(Path("proglearn_supcon/_version.py").read_text(), version)
+
+setup(
+    name="proglearn-supcon",
+    version=version["__version__"],
+    description=(
+        "Progressive (lifelong) learning networks with kNN voters whose "
+        "transformers are trained with the supervised contrastive loss"
+    ),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["proglearn_supcon", "proglearn_supcon.*"]),
+    install_requires=[
+        "torch>=2.0",
+        "numpy>=1.24",
+        "scikit-learn>=1.3",
+        "joblib>=1.2",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+        "seaborn>=0.12",
+        "pandas>=1.5",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+)
