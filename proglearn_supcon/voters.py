@@ -1,0 +1,230 @@
+"""k-nearest-neighbour voters: class posteriors of one task in one embedding space."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+
+__all__ = ["KNNClassificationVoter"]
+
+_METRICS = ("cosine", "euclidean")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _check_embeddings(X, *, copy: bool = False) -> np.ndarray:
+    """``X`` as a finite 2-D float32 ndarray with at least one row; ValueError otherwise."""
+    # Values beyond float32's range turn into inf in the cast and are then
+    # reported by check_array; numpy's overflow warning would be just noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return check_array(X, dtype=np.float32, copy=copy)
+
+
+def _distances(queries: torch.Tensor, fit: torch.Tensor, fit_sq_norms: torch.Tensor | None) -> torch.Tensor:
+    """Distances (q, n) float64 between query and fit rows, both float64.
+
+    Cosine: both sides are L2-normalised beforehand, so this is ``1 - q @ f.T``.
+    Euclidean (``fit_sq_norms`` given): the *squared* distance, which ranks
+    the same and skips a square root.
+    """
+    products = queries @ fit.T
+    if fit_sq_norms is None:
+        return 1.0 - products
+    squared = (queries * queries).sum(dim=1, keepdim=True) - 2.0 * products + fit_sq_norms
+    return squared.clamp_(min=0.0)  # rounding can make it slightly negative
+
+
+def _normalize_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows of ``x`` scaled to unit L2 norm; zero rows stay zero (cosine distance 1 to all)."""
+    norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    return x / torch.where(norms > 0, norms, 1.0)
+
+
+def _nearest_mask(distances: torch.Tensor, k: int) -> torch.Tensor:
+    """Boolean (q, n) mask of each row's ``k`` smallest distances.
+
+    Ties are broken in favour of the lower fit index, as a stable argsort
+    would: everything strictly closer than the k-th smallest distance is
+    taken, then the lowest-index points at exactly that distance fill the
+    remaining places. ``torch.topk`` alone gives no such guarantee.
+    """
+    kth = torch.kthvalue(distances, k, dim=1, keepdim=True).values
+    closer = distances < kth
+    tied = distances == kth
+    n_missing = k - closer.sum(dim=1, keepdim=True)
+    return closer | (tied & (tied.cumsum(dim=1, dtype=torch.int32) <= n_missing))
+
+
+class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
+    """Class posteriors from the k nearest fit points, with uniform weights.
+
+    Like :class:`sklearn.neighbors.KNeighborsClassifier` with brute-force
+    search and uniform weights, but with posterior columns for the task's
+    full class list (a class missing from the fit data gets a zero column)
+    and distances computed in query batches with torch.
+
+    Parameters
+    ----------
+    k : int or None, default=None
+        Number of neighbours, >= 1. None uses ``max(1, floor(log2(n_fit)))``.
+        Either way it is capped at the number of fit points.
+    metric : {"cosine", "euclidean"}, default="cosine"
+        ``"cosine"``: ``1 - cosine similarity``, with zero vectors at distance
+        1 from everything. ``"euclidean"``: L2 distance.
+    classes : array-like of shape (n_classes,) or None, default=None
+        The task's classes; the labels given to :meth:`fit` must be among
+        them. None uses the labels seen in :meth:`fit`.
+    batch_size : int, default=4096
+        Number of queries whose distances to all fit points are held in
+        memory at once.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted unique classes; the column order of :meth:`predict_proba`.
+    k_ : int
+        Number of neighbours used.
+    n_features_in_ : int
+        Number of features seen in :meth:`fit`.
+    X_fit_ : ndarray of shape (n_fit, n_features_in_), float32
+        The fit embeddings.
+    y_fit_ : ndarray of shape (n_fit,), int64
+        The fit labels as indices into ``classes_``.
+
+    Notes
+    -----
+    Distances are computed in float64 from float32 embeddings (queries are
+    cast to float32 too, so both sides are treated alike). Points at exactly
+    equal computed distance are ranked by their fit index, lower first, as a
+    stable argsort of the distances would rank them.
+    """
+
+    def __init__(
+        self,
+        k: int | None = None,
+        metric: str = "cosine",
+        classes=None,
+        batch_size: int = 4096,
+    ) -> None:
+        self.k = k
+        self.metric = metric
+        self.classes = classes
+        self.batch_size = batch_size
+
+    def _check_params(self) -> None:
+        """Raise ValueError if a constructor parameter is invalid."""
+        if self.k is not None and (not _is_int(self.k) or self.k < 1):
+            raise ValueError(f"k must be an integer >= 1 or None, got {self.k!r}.")
+        if self.metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}, got {self.metric!r}.")
+        if not _is_int(self.batch_size) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
+
+    def _resolve_classes(self, y: np.ndarray) -> np.ndarray:
+        if self.classes is None:
+            return np.unique(y)
+        given = np.asarray(self.classes)
+        if given.ndim != 1 or given.size == 0:
+            raise ValueError(f"classes must be a non-empty 1-D array-like, got {self.classes!r}.")
+        classes = np.unique(given)
+        unknown = np.setdiff1d(np.unique(y), classes)
+        if unknown.size:
+            raise ValueError(f"y has labels {unknown.tolist()} that are not in classes {classes.tolist()}.")
+        return classes
+
+    def fit(self, X, y) -> "KNNClassificationVoter":
+        """Store the fit embeddings and their labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_fit, n_features), real, finite
+            Embeddings; stored as float32.
+        y : array-like of shape (n_fit,)
+            Labels, ints or strings; a subset of ``classes`` if given.
+
+        Returns
+        -------
+        self : KNNClassificationVoter
+
+        Raises
+        ------
+        ValueError
+            On invalid parameters, non-finite or non-2-D ``X``, a length
+            mismatch, or labels outside ``classes``.
+        """
+        self._check_params()
+        X = _check_embeddings(X, copy=True)  # a copy: later edits of X must not move the voter
+        y = column_or_1d(y, warn=True)
+        if len(y) != len(X):
+            raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}.")
+        self.classes_ = self._resolve_classes(y)
+        n_fit = len(X)
+        # floor(log2(n)) exactly, without floating-point log.
+        k = max(1, n_fit.bit_length() - 1) if self.k is None else self.k
+        self.k_ = min(k, n_fit)
+        self.n_features_in_ = X.shape[1]
+        self.X_fit_ = X
+        self.y_fit_ = np.searchsorted(self.classes_, y).astype(np.int64)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Fraction of the ``k_`` nearest fit points in each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features_in_), real, finite
+            Query embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n, n_classes), float64
+            Rows sum to 1; columns follow ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If ``X`` is not finite and 2-D with ``n_features_in_`` columns.
+        """
+        check_is_fitted(self)
+        X = _check_embeddings(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but this voter was fitted on {self.n_features_in_}."
+            )
+        fit = torch.from_numpy(self.X_fit_).double()
+        queries = torch.from_numpy(X).double()
+        fit_sq_norms = None
+        if self.metric == "cosine":
+            fit, queries = _normalize_rows(fit), _normalize_rows(queries)
+        else:
+            fit_sq_norms = (fit * fit).sum(dim=1)
+        # Votes per class as mask @ one-hot; float32 counts are exact up to 2**24.
+        one_hot = torch.nn.functional.one_hot(torch.from_numpy(self.y_fit_), len(self.classes_)).float()
+        counts = torch.cat([
+            _nearest_mask(_distances(batch, fit, fit_sq_norms), self.k_).float() @ one_hot
+            for batch in queries.split(self.batch_size)
+        ])
+        return counts.double().div_(self.k_).numpy()
+
+    def predict(self, X) -> np.ndarray:
+        """Most voted class per query; ties go to the first class in ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_features_in_), real, finite
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Labels from ``classes_`` (their dtype).
+        """
+        proba = self.predict_proba(X)  # checks fitted state and input first
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -1,0 +1,218 @@
+"""Tests of the kNN voter against brute-force references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.neighbors import KNeighborsClassifier
+
+from proglearn_supcon.voters import KNNClassificationVoter
+
+
+def brute_force_proba(X_fit, y_fit, X_query, k, metric, classes):
+    """Per-query loop: distances, stable argsort, class fractions of the first k."""
+    X_fit, X_query = np.asarray(X_fit, np.float64), np.asarray(X_query, np.float64)
+    if metric == "cosine":
+        def unit(a):
+            norms = np.linalg.norm(a, axis=1, keepdims=True)
+            return a / np.where(norms > 0, norms, 1.0)
+
+        X_fit, X_query = unit(X_fit), unit(X_query)
+    codes = np.searchsorted(classes, y_fit)
+    proba = np.zeros((len(X_query), len(classes)))
+    for i, q in enumerate(X_query):
+        if metric == "cosine":
+            dist = 1.0 - X_fit @ q
+        else:
+            dist = np.sqrt(((X_fit - q) ** 2).sum(axis=1))
+        nearest = np.argsort(dist, kind="stable")[:k]
+        proba[i] = np.bincount(codes[nearest], minlength=len(classes)) / k
+    return proba
+
+
+def data(n_fit=120, n_query=80, d=6, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    # float32 data: the voter works on float32 embeddings, so the reference
+    # sees exactly the same values.
+    X_fit = rng.normal(size=(n_fit, d)).astype(np.float32)
+    X_query = rng.normal(size=(n_query, d)).astype(np.float32)
+    y_fit = rng.integers(0, n_classes, n_fit)
+    return X_fit, y_fit, X_query
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [1, 3, 8, 120])
+def test_matches_brute_force(metric, k):
+    X_fit, y_fit, X_query = data()
+    voter = KNNClassificationVoter(k=k, metric=metric).fit(X_fit, y_fit)
+    expected = brute_force_proba(X_fit, y_fit, X_query, k, metric, np.unique(y_fit))
+    proba = voter.predict_proba(X_query)
+    assert proba.dtype == np.float64 and proba.shape == (80, 4)
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(voter.predict(X_query), np.unique(y_fit)[expected.argmax(axis=1)])
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("k", [1, 5, 10])
+def test_matches_sklearn_brute(metric, k):
+    X_fit, y_fit, X_query = data(seed=1)
+    voter = KNNClassificationVoter(k=k, metric=metric).fit(X_fit, y_fit)
+    ref = KNeighborsClassifier(n_neighbors=k, algorithm="brute", metric=metric).fit(X_fit, y_fit)
+    np.testing.assert_allclose(voter.predict_proba(X_query), ref.predict_proba(X_query), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 6, 9])
+def test_ties_go_to_the_lower_fit_index_euclidean(k):
+    # Integer points with many duplicates: distances are exact, ties are real.
+    rng = np.random.default_rng(2)
+    X_fit = rng.integers(0, 3, size=(60, 2)).astype(np.float32)
+    X_query = rng.integers(0, 3, size=(40, 2)).astype(np.float32)
+    y_fit = rng.integers(0, 5, 60)
+    proba = KNNClassificationVoter(k=k, metric="euclidean").fit(X_fit, y_fit).predict_proba(X_query)
+    expected = brute_force_proba(X_fit, y_fit, X_query, k, "euclidean", np.unique(y_fit))
+    np.testing.assert_array_equal(proba, expected)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_ties_go_to_the_lower_fit_index_cosine(k):
+    # Scaled axis vectors: all points on one axis are at exactly equal cosine distance.
+    rng = np.random.default_rng(3)
+    axes = rng.integers(0, 3, 30)
+    X_fit = np.eye(3, dtype=np.float32)[axes] * rng.integers(1, 5, (30, 1)).astype(np.float32)
+    X_query = rng.normal(size=(25, 3)).astype(np.float32)
+    y_fit = rng.integers(0, 4, 30)
+    proba = KNNClassificationVoter(k=k).fit(X_fit, y_fit).predict_proba(X_query)
+    expected = brute_force_proba(X_fit, y_fit, X_query, k, "cosine", np.unique(y_fit))
+    np.testing.assert_array_equal(proba, expected)
+
+
+def test_absent_class_gets_a_zero_column():
+    X_fit, y_fit, X_query = data()
+    y_fit = np.where(y_fit == 1, 0, y_fit) * 10  # labels 0, 20, 30; 10 absent
+    voter = KNNClassificationVoter(k=5, classes=[40, 30, 20, 10, 0]).fit(X_fit, y_fit)
+    np.testing.assert_array_equal(voter.classes_, [0, 10, 20, 30, 40])
+    proba = voter.predict_proba(X_query)
+    assert proba.shape == (80, 5)
+    assert (proba[:, [1, 4]] == 0).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    expected = brute_force_proba(X_fit, y_fit, X_query, 5, "cosine", voter.classes_)
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+
+
+def test_string_labels():
+    X_fit, y_fit, X_query = data(n_classes=3)
+    names = np.array(["cat", "dog", "emu"])[y_fit]
+    voter = KNNClassificationVoter(k=4).fit(X_fit, names)
+    np.testing.assert_array_equal(voter.classes_, ["cat", "dog", "emu"])
+    expected = KNNClassificationVoter(k=4).fit(X_fit, y_fit).predict(X_query)
+    np.testing.assert_array_equal(voter.predict(X_query), np.array(["cat", "dog", "emu"])[expected])
+
+
+@pytest.mark.parametrize("n_fit, k", [(1, 1), (2, 1), (3, 1), (4, 2), (100, 6), (1023, 9), (1024, 10)])
+def test_default_k_is_floor_log2(n_fit, k):
+    X_fit, y_fit, _ = data(n_fit=n_fit, d=2)
+    assert KNNClassificationVoter().fit(X_fit, y_fit).k_ == k
+
+
+def test_k_is_capped_at_the_fit_size():
+    X_fit, y_fit, X_query = data(n_fit=5)
+    voter = KNNClassificationVoter(k=50).fit(X_fit, y_fit)
+    assert voter.k_ == 5
+    expected = np.bincount(np.searchsorted(voter.classes_, y_fit), minlength=len(voter.classes_)) / 5
+    np.testing.assert_allclose(voter.predict_proba(X_query), np.tile(expected, (80, 1)))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_batching_gives_the_same_result(metric):
+    X_fit, y_fit, X_query = data(n_query=101)
+    one = KNNClassificationVoter(k=7, metric=metric).fit(X_fit, y_fit).predict_proba(X_query)
+    for batch_size in (1, 7, 100):
+        batched = KNNClassificationVoter(k=7, metric=metric, batch_size=batch_size).fit(X_fit, y_fit)
+        np.testing.assert_array_equal(batched.predict_proba(X_query), one)
+
+
+def test_many_queries_are_cheap():
+    X_fit, y_fit, X_query = data(n_fit=500, n_query=10_000, d=32)
+    proba = KNNClassificationVoter(k=10).fit(X_fit, y_fit).predict_proba(X_query)
+    assert proba.shape == (10_000, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_zero_vectors_with_cosine():
+    X_fit, y_fit, X_query = data()
+    X_fit[0] = 0
+    X_query[:3] = 0
+    proba = KNNClassificationVoter(k=5).fit(X_fit, y_fit).predict_proba(X_query)
+    assert np.isfinite(proba).all()
+    # A zero query is at distance 1 from everything: the first k fit points vote.
+    expected = np.bincount(np.searchsorted(np.unique(y_fit), y_fit[:5]), minlength=4) / 5
+    np.testing.assert_allclose(proba[:3], np.tile(expected, (3, 1)))
+
+
+def test_fit_copies_the_embeddings():
+    X_fit, y_fit, X_query = data()
+    voter = KNNClassificationVoter(k=3).fit(X_fit, y_fit)
+    before = voter.predict_proba(X_query)
+    X_fit[:] = 0
+    np.testing.assert_array_equal(voter.predict_proba(X_query), before)
+    assert voter.X_fit_.dtype == np.float32
+
+
+def test_sklearn_conventions():
+    voter = KNNClassificationVoter(k=3, metric="euclidean", classes=[0, 1])
+    assert voter.get_params() == {"k": 3, "metric": "euclidean", "classes": [0, 1], "batch_size": 4096}
+    assert clone(voter).get_params() == voter.get_params()
+    with pytest.raises(NotFittedError):
+        voter.predict_proba(np.zeros((2, 3)))
+    with pytest.raises(NotFittedError):
+        voter.predict(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "params", [{"k": 0}, {"k": -1}, {"k": 2.5}, {"k": True}, {"metric": "manhattan"}, {"batch_size": 0}]
+)
+def test_bad_parameters(params):
+    X_fit, y_fit, _ = data()
+    with pytest.raises(ValueError):
+        KNNClassificationVoter(**params).fit(X_fit, y_fit)
+    with pytest.raises(ValueError):
+        KNNClassificationVoter(**params)._check_params()
+
+
+@pytest.mark.parametrize(
+    "X, y, classes",
+    [
+        (np.array([[0.0, np.nan]]), [0], None),
+        (np.array([[0.0, np.inf]]), [0], None),
+        (np.array([[0.0, 1e300]]), [0], None),  # overflows float32
+        (np.zeros(3), [0, 1, 2], None),
+        (np.zeros((3, 2, 2)), [0, 1, 2], None),
+        (np.zeros((0, 2)), [], None),
+        (np.zeros((3, 2)), [0, 1], None),
+        (np.zeros((3, 2)), [0, 1, 2], [0, 1]),  # label 2 not among the classes
+        (np.zeros((3, 2)), ["a", "b", "c"], [0, 1, 2]),
+        (np.zeros((3, 2)), [0, 1, 2], [[0, 1, 2]]),
+    ],
+)
+def test_bad_fit_input(X, y, classes):
+    with pytest.raises(ValueError):
+        KNNClassificationVoter(classes=classes).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        np.array([[0.0, np.nan, 0.0]]),
+        np.array([[np.inf, 0, 0]]),
+        np.zeros(3),
+        np.zeros((2, 4)),  # feature count differs from fit
+        np.zeros((0, 3)),
+    ],
+)
+def test_bad_predict_input(X):
+    X_fit, y_fit, _ = data(d=3)
+    voter = KNNClassificationVoter().fit(X_fit, y_fit)
+    with pytest.raises(ValueError):
+        voter.predict_proba(X)
