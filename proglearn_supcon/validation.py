@@ -1,0 +1,103 @@
+"""Input checks shared by the transformer, the learner and the estimators.
+
+Every check raises before anything is trained or changed, with a message that
+says what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+from sklearn.utils.multiclass import type_of_target
+
+
+def check_inputs(X, *, name: str = "X") -> np.ndarray:
+    """Validate images or feature vectors and return them as an ndarray.
+
+    Parameters
+    ----------
+    X : array-like
+        Images of shape (n, H, W, C) with C in {1, 3}, dtype uint8 (0..255)
+        or floating (expected in [0, 1]); or feature vectors of shape (n, d)
+        of any real dtype (checked by :func:`sklearn.utils.check_array`, so
+        scikit-learn's messages apply).
+
+    Returns
+    -------
+    X : ndarray
+        uint8 images are returned as they are; everything else as float32.
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            f"A sparse matrix was passed as {name}, but dense data is required. "
+            "Use X.toarray() to convert to a dense numpy array."
+        )
+    X = np.asarray(X)
+    if X.ndim != 4:
+        if X.ndim > 2:
+            raise ValueError(
+                f"{name} must be images (n, H, W, C) or feature vectors (n, d), got {X.ndim}-D input "
+                f"of shape {X.shape}"
+            )
+        return check_array(X, dtype=np.float32, input_name=name)
+    if X.dtype == object or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"images must be uint8 (0..255) or real floating point (0..1), got dtype {X.dtype}")
+    if X.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name} must hold images of shape (n, H, W, C) with C = 1 or 3 channels last, got shape {X.shape}"
+        )
+    if X.dtype != np.uint8 and not np.issubdtype(X.dtype, np.floating):
+        raise ValueError(f"images must be uint8 (0..255) or floating point (0..1), got dtype {X.dtype}")
+    if X.shape[0] == 0 or any(s == 0 for s in X.shape[1:]):
+        raise ValueError(f"{name} has a zero-sized dimension: shape {X.shape}")
+    if X.dtype == np.uint8:
+        return X
+    X = X.astype(np.float32, copy=False)
+    if not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    low, high = float(X.min()), float(X.max())
+    if low < 0 or high > 1:
+        raise ValueError(
+            f"floating-point images must be scaled to [0, 1], got values in [{low:g}, {high:g}]; "
+            "pass uint8 images (0..255) or divide by 255"
+        )
+    return X
+
+
+def check_labels(y, n_samples: int, *, min_classes: int = 2) -> np.ndarray:
+    """Validate a label vector of length ``n_samples`` with at least ``min_classes`` classes."""
+    if y is None:
+        raise ValueError("this estimator requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        raise ValueError(f"y must be 1-D of shape (n,), got a column of shape {y.shape}; use y.ravel()")
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D of shape (n,), got shape {y.shape}")
+    if len(y) != n_samples:
+        raise ValueError(f"X and y have different lengths: {n_samples} samples but {len(y)} labels")
+    if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity")
+    if type_of_target(y) not in ("binary", "multiclass"):
+        raise ValueError(
+            f"Unknown label type: {type_of_target(y)}; classification labels must be discrete "
+            "(non-integer floats look like a continuous target)"
+        )
+    if y.dtype == object:
+        kinds = {type(v) for v in y}
+        if len(kinds) > 1:
+            raise ValueError(f"y mixes label types {sorted(k.__name__ for k in kinds)}")
+    n_classes = len(np.unique(y))
+    if n_classes < min_classes:
+        raise ValueError(
+            f"a task needs at least {min_classes} classes, got {n_classes} class{'es' if n_classes != 1 else ''}"
+        )
+    return y
+
+
+def check_input_shape(X: np.ndarray, expected: tuple[int, ...] | None, *, name: str = "X") -> None:
+    """Raise if the per-sample shape of ``X`` differs from ``expected`` (None: anything goes)."""
+    if expected is not None and tuple(X.shape[1:]) != tuple(expected):
+        raise ValueError(
+            f"{name} has per-sample shape {tuple(X.shape[1:])}, but this model was fitted on {tuple(expected)}"
+        )

@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import FAST
+from proglearn_supcon.networks import MLPEncoder, ProgLearnCNN
+from proglearn_supcon.transformers import NeuralClassificationTransformer, resolve_device
+
+
+def test_proglearn_cnn_architecture():
+    net = ProgLearnCNN((3, 32, 32))
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [16, 32, 64, 128, 254]
+    assert [c.stride for c in convs] == [(1, 1)] + [(2, 2)] * 4
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [lin.out_features for lin in linears] == [2000, 2000]
+    assert isinstance(net.dense[-1], torch.nn.BatchNorm1d)  # the embedding is the last BN output
+    net.eval()
+    assert net(torch.zeros(4, 3, 32, 32)).shape == (4, 2000)
+
+
+@pytest.mark.parametrize("loss", ["supcon", "ce", "tcl"])
+def test_fit_transform_images(blob_images, loss):
+    X, y = blob_images([0, 1, 2], 20)
+    tr = NeuralClassificationTransformer(loss=loss, random_state=0, **{**FAST, "epochs": 2})
+    assert tr.fit(X, y) is tr
+    emb = tr.transform(X)
+    assert emb.shape == (60, 2000) and emb.dtype == np.float32
+    assert np.isfinite(emb).all()
+    # Batched inference equals one batch (eval mode, no randomness).
+    np.testing.assert_allclose(tr.transform(X, batch_size=7), emb, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(tr.classes_, [0, 1, 2])
+    assert len(tr.history_["train_loss"]) == 2 and len(tr.history_["val_loss"]) == 2
+
+
+def test_float_images_match_uint8(blob_images):
+    """uint8 images (0..255) and float images (0..1) are the same input."""
+    X, y = blob_images([0, 1], 10)
+    tr = NeuralClassificationTransformer(random_state=3, **{**FAST, "epochs": 1}).fit(X, y)
+    np.testing.assert_allclose(tr.transform(X), tr.transform(X.astype(np.float32) / 255), rtol=1e-4, atol=1e-4)
+
+
+def test_reproducible_under_seed(blob_images):
+    X, y = blob_images([0, 1], 12)
+    runs = [NeuralClassificationTransformer(random_state=7, **{**FAST, "epochs": 2}).fit(X, y).transform(X) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    other = NeuralClassificationTransformer(random_state=8, **{**FAST, "epochs": 2}).fit(X, y).transform(X)
+    assert not np.array_equal(runs[0], other)
+
+
+def test_early_stopping_restores_best_weights(blob_images):
+    X, y = blob_images([0, 1, 2], 20)
+    tr = NeuralClassificationTransformer(
+        loss="ce", epochs=30, patience=2, lr=0.05, random_state=0, batch_size=16, device="cpu"
+    ).fit(X, y)
+    val = tr.history_["val_loss"]
+    assert tr.best_epoch_ == int(np.argmin(val))
+    # Stopped `patience` epochs after the best one (or ran out of epochs).
+    assert len(val) == min(30, tr.best_epoch_ + 2 + 1)
+
+
+def test_no_validation_runs_all_epochs(blob_images):
+    X, y = blob_images([0, 1], 10)
+    tr = NeuralClassificationTransformer(validation_fraction=0.0, random_state=0, **{**FAST, "epochs": 3}).fit(X, y)
+    assert len(tr.history_["train_loss"]) == 3 and tr.history_["val_loss"] == []
+
+
+def test_tabular_input_uses_mlp():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (40, 5)), rng.normal(4, 1, (40, 5))])
+    y = np.repeat([0, 1], 40)
+    tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 3}).fit(X, y)
+    assert isinstance(tr.encoder_, MLPEncoder)
+    assert tr.transform(X).shape == (80, 256)
+
+
+def test_custom_encoder_factory(blob_images):
+    X, y = blob_images([0, 1], 10)
+
+    def tiny(shape):
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(shape)), 8))
+
+    tr = NeuralClassificationTransformer(encoder=tiny, random_state=0, **{**FAST, "epochs": 1}).fit(X, y)
+    assert tr.transform(X).shape == (20, 8)
+
+
+def test_device_auto_is_cpu_without_cuda():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"loss": "mse"}, "loss must be one of"),
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"batch_size": 1}, "batch_size must be at least 2"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"lr_schedule": "step"}, "lr_schedule"),
+    ],
+)
+def test_bad_parameters(blob_images, params, match):
+    X, y = blob_images([0, 1], 5)
+    with pytest.raises(ValueError, match=match):
+        NeuralClassificationTransformer(**params).fit(X, y)
+
+
+def test_transform_checks_shape(blob_images):
+    X, y = blob_images([0, 1], 10)
+    tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="per-sample shape"):
+        tr.transform(X[:, :16, :16])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_transform(blob_images):
+    X, y = blob_images([0, 1], 10)
+    tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 1, "device": "cuda"}).fit(X, y)
+    assert next(tr.encoder_.parameters()).is_cuda
+    assert tr.transform(X).dtype == np.float32
