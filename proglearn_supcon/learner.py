@@ -1,0 +1,228 @@
+"""Task bookkeeping of a progressive learner: transformers, voters, deciders.
+
+Every task adds one transformer. Task ``t`` keeps one voter per transformer,
+fitted on that transformer's embeddings of task ``t``'s data; its decider
+averages the voters' posteriors. Adding a transformer gives every earlier task
+a voter on it (backward transfer); adding a task gives it a voter on every
+earlier transformer (forward transfer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import train_test_split
+
+from .deciders import SimpleArgmaxAverage
+from .seeding import derive_seed
+from .transformers import NeuralClassificationTransformer
+from .validation import check_input_shape, check_inputs, check_labels
+from .voters import KNNClassificationVoter
+
+TransformerFactory = Callable[[int], NeuralClassificationTransformer]
+VoterFactory = Callable[[np.ndarray], KNNClassificationVoter]
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """What the learner keeps of one task.
+
+    Attributes
+    ----------
+    X, y : ndarray
+        The task's data, kept so later transformers can fit voters on it.
+    classes : ndarray
+        Sorted class labels of the task.
+    voter_indices : ndarray of int or None
+        Rows fitting the voter of the task's own transformer (the share not
+        used to train it); None when the task brought no transformer.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    voter_indices: np.ndarray | None
+
+
+class ProgressiveLearner:
+    """Transformers, per-task voters and deciders of a progressive network.
+
+    Parameters
+    ----------
+    make_transformer : callable
+        ``make_transformer(transformer_id)`` returns an unfitted
+        :class:`NeuralClassificationTransformer` (the id lets it derive a seed).
+    make_voter : callable
+        ``make_voter(classes)`` returns an unfitted voter whose
+        ``predict_proba`` columns follow ``classes``.
+    random_state : int or None
+        Seeds the transformer/voter split of each task.
+
+    Attributes
+    ----------
+    transformers_ : dict of int to NeuralClassificationTransformer
+    tasks_ : dict of hashable to TaskData
+    voters_ : dict of (transformer_id, task_id) to voter
+    """
+
+    def __init__(self, make_transformer: TransformerFactory, make_voter: VoterFactory, random_state=None):
+        self.make_transformer = make_transformer
+        self.make_voter = make_voter
+        self.random_state = random_state
+        self.transformers_: dict = {}
+        self.tasks_: dict = {}
+        self.voters_: dict = {}
+        self.input_shape_: tuple[int, ...] | None = None
+
+    # ----------------------------------------------------------- bookkeeping
+    @property
+    def task_ids(self) -> list:
+        return list(self.tasks_)
+
+    @property
+    def transformer_ids(self) -> list:
+        return list(self.transformers_)
+
+    def _next_id(self) -> int:
+        ints = [i for i in (*self.tasks_, *self.transformers_) if isinstance(i, (int, np.integer))]
+        return int(max(ints)) + 1 if ints else 0
+
+    def _check_new_data(self, X, y) -> tuple[np.ndarray, np.ndarray]:
+        X = check_inputs(X)
+        y = check_labels(y, len(X))
+        check_input_shape(X, self.input_shape_)
+        return X, y
+
+    # --------------------------------------------------------------- learning
+    def add_task(self, X, y, task_id=None, transformer_split: float = 0.67) -> "ProgressiveLearner":
+        """Learn a new task: a new transformer plus voters in both directions.
+
+        A random ``transformer_split`` share of the task (stratified by class)
+        trains the new transformer; the rest fits that transformer's voter for
+        this task. Every earlier transformer gets a voter on all of the task's
+        data (forward transfer) and the new transformer gets a voter on all
+        data of every earlier task (backward transfer).
+
+        If anything fails, the learner is left exactly as it was.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, C) or (n, d)
+        y : ndarray of shape (n,)
+        task_id : hashable, default=None
+            New id (also the id of the new transformer); None: the next integer.
+        transformer_split : float in (0, 1), default=0.67
+        """
+        if not 0 < transformer_split < 1:
+            raise ValueError(f"transformer_split must be in (0, 1), got {transformer_split}")
+        task_id = self._next_id() if task_id is None else task_id
+        if task_id in self.tasks_:
+            raise ValueError(f"task_id {task_id!r} already exists; task ids must be unique")
+        if task_id in self.transformers_:
+            raise ValueError(f"a transformer with id {task_id!r} already exists; pick another task_id")
+        X, y = self._check_new_data(X, y)
+        transformer_idx, voter_idx = self._split_task(y, transformer_split, task_id)
+        classes = np.unique(y)
+
+        transformer = self.make_transformer(task_id).fit(X[transformer_idx], y[transformer_idx])
+        new_voters = {(task_id, task_id): self._fit_voter(transformer, X[voter_idx], y[voter_idx], classes)}
+        for tid, old in self.transformers_.items():
+            new_voters[(tid, task_id)] = self._fit_voter(old, X, y, classes)
+        for old_task, data in self.tasks_.items():
+            new_voters[(task_id, old_task)] = self._fit_voter(transformer, data.X, data.y, data.classes)
+
+        # Commit only once everything has succeeded.
+        self.input_shape_ = tuple(X.shape[1:])
+        self.transformers_[task_id] = transformer
+        self.tasks_[task_id] = TaskData(X, y, classes, voter_idx)
+        self.voters_.update(new_voters)
+        return self
+
+    def add_transformer(self, X, y, transformer_id=None) -> "ProgressiveLearner":
+        """Train a transformer on (X, y) without adding a task; every task gets a voter on it."""
+        transformer_id = self._next_id() if transformer_id is None else transformer_id
+        if transformer_id in self.transformers_:
+            raise ValueError(f"transformer_id {transformer_id!r} already exists")
+        X, y = self._check_new_data(X, y)
+        transformer = self.make_transformer(transformer_id).fit(X, y)
+        new_voters = {
+            (transformer_id, task_id): self._fit_voter(transformer, data.X, data.y, data.classes)
+            for task_id, data in self.tasks_.items()
+        }
+        self.input_shape_ = tuple(X.shape[1:])
+        self.transformers_[transformer_id] = transformer
+        self.voters_.update(new_voters)
+        return self
+
+    def _split_task(self, y: np.ndarray, transformer_split: float, task_id) -> tuple[np.ndarray, np.ndarray]:
+        indices = np.arange(len(y))
+        n_voter = len(y) - int(round(transformer_split * len(y)))
+        if n_voter < 1 or n_voter >= len(y) - 1:
+            raise ValueError(
+                f"a task of {len(y)} samples is too small to split {transformer_split:.2f} / "
+                f"{1 - transformer_split:.2f} between the transformer and its voter"
+            )
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 and min(n_voter, len(y) - n_voter) >= len(counts) else None
+        seed = derive_seed(self.random_state, "split", task_id)
+        t_idx, v_idx = train_test_split(indices, test_size=n_voter, stratify=stratify, random_state=seed)
+        return np.sort(t_idx), np.sort(v_idx)
+
+    def _fit_voter(self, transformer, X, y, classes):
+        return self.make_voter(classes).fit(transformer.transform(X), y)
+
+    # -------------------------------------------------------------- inference
+    def _check_task(self, task_id) -> None:
+        if not self.tasks_:
+            raise NotFittedError("this learner has no task yet; call add_task first")
+        if task_id not in self.tasks_:
+            raise ValueError(f"unknown task_id {task_id!r}; known tasks: {self.task_ids}")
+
+    def _resolve_transformers(self, task_id, transformer_ids: Iterable | None) -> list:
+        if transformer_ids is None:
+            return [tid for tid in self.transformers_ if (tid, task_id) in self.voters_]
+        ids = list(transformer_ids)
+        if not ids:
+            raise ValueError("transformer_ids is empty")
+        unknown = [tid for tid in ids if (tid, task_id) not in self.voters_]
+        if unknown:
+            raise ValueError(f"no voter for task {task_id!r} on transformers {unknown}; known: {self.transformer_ids}")
+        return ids
+
+    def transform(self, X, transformer_id) -> np.ndarray:
+        """Embeddings of X by one transformer, float32 (n, embedding_dim)."""
+        if transformer_id not in self.transformers_:
+            raise ValueError(f"unknown transformer_id {transformer_id!r}; known: {self.transformer_ids}")
+        return self.transformers_[transformer_id].transform(X)
+
+    def predict_proba_from_embeddings(self, embeddings: Mapping, task_id) -> np.ndarray:
+        """Decider posteriors of task ``task_id`` from precomputed embeddings.
+
+        ``embeddings`` maps transformer id to that transformer's embeddings of
+        the same inputs; every transformer named there votes. Lets a caller
+        reuse embeddings across tasks and calls.
+        """
+        self._check_task(task_id)
+        ids = self._resolve_transformers(task_id, list(embeddings))
+        posteriors = [self.voters_[(tid, task_id)].predict_proba(embeddings[tid]) for tid in ids]
+        return SimpleArgmaxAverage(self.tasks_[task_id].classes).predict_proba(posteriors)
+
+    def predict_proba(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
+        """Posteriors (n, n_classes of the task), columns in sorted label order.
+
+        ``transformer_ids=None`` uses every transformer that has a voter for
+        the task; ``[task_id]`` is the single-task learner.
+        """
+        self._check_task(task_id)
+        ids = self._resolve_transformers(task_id, transformer_ids)
+        X = check_inputs(X)
+        check_input_shape(X, self.input_shape_)
+        return self.predict_proba_from_embeddings({tid: self.transform(X, tid) for tid in ids}, task_id)
+
+    def predict(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
+        """Predicted labels (n,), in the task's original label values."""
+        proba = self.predict_proba(X, task_id, transformer_ids)
+        return self.tasks_[task_id].classes[np.argmax(proba, axis=1)]

@@ -1,0 +1,257 @@
+"""scikit-learn style estimators over :class:`~proglearn_supcon.learner.ProgressiveLearner`.
+
+:class:`LifelongClassificationNetwork` learns a sequence of tasks;
+:class:`SupConKNNClassifier` is the single-task learner (one transformer and
+its kNN voter) as an ordinary scikit-learn classifier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import column_or_1d
+
+from .learner import ProgressiveLearner
+from .networks import EncoderFactory
+from .persistence import load_object, save_object
+from .seeding import derive_seed
+from .transformers import NeuralClassificationTransformer
+from .validation import check_inputs
+from .voters import KNNClassificationVoter
+
+
+class _NetworkParams(BaseEstimator):
+    """Constructor parameters shared by both estimators and how they build parts."""
+
+    def __init__(
+        self,
+        loss: str = "supcon",
+        encoder: EncoderFactory | None = None,
+        epochs: int = 100,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        lr_schedule: str = "cosine",
+        temperature: float = 0.1,
+        tcl_k1: float = 1.0,
+        tcl_k2: float = 1.0,
+        projection_dim: int = 128,
+        n_views: int = 2,
+        augment: bool = True,
+        validation_fraction: float = 0.33,
+        patience: int = 10,
+        k: int | None = None,
+        metric: str = "cosine",
+        transformer_split: float = 0.67,
+        device: str | torch.device = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.loss = loss
+        self.encoder = encoder
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.temperature = temperature
+        self.tcl_k1 = tcl_k1
+        self.tcl_k2 = tcl_k2
+        self.projection_dim = projection_dim
+        self.n_views = n_views
+        self.augment = augment
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.k = k
+        self.metric = metric
+        self.transformer_split = transformer_split
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _TRANSFORMER_PARAMS = (
+        "loss", "encoder", "epochs", "batch_size", "lr", "weight_decay", "lr_schedule",
+        "temperature", "tcl_k1", "tcl_k2", "projection_dim", "n_views", "augment",
+        "validation_fraction", "patience", "device", "verbose",
+    )  # fmt: skip
+
+    def _make_transformer(self, transformer_id) -> NeuralClassificationTransformer:
+        params = {name: getattr(self, name) for name in self._TRANSFORMER_PARAMS}
+        seed = None if self.random_state is None else derive_seed(self.random_state, "transformer", transformer_id)
+        return NeuralClassificationTransformer(**params, random_state=seed)
+
+    def _make_voter(self, classes: np.ndarray) -> KNNClassificationVoter:
+        return KNNClassificationVoter(k=self.k, metric=self.metric, classes=classes)
+
+    def _new_learner(self) -> ProgressiveLearner:
+        # Check cheap parameters before any training starts.
+        self._make_transformer(0)._check_params()
+        KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
+        if not 0 < self.transformer_split < 1:
+            raise ValueError(f"transformer_split must be in (0, 1), got {self.transformer_split}")
+        return ProgressiveLearner(self._make_transformer, self._make_voter, random_state=self.random_state)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted estimator to ``path`` (atomically). Load it with :meth:`load`."""
+        save_object(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device | None = None):
+        """Read an estimator written by :meth:`save`.
+
+        The file is a pickle: load only files you trust. ``device`` moves the
+        encoders there (e.g. "cpu" for a model trained on a GPU).
+        """
+        obj = load_object(path, expected_type=cls)
+        learner = getattr(obj, "learner_", None)
+        if device is not None and learner is not None:
+            for transformer in learner.transformers_.values():
+                transformer.to(device)
+        return obj
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "learner_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} has learned nothing yet; call "
+                f"{'add_task' if isinstance(self, LifelongClassificationNetwork) else 'fit'} first."
+            )
+
+
+class LifelongClassificationNetwork(_NetworkParams):
+    """A progressive-learning network: one CNN transformer per task, kNN voters, averaging decider.
+
+    Parameters
+    ----------
+    loss : {"supcon", "ce", "tcl"}, default="supcon"
+        Loss that trains each transformer (see :class:`NeuralClassificationTransformer`).
+    encoder : callable or None, default=None
+        Encoder factory; None: ProgLearn's CNN for images, an MLP for 2-D features.
+    epochs, batch_size, lr, weight_decay, lr_schedule, temperature, tcl_k1, tcl_k2,
+    projection_dim, n_views, augment, validation_fraction, patience, device, verbose
+        Training options of every transformer.
+    k : int or None, default=None
+        Neighbours of each kNN voter; None: floor(log2(n_fit)).
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance of the kNN voters in embedding space.
+    transformer_split : float, default=0.67
+        Share of a task's data that trains its transformer; the rest fits the
+        transformer's own voter.
+    random_state : int or None, default=None
+        Seeds every transformer and every split (derived per id, so a network
+        is reproducible task by task).
+
+    Attributes
+    ----------
+    learner_ : ProgressiveLearner
+        Transformers, voters and task data, created by the first :meth:`add_task`.
+    """
+
+    def add_task(self, X, y, task_id=None) -> "LifelongClassificationNetwork":
+        """Learn a new task; see :meth:`ProgressiveLearner.add_task`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, C) uint8 or float in [0, 1], or (n, d)
+        y : ndarray of shape (n,)
+        task_id : hashable or None
+        """
+        learner = getattr(self, "learner_", None) or self._new_learner()
+        learner.add_task(X, y, task_id=task_id, transformer_split=self.transformer_split)
+        self.learner_ = learner  # set only once the first task succeeded
+        return self
+
+    def add_transformer(self, X, y, transformer_id=None) -> "LifelongClassificationNetwork":
+        """Add a transformer trained on (X, y) without a task; existing tasks get voters on it."""
+        learner = getattr(self, "learner_", None) or self._new_learner()
+        learner.add_transformer(X, y, transformer_id=transformer_id)
+        self.learner_ = learner
+        return self
+
+    @property
+    def task_ids_(self) -> list:
+        self._check_fitted()
+        return self.learner_.task_ids
+
+    @property
+    def transformer_ids_(self) -> list:
+        self._check_fitted()
+        return self.learner_.transformer_ids
+
+    def predict_proba(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
+        """Posteriors of task ``task_id``: ndarray (n, n_classes), columns in sorted label order."""
+        self._check_fitted()
+        return self.learner_.predict_proba(X, task_id, transformer_ids)
+
+    def predict(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
+        """Predicted labels (n,) of task ``task_id``; ``transformer_ids=[task_id]`` is the single-task learner."""
+        self._check_fitted()
+        return self.learner_.predict(X, task_id, transformer_ids)
+
+
+class SupConKNNClassifier(ClassifierMixin, _NetworkParams):
+    """Single-task learner: one transformer and its kNN voter, as a scikit-learn classifier.
+
+    Same parameters as :class:`LifelongClassificationNetwork`. ``fit`` trains
+    the transformer on a ``transformer_split`` share of the data and the voter
+    on the rest, exactly like the first task of a network.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        Only for 2-D feature input.
+    learner_ : ProgressiveLearner
+    """
+
+    def fit(self, X, y) -> "SupConKNNClassifier":
+        """Fit on X (n, H, W, C) or (n, d) and labels y (n,).
+
+        A column vector y of shape (n, 1) is raveled with a
+        ``DataConversionWarning``, as scikit-learn classifiers do.
+        """
+        if y is not None:
+            y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = column_or_1d(y, warn=True)
+        learner = self._new_learner()
+        learner.add_task(X, y, task_id=0, transformer_split=self.transformer_split)
+        self.learner_ = learner
+        self.classes_ = learner.tasks_[0].classes
+        if learner.input_shape_ is not None and len(learner.input_shape_) == 1:
+            self.n_features_in_ = learner.input_shape_[0]
+        return self
+
+    def _check_X(self, X) -> np.ndarray:
+        self._check_fitted()
+        X = check_inputs(X)
+        n_features = getattr(self, "n_features_in_", None)
+        if n_features is not None and X.ndim == 2 and X.shape[1] != n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{n_features} features as input."
+            )
+        return X
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posteriors (n, n_classes), columns following ``classes_``."""
+        X = self._check_X(X)
+        return self.learner_.predict_proba(X, 0)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted labels (n,)."""
+        X = self._check_X(X)
+        return self.learner_.predict(X, 0)
+
+    def embed(self, X) -> np.ndarray:
+        """Embeddings (n, embedding_dim) float32 of the trained encoder.
+
+        Named ``embed``, not ``transform``, so scikit-learn does not treat the
+        classifier as a transformer.
+        """
+        X = self._check_X(X)
+        return self.learner_.transform(X, 0)

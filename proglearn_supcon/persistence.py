@@ -1,0 +1,57 @@
+"""Saving and loading fitted estimators.
+
+A file holds a small header (format, library and torch versions, the class)
+and the pickled estimator, written with :func:`torch.save` so tensors on any
+device are stored portably. Files are pickles: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ._version import __version__
+
+FORMAT = "proglearn_supcon.estimator/1"
+
+
+def save_object(obj, path: str | os.PathLike) -> None:
+    """Write ``obj`` to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "library_version": __version__,
+        "torch_version": torch.__version__,
+        "class": f"{type(obj).__module__}.{type(obj).__qualname__}",
+        "object": obj,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_object(path: str | os.PathLike, expected_type: type | None = None):
+    """Read an object written by :func:`save_object`; checks format and type."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved model at {str(path)!r}")
+    map_location = None if torch.cuda.is_available() else "cpu"
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file
+        raise ValueError(f"{str(path)!r} is not a readable proglearn_supcon model file: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a proglearn_supcon model file")
+    obj = payload["object"]
+    if expected_type is not None and not isinstance(obj, expected_type):
+        raise TypeError(f"{str(path)!r} holds a {payload['class']}, not a {expected_type.__name__}")
+    return obj

@@ -1,0 +1,48 @@
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import check_estimator
+
+from conftest import FAST, make_blob_images
+from proglearn_supcon import LifelongClassificationNetwork, SupConKNNClassifier
+
+
+def test_constructor_only_stores_parameters():
+    net = LifelongClassificationNetwork(loss="ce", epochs=3, k=5, random_state=1)
+    assert net.get_params()["loss"] == "ce" and net.get_params()["k"] == 5
+    assert not hasattr(net, "learner_")
+    net.set_params(loss="tcl", temperature=0.2)
+    assert net.loss == "tcl" and net.temperature == 0.2
+    cloned = clone(net)
+    assert cloned.get_params() == net.get_params()
+
+
+def test_bad_parameters_fail_before_training():
+    X, y = make_blob_images([0, 1], 10)
+    for params, match in [({"loss": "hinge"}, "loss"), ({"metric": "l1"}, "metric"), ({"transformer_split": 1.0}, "transformer_split")]:
+        net = LifelongClassificationNetwork(**params)
+        with pytest.raises(ValueError, match=match):
+            net.add_task(X, y)
+        assert not hasattr(net, "learner_")
+
+
+def test_classifier_on_images():
+    X, y = make_blob_images([0, 1, 2], 30, seed=1)
+    Xt, yt = make_blob_images([0, 1, 2], 20, seed=2)
+    clf = SupConKNNClassifier(random_state=0, **FAST).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.score(Xt, yt) >= 0.8
+    assert clf.predict_proba(Xt).shape == (60, 3)
+    assert clf.embed(Xt).shape == (60, 2000)
+    with pytest.raises(NotFittedError):
+        SupConKNNClassifier().predict(Xt)
+
+
+def test_check_estimator_on_small_2d_arrays():
+    """scikit-learn's estimator checks (2-D arrays); exemptions are declared on the class."""
+    start = time.perf_counter()
+    check_estimator(SupConKNNClassifier(epochs=5, patience=5, batch_size=32, device="cpu", random_state=0))
+    assert time.perf_counter() - start < 120
