@@ -1,0 +1,249 @@
+"""Transfer efficiency of a task sequence (ProgLearn, Vogelstein et al.).
+
+Indexing convention used everywhere in this module:
+
+* ``acc[j, t]`` is the accuracy on task ``t`` after learning tasks ``0..j``;
+  it is undefined (NaN) for ``t > j`` (the task has not been seen yet);
+* ``single_acc[t]`` is the accuracy on task ``t`` of a learner trained on
+  task ``t`` alone;
+* errors are ``e = 1 - accuracy``.
+
+Transfer efficiencies are ratios of errors, so a value above 1 means that the
+other tasks helped (lower error) and below 1 that they hurt:
+
+* forward transfer ``FTE_t = e_single(t) / e(acc[t, t])``;
+* backward transfer ``BTE[j, t] = e(acc[t, t]) / e(acc[j, t])``, ``j >= t``;
+* transfer ``TE[j, t] = e_single(t) / e(acc[j, t]) = FTE_t * BTE[j, t]``.
+
+For the statistics across runs (shifts, slots) use :func:`mean_and_interval`
+or, for two variants measured on the same runs, :func:`paired_difference`.
+Averaging is usually done on the log scale (``log_*`` fields) because ratios
+are multiplicative; ``exp`` of the mean log is the geometric mean.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["TransferMetrics", "transfer_metrics", "mean_and_interval", "paired_difference"]
+
+
+@dataclass(frozen=True)
+class TransferMetrics:
+    """Transfer efficiencies of one run of ``T`` tasks.
+
+    All arrays are float64. Entries for unseen tasks (``t > j``) are NaN. A
+    zero error in a denominator (perfect accuracy) gives ``inf``; a zero error
+    in the numerator gives ``0`` (``-inf`` on the log scale); ``0 / 0`` gives
+    NaN.
+
+    Attributes
+    ----------
+    fte : ndarray of shape (T,), float64
+        Forward transfer efficiency, ``fte[t] = e_single(t) / e(acc[t, t])``.
+    bte : ndarray of shape (T, T), float64
+        Backward transfer efficiency, ``bte[j, t] = e(acc[t, t]) / e(acc[j, t])``
+        for ``j >= t``; the diagonal is 1 (unless the error there is zero).
+    te : ndarray of shape (T, T), float64
+        Transfer efficiency, ``te[j, t] = e_single(t) / e(acc[j, t])`` for
+        ``j >= t``; its diagonal equals ``fte``.
+    log_fte, log_bte, log_te : ndarray, float64
+        Natural logarithms of ``fte``, ``bte`` and ``te`` (same shapes).
+    final_accuracy : float
+        Mean accuracy over all tasks after learning the last one,
+        ``mean(acc[T - 1, :])``.
+    mean_accuracy : ndarray of shape (T,), float64
+        ``mean_accuracy[j] = mean(acc[j, :j + 1])``, the mean accuracy over the
+        tasks seen after learning task ``j``.
+    """
+
+    fte: np.ndarray
+    bte: np.ndarray
+    te: np.ndarray
+    log_fte: np.ndarray
+    log_bte: np.ndarray
+    log_te: np.ndarray
+    final_accuracy: float
+    mean_accuracy: np.ndarray
+
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks ``T``."""
+        return self.fte.shape[0]
+
+
+def _validate(acc: np.ndarray, single_acc: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``acc``/``single_acc`` follow the module's convention."""
+    if acc.ndim != 2 or acc.shape[0] != acc.shape[1] or acc.shape[0] == 0:
+        raise ValueError(f"acc must be a non-empty square 2-D array (T, T); got shape {acc.shape}")
+    n_tasks = acc.shape[0]
+    if single_acc.shape != (n_tasks,):
+        raise ValueError(
+            f"single_acc must have shape ({n_tasks},) to match acc {acc.shape}; got {single_acc.shape}"
+        )
+    for name, values in (("acc", acc), ("single_acc", single_acc)):
+        # NaN compares False, so it passes here; +-inf and out-of-range values do not.
+        bad = ~np.isnan(values) & ~((values >= 0.0) & (values <= 1.0))
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} values must lie in [0, 1] or be NaN; {name}{list(where)} = {values[where]}")
+    seen = np.tril(np.ones((n_tasks, n_tasks), dtype=bool))
+    missing = seen & ~np.isfinite(acc)
+    if missing.any():
+        j, t = (int(i) for i in np.argwhere(missing)[0])
+        raise ValueError(
+            f"acc[{j}, {t}] is NaN: the lower triangle including the diagonal (task t evaluated "
+            "after learning tasks 0..j, j >= t) must be finite; only entries above the diagonal may be NaN"
+        )
+
+
+def transfer_metrics(acc: np.ndarray, single_acc: np.ndarray) -> TransferMetrics:
+    """Forward, backward and overall transfer efficiency of one run.
+
+    Parameters
+    ----------
+    acc : array_like of shape (T, T), float
+        ``acc[j, t]`` is the accuracy on task ``t`` after learning tasks
+        ``0..j``. Entries above the diagonal (``t > j``) are ignored and may be
+        NaN; the lower triangle including the diagonal must be finite.
+    single_acc : array_like of shape (T,), float
+        ``single_acc[t]`` is the single-task accuracy of task ``t``. A NaN
+        entry (not measured) makes ``fte[t]`` and ``te[:, t]`` NaN.
+
+    Returns
+    -------
+    TransferMetrics
+        See :class:`TransferMetrics`. A zero error in a denominator (accuracy
+        exactly 1) gives ``inf`` rather than raising.
+
+    Raises
+    ------
+    ValueError
+        If ``acc`` is not square 2-D, ``single_acc`` does not have length
+        ``T``, a value lies outside ``[0, 1]`` (NaN aside), or the lower
+        triangle of ``acc`` (diagonal included) holds a NaN.
+
+    Examples
+    --------
+    >>> m = transfer_metrics([[0.5, np.nan], [0.6, 0.75]], [0.5, 0.5])
+    >>> m.fte.tolist(), float(m.bte[1, 0])
+    ([1.0, 2.0], 1.25)
+    """
+    acc = np.asarray(acc, dtype=np.float64)
+    single_acc = np.asarray(single_acc, dtype=np.float64)
+    _validate(acc, single_acc)
+    n_tasks = acc.shape[0]
+    seen = np.tril(np.ones((n_tasks, n_tasks), dtype=bool))
+
+    error = np.where(seen, 1.0 - acc, np.nan)
+    diagonal_error = np.diag(error)
+    single_error = 1.0 - single_acc
+    # Perfect accuracy makes an error of 0: the ratio is inf (or NaN for 0/0),
+    # which is the mathematically right answer, so silence the warnings.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fte = single_error / diagonal_error
+        bte = diagonal_error[np.newaxis, :] / error
+        te = single_error[np.newaxis, :] / error
+        log_fte, log_bte, log_te = np.log(fte), np.log(bte), np.log(te)
+
+    mean_accuracy = np.array([acc[j, : j + 1].mean() for j in range(n_tasks)])
+    return TransferMetrics(
+        fte=fte,
+        bte=bte,
+        te=te,
+        log_fte=log_fte,
+        log_bte=log_bte,
+        log_te=log_te,
+        final_accuracy=float(acc[-1].mean()),
+        mean_accuracy=mean_accuracy,
+    )
+
+
+def mean_and_interval(
+    values: np.ndarray, axis: int = 0, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over runs with a Student-t confidence interval of the mean.
+
+    NaN entries are ignored position by position: at each position the mean is
+    over its ``n`` non-NaN values and the interval is
+    ``mean -+ t_{(1 + confidence) / 2, n - 1} * s / sqrt(n)`` with ``s`` the
+    sample standard deviation (``ddof=1``). Infinite values count as values
+    (they make the mean infinite and the interval NaN).
+
+    Parameters
+    ----------
+    values : array_like of float
+        Measurements, runs along ``axis`` (e.g. shape (R, T) for R runs).
+    axis : int, default 0
+        The axis of the runs, reduced away.
+    confidence : float, default 0.95
+        Coverage of the interval, in (0, 1).
+
+    Returns
+    -------
+    mean, low, high : ndarray of float64 (float for 1-D ``values``)
+        Shape of ``values`` without ``axis``. ``mean`` is NaN where a position
+        has no value; ``low`` and ``high`` are NaN where it has fewer than 2
+        (no spread can be estimated from one run).
+
+    Raises
+    ------
+    ValueError
+        If ``confidence`` is not strictly between 0 and 1.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+    values = np.asarray(values, dtype=np.float64)
+    count = np.sum(~np.isnan(values), axis=axis)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # "Mean of empty slice" / "Degrees of freedom <= 0" are expected for
+        # positions with 0 or 1 value; they become NaN, as documented.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=axis)
+        std = np.nanstd(values, axis=axis, ddof=1)
+        quantile = stats.t.ppf(0.5 + confidence / 2.0, np.maximum(count - 1, 1))
+        half_width = np.where(count >= 2, quantile * std / np.sqrt(count), np.nan)
+    return mean, mean - half_width, mean + half_width
+
+
+def paired_difference(
+    a: np.ndarray, b: np.ndarray, axis: int = 0, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of ``a - b`` over paired runs with a Student-t confidence interval.
+
+    Pairing (same shift and slot in ``a`` and ``b``) removes the run-to-run
+    variation shared by both variants, so this interval is the right one for
+    "is A better than B"; a positive mean means ``a`` is larger.
+
+    Parameters
+    ----------
+    a, b : array_like of float, same shape
+        Measurements of two variants, runs along ``axis`` in the same order.
+        A NaN in either makes that pair missing.
+    axis : int, default 0
+        The axis of the runs.
+    confidence : float, default 0.95
+        Coverage of the interval, in (0, 1).
+
+    Returns
+    -------
+    mean, low, high : ndarray of float64 (float for 1-D inputs)
+        As in :func:`mean_and_interval` applied to ``a - b``.
+
+    Raises
+    ------
+    ValueError
+        If ``a`` and ``b`` have different shapes, or ``confidence`` is out of range.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape (paired runs); got {a.shape} and {b.shape}")
+    with np.errstate(invalid="ignore"):
+        # inf - inf is NaN: that pair is then treated as missing.
+        difference = a - b
+    return mean_and_interval(difference, axis=axis, confidence=confidence)

@@ -1,0 +1,186 @@
+"""Tests of proglearn_supcon.transfer against numbers worked out by hand."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from proglearn_supcon.transfer import (
+    TransferMetrics,
+    mean_and_interval,
+    paired_difference,
+    transfer_metrics,
+)
+
+NAN = np.nan
+
+# Accuracies that are exact binary fractions, so errors (1 - acc) are exact:
+#   errors e[j, t]          single-task errors
+#   j=0: 0.5                e_s = [0.5, 0.75, 0.5]
+#   j=1: 0.25  0.5
+#   j=2: 0.125 0.25 0.75
+ACC = np.array(
+    [
+        [0.5, NAN, NAN],
+        [0.75, 0.5, NAN],
+        [0.875, 0.75, 0.25],
+    ]
+)
+SINGLE = np.array([0.5, 0.25, 0.5])
+
+
+def test_hand_computed_three_tasks():
+    m = transfer_metrics(ACC, SINGLE)
+    assert isinstance(m, TransferMetrics)
+    assert m.n_tasks == 3
+    # FTE_t = e_s(t) / e(t, t) = 0.5/0.5, 0.75/0.5, 0.5/0.75
+    np.testing.assert_allclose(m.fte, [1.0, 1.5, 2.0 / 3.0], rtol=1e-12)
+    # BTE[j, t] = e(t, t) / e(j, t)
+    expected_bte = np.array(
+        [
+            [1.0, NAN, NAN],
+            [0.5 / 0.25, 1.0, NAN],  # 2
+            [0.5 / 0.125, 0.5 / 0.25, 1.0],  # 4, 2
+        ]
+    )
+    np.testing.assert_allclose(m.bte, expected_bte, rtol=1e-12)
+    # TE[j, t] = e_s(t) / e(j, t)
+    expected_te = np.array(
+        [
+            [1.0, NAN, NAN],
+            [0.5 / 0.25, 0.75 / 0.5, NAN],  # 2, 1.5
+            [0.5 / 0.125, 0.75 / 0.25, 0.5 / 0.75],  # 4, 3, 2/3
+        ]
+    )
+    np.testing.assert_allclose(m.te, expected_te, rtol=1e-12)
+    # TE = FTE * BTE, and the diagonal of TE is FTE.
+    np.testing.assert_allclose(m.te, m.fte[None, :] * m.bte, rtol=1e-12)
+    np.testing.assert_allclose(np.diag(m.te), m.fte, rtol=1e-12)
+    # (0.875 + 0.75 + 0.25) / 3 and the running means 0.5, (0.75+0.5)/2, 0.625
+    assert m.final_accuracy == pytest.approx(0.625)
+    np.testing.assert_allclose(m.mean_accuracy, [0.5, 0.625, 0.625], rtol=1e-12)
+    assert isinstance(m.final_accuracy, float)
+
+
+def test_logs_match_ratios_and_shapes():
+    m = transfer_metrics(ACC, SINGLE)
+    np.testing.assert_allclose(m.log_fte, np.log([1.0, 1.5, 2.0 / 3.0]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(m.log_bte[2], [math.log(4), math.log(2), 0.0], atol=1e-15)
+    np.testing.assert_allclose(m.log_te[2], [math.log(4), math.log(3), math.log(2 / 3)], rtol=1e-12)
+    assert m.fte.shape == m.log_fte.shape == (3,)
+    assert m.bte.shape == m.te.shape == m.log_bte.shape == m.log_te.shape == (3, 3)
+    assert m.fte.dtype == np.float64
+
+
+def test_non_binary_accuracies():
+    # e = [[0.5], [0.4, 0.25]], e_s = [0.5, 0.5]: FTE = [1, 2], BTE[1, 0] = 1.25, TE[1, 0] = 1.25
+    m = transfer_metrics([[0.5, NAN], [0.6, 0.75]], [0.5, 0.5])
+    np.testing.assert_allclose(m.fte, [1.0, 2.0])
+    assert m.bte[1, 0] == pytest.approx(1.25)
+    assert m.te[1, 0] == pytest.approx(1.25)
+    # e_s = 0.2 (accuracy 0.8): FTE = 0.2 / 0.5 = 0.4
+    assert transfer_metrics([[0.5]], [0.8]).fte[0] == pytest.approx(0.4)
+
+
+def test_upper_triangle_is_nan_even_if_given():
+    acc = ACC.copy()
+    acc[0, 1] = 0.3  # an evaluation of a future task: ignored
+    m = transfer_metrics(acc, SINGLE)
+    upper = np.triu(np.ones((3, 3), dtype=bool), k=1)
+    assert np.isnan(m.bte[upper]).all() and np.isnan(m.te[upper]).all()
+    assert m.mean_accuracy[0] == 0.5
+
+
+def test_nan_single_task_accuracy_propagates():
+    m = transfer_metrics(ACC, [0.5, NAN, 0.5])
+    assert np.isnan(m.fte[1]) and np.isnan(m.te[1:, 1]).all()
+    assert m.fte[0] == 1.0
+    assert not np.isnan(m.bte[2, 1])
+
+
+def test_zero_error_gives_inf_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = transfer_metrics([[1.0, NAN], [1.0, 0.5]], [0.5, 1.0])
+    assert m.fte[0] == np.inf and m.log_fte[0] == np.inf
+    assert m.te[1, 0] == np.inf
+    assert np.isnan(m.bte[1, 0])  # 0 / 0
+    assert m.fte[1] == 0.0 and m.log_fte[1] == -np.inf  # perfect single-task learner
+
+
+@pytest.mark.parametrize(
+    "acc, single, match",
+    [
+        (np.full((2, 3), 0.5), [0.5, 0.5], "square"),
+        ([0.5, 0.5], [0.5, 0.5], "square"),
+        (np.zeros((0, 0)), [], "square"),
+        ([[0.5, NAN], [0.5, 0.5]], [0.5], r"single_acc must have shape \(2,\)"),
+        ([[0.5, NAN], [1.5, 0.5]], [0.5, 0.5], r"\[0, 1\]"),
+        ([[0.5, NAN], [-0.1, 0.5]], [0.5, 0.5], r"\[0, 1\]"),
+        ([[0.5, NAN], [np.inf, 0.5]], [0.5, 0.5], r"\[0, 1\]"),
+        ([[0.5, NAN], [0.5, 0.5]], [0.5, 2.0], r"single_acc.*\[0, 1\]"),
+        ([[0.5, NAN], [0.5, NAN]], [0.5, 0.5], r"acc\[1, 1\] is NaN"),
+        ([[0.5, NAN], [NAN, 0.5]], [0.5, 0.5], r"acc\[1, 0\] is NaN"),
+    ],
+)
+def test_validation_errors(acc, single, match):
+    with pytest.raises(ValueError, match=match):
+        transfer_metrics(acc, single)
+
+
+def test_frozen():
+    m = transfer_metrics(ACC, SINGLE)
+    with pytest.raises(AttributeError):
+        m.final_accuracy = 0.0
+
+
+def test_mean_and_interval_by_hand():
+    values = np.array(
+        [
+            [1.0, 2.0, NAN, NAN],
+            [2.0, NAN, NAN, NAN],
+            [4.0, 6.0, 7.0, NAN],
+            [5.0, NAN, NAN, NAN],
+        ]
+    )
+    mean, low, high = mean_and_interval(values)
+    # column 0: n = 4, mean 3, s^2 = (4 + 1 + 1 + 4) / 3
+    half0 = stats.t.ppf(0.975, 3) * math.sqrt(10 / 3) / math.sqrt(4)
+    # column 1: n = 2 (NaNs ignored), mean 4, s^2 = (4 + 4) / 1
+    half1 = stats.t.ppf(0.975, 1) * math.sqrt(8) / math.sqrt(2)
+    np.testing.assert_allclose(mean[:3], [3.0, 4.0, 7.0])
+    np.testing.assert_allclose(low[:2], [3.0 - half0, 4.0 - half1])
+    np.testing.assert_allclose(high[:2], [3.0 + half0, 4.0 + half1])
+    # column 2 has one value (no interval), column 3 none (no mean either)
+    assert np.isnan(low[2]) and np.isnan(high[2])
+    assert np.isnan(mean[3]) and np.isnan(low[3]) and np.isnan(high[3])
+
+
+def test_mean_and_interval_axis_confidence_and_1d():
+    values = np.array([[1.0, 2.0, 4.0, 5.0], [0.0, 1.0, 1.0, 2.0]])
+    mean, low, high = mean_and_interval(values, axis=1, confidence=0.9)
+    half = stats.t.ppf(0.95, 3) * np.std(values, axis=1, ddof=1) / 2.0
+    np.testing.assert_allclose(mean, [3.0, 1.0])
+    np.testing.assert_allclose(high - mean, half)
+    np.testing.assert_allclose(mean - low, half)
+    m1, l1, h1 = mean_and_interval([2.0, 2.0, 2.0])
+    assert (m1, l1, h1) == (2.0, 2.0, 2.0)  # no spread, zero width
+    with pytest.raises(ValueError, match="confidence"):
+        mean_and_interval(values, confidence=1.0)
+
+
+def test_paired_difference():
+    a = np.array([[0.5, 0.7], [0.6, NAN], [0.9, 0.8]])
+    b = np.array([[0.4, 0.6], [0.4, 0.5], [0.6, 0.8]])
+    mean, low, high = paired_difference(a, b)
+    ref = mean_and_interval(a - b)
+    for got, want in zip((mean, low, high), ref):
+        np.testing.assert_allclose(got, want)
+    # column 0 differences 0.1, 0.2, 0.3: mean 0.2, s = 0.1
+    half = stats.t.ppf(0.975, 2) * 0.1 / math.sqrt(3)
+    assert mean[0] == pytest.approx(0.2)
+    assert (low[0], high[0]) == pytest.approx((0.2 - half, 0.2 + half))
+    with pytest.raises(ValueError, match="same shape"):
+        paired_difference(a, b[:2])
