@@ -1,0 +1,223 @@
+"""Results files of the task-sequence experiment: one JSON file per run.
+
+A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
+``<results_dir>/<variant>/shift<shift>_slot<slot>.json`` and holds::
+
+    {
+      "schema": 1,
+      "library_version": "0.1.0",
+      "variant": "supcon", "dataset": "cifar100", "shift": 1, "slot": 0,
+      "n_tasks": 10,
+      "config": {...},                       # every option of the run
+      "accuracy": [                           # tidy: one row per (task, n_tasks_seen)
+        {"task": 0, "n_tasks_seen": 1, "accuracy": 0.31}, ...
+      ],
+      "tasks": [                              # tidy: one row per task
+        {"task": 0, "single_task_accuracy": 0.31, "train_time_s": 12.0,
+         "single_task_inference_time_s": 0.4,
+         "multitask_inference_time_s": 0.4, "peak_memory_mb": 900.0}, ...
+      ]
+    }
+
+Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
+``j + 1`` after learning tasks ``0..j``. Files are written atomically (a
+temporary file in the same folder, then :func:`os.replace`), so a file that
+exists is a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA = 1
+TASK_FIELDS = (
+    "single_task_accuracy",
+    "train_time_s",
+    "single_task_inference_time_s",
+    "multitask_inference_time_s",
+    "peak_memory_mb",
+)
+_RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
+
+
+@dataclass
+class RunResult:
+    """One run's measurements as arrays.
+
+    Attributes
+    ----------
+    accuracy : ndarray of shape (T, T), float64
+        ``accuracy[j, t]`` is the accuracy on task ``t`` after learning tasks
+        ``0..j``; NaN for ``t > j``.
+    tasks : dict of str to ndarray of shape (T,), float64
+        One array per name in :data:`TASK_FIELDS`.
+    """
+
+    variant: str
+    dataset: str
+    shift: int
+    slot: int
+    accuracy: np.ndarray
+    tasks: dict[str, np.ndarray]
+    config: dict[str, Any] = field(default_factory=dict)
+    library_version: str = ""
+
+    @property
+    def n_tasks(self) -> int:
+        return self.accuracy.shape[0]
+
+    @property
+    def single_task_accuracy(self) -> np.ndarray:
+        return self.tasks["single_task_accuracy"]
+
+
+def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:
+    """Where the run (variant, shift, slot) is stored."""
+    return Path(results_dir) / variant / f"shift{shift}_slot{slot}.json"
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _finite_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def to_payload(run: RunResult) -> dict[str, Any]:
+    """The JSON document of a run (NaN written as ``null``)."""
+    n_tasks = run.n_tasks
+    accuracy_rows = [
+        {"task": t, "n_tasks_seen": j + 1, "accuracy": _finite_or_none(run.accuracy[j, t])}
+        for j in range(n_tasks)
+        for t in range(j + 1)
+    ]
+    task_rows = [
+        {"task": t, **{name: _finite_or_none(run.tasks[name][t]) for name in TASK_FIELDS}}
+        for t in range(n_tasks)
+    ]
+    return {
+        "schema": SCHEMA,
+        "library_version": run.library_version,
+        "variant": run.variant,
+        "dataset": run.dataset,
+        "shift": int(run.shift),
+        "slot": int(run.slot),
+        "n_tasks": n_tasks,
+        "config": run.config,
+        "accuracy": accuracy_rows,
+        "tasks": task_rows,
+    }
+
+
+def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResult:
+    """Inverse of :func:`to_payload`; raises ``ValueError`` naming ``source`` on a bad file."""
+    try:
+        if payload.get("schema") != SCHEMA:
+            raise ValueError(f"unknown schema {payload.get('schema')!r} (expected {SCHEMA})")
+        n_tasks = int(payload["n_tasks"])
+        accuracy = np.full((n_tasks, n_tasks), np.nan)
+        for row in payload["accuracy"]:
+            value = row["accuracy"]
+            accuracy[row["n_tasks_seen"] - 1, row["task"]] = np.nan if value is None else value
+        tasks = {name: np.full(n_tasks, np.nan) for name in TASK_FIELDS}
+        for row in payload["tasks"]:
+            for name in TASK_FIELDS:
+                value = row.get(name)
+                tasks[name][row["task"]] = np.nan if value is None else value
+        return RunResult(
+            variant=payload["variant"],
+            dataset=payload.get("dataset", ""),
+            shift=int(payload["shift"]),
+            slot=int(payload["slot"]),
+            accuracy=accuracy,
+            tasks=tasks,
+            config=payload.get("config", {}),
+            library_version=payload.get("library_version", ""),
+        )
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"{source} is not a valid results file: {exc!r}") from exc
+
+
+def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
+    """Write one run atomically and return its path."""
+    path = run_path(results_dir, run.variant, run.shift, run.slot)
+    atomic_write_text(path, json.dumps(to_payload(run), indent=1))
+    return path
+
+
+def read_run(path: str | os.PathLike) -> RunResult:
+    """Read one results file."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as handle:
+        payload = json.load(handle)
+    return from_payload(payload, source=str(path))
+
+
+def list_variants(results_dir: str | os.PathLike) -> list[str]:
+    """Variants that have at least one results file under ``results_dir``."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and any(_RUN_NAME.match(f.name) for f in p.iterdir())
+    )
+
+
+def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
+    """Every finished run of ``variant``, sorted by (shift, slot).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``results_dir`` does not exist.
+    ValueError
+        If ``variant`` has no results there (the message lists the variants that do).
+    """
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"results directory {str(root)!r} does not exist")
+    folder = root / variant
+    files = sorted(f for f in folder.iterdir() if _RUN_NAME.match(f.name)) if folder.is_dir() else []
+    if not files:
+        available = ", ".join(list_variants(root)) or "none"
+        raise ValueError(
+            f"no results for variant {variant!r} in {str(root)!r} (variants with results: {available})"
+        )
+    runs = [read_run(f) for f in files]
+    return sorted(runs, key=lambda r: (r.shift, r.slot))
+
+
+def stack_runs(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack runs into ``accuracy`` (R, T, T) and ``single_task_accuracy`` (R, T).
+
+    Raises ``ValueError`` if the runs have different task counts.
+    """
+    counts = {r.n_tasks for r in runs}
+    if len(counts) != 1:
+        raise ValueError(f"runs have different numbers of tasks: {sorted(counts)}")
+    return (
+        np.stack([r.accuracy for r in runs]),
+        np.stack([r.single_task_accuracy for r in runs]),
+    )

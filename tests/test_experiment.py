@@ -1,0 +1,88 @@
+import json
+
+import numpy as np
+import pytest
+
+from experiments import cifar_task_sequence as exp
+from proglearn_supcon.results import load_runs, run_path
+from proglearn_supcon.transfer import transfer_metrics
+
+TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "2", "--quiet", "--device", "cpu"]
+
+
+def test_parse_int_list():
+    assert exp.parse_int_list("1-3,5") == [1, 2, 3, 5]
+    assert exp.parse_int_list("0") == [0]
+    with pytest.raises(Exception):
+        exp.parse_int_list("3-1")
+
+
+def test_help_documents_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        exp.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--variant", "--dataset", "--shifts", "--slots", "--n-jobs", "--data-dir", "--out", "--seed"):
+        assert option in out
+
+
+def test_tiny_end_to_end(tmp_path):
+    assert exp.main([*TINY, "--variant", "supcon", "ce", "--out", str(tmp_path)]) == 0
+    for variant in ("supcon", "ce"):
+        (run,) = load_runs(tmp_path, variant)
+        assert run.n_tasks == 2 and run.dataset == "digits"
+        assert np.isfinite(run.accuracy[np.tril_indices(2)]).all() and np.isnan(run.accuracy[0, 1])
+        # Two-class digit tasks: far above chance even after 2 epochs.
+        assert np.nanmean(run.accuracy[-1]) > 0.7
+        assert (run.tasks["train_time_s"] > 0).all() and (run.tasks["peak_memory_mb"] > 0).all()
+        assert (run.tasks["multitask_inference_time_s"] > 0).all() and (run.tasks["single_task_inference_time_s"] > 0).all()
+        assert run.config["network_params"]["loss"] == variant and run.config["epochs"] == 2
+        assert run.library_version
+        metrics = transfer_metrics(run.accuracy, run.single_task_accuracy)
+        assert metrics.fte[0] == pytest.approx(1.0)  # task 0's single-task learner is the network
+    # Same seed per (shift, slot) across variants, so the pair differs only in the loss.
+    a, b = (load_runs(tmp_path, v)[0].config["network_params"]["random_state"] for v in ("supcon", "ce"))
+    assert a == b
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch):
+    real_run_one = exp.run_one
+    calls = []
+
+    def interrupted(spec, args, *rest):
+        calls.append(spec)
+        if spec.shift == 2:
+            raise KeyboardInterrupt  # killed while the second run trains
+        return real_run_one(spec, args, *rest)
+
+    monkeypatch.setattr(exp, "run_one", interrupted)
+    argv = [*TINY, "--variant", "supcon", "--shifts", "1-2", "--out", str(tmp_path)]
+    with pytest.raises(KeyboardInterrupt):
+        exp.main(argv)
+    finished = run_path(tmp_path, "supcon", 1, 0)
+    assert finished.exists() and not run_path(tmp_path, "supcon", 2, 0).exists()
+    assert not [p for p in finished.parent.iterdir() if p.name.endswith(".tmp")]
+    before = finished.read_bytes()
+
+    calls.clear()
+    monkeypatch.setattr(exp, "run_one", real_run_one)
+    monkeypatch.setattr(exp, "run_one", lambda spec, args, *rest: calls.append(spec) or real_run_one(spec, args, *rest))
+    assert exp.main(argv) == 0
+    assert [c.shift for c in calls] == [2]  # only the unfinished run is redone
+    assert finished.read_bytes() == before
+    assert run_path(tmp_path, "supcon", 2, 0).exists()
+    assert exp.main(argv) == 0 and [c.shift for c in calls] == [2]  # nothing left to do
+
+
+def test_missing_cifar_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PROGLEARN_SUPCON_DATA", raising=False)
+    code = exp.main(["--dataset", "cifar100", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_results_file_is_json_with_config(tmp_path):
+    exp.main([*TINY, "--variant", "tcl", "--out", str(tmp_path), "--seed", "3"])
+    payload = json.loads(run_path(tmp_path, "tcl", 1, 0).read_text())
+    assert payload["config"]["seed"] == 3 and payload["config"]["dataset"] == "digits"
+    assert {row["task"] for row in payload["tasks"]} == {0, 1}

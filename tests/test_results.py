@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+
+from proglearn_supcon.results import (
+    TASK_FIELDS,
+    RunResult,
+    atomic_write_text,
+    list_variants,
+    load_runs,
+    read_run,
+    run_path,
+    stack_runs,
+    write_run,
+)
+
+
+def _run(variant="supcon", shift=1, slot=0, n_tasks=3, offset=0.0):
+    acc = np.full((n_tasks, n_tasks), np.nan)
+    for j in range(n_tasks):
+        acc[j, : j + 1] = 0.5 + offset + 0.01 * np.arange(j + 1) + 0.02 * j
+    tasks = {name: np.arange(n_tasks, dtype=float) + i for i, name in enumerate(TASK_FIELDS)}
+    return RunResult(variant, "digits", shift, slot, acc, tasks, {"epochs": 3}, "0.1.0")
+
+
+def test_round_trip(tmp_path):
+    run = _run()
+    path = write_run(tmp_path, run)
+    assert path == run_path(tmp_path, "supcon", 1, 0) == tmp_path / "supcon" / "shift1_slot0.json"
+    back = read_run(path)
+    np.testing.assert_array_equal(back.accuracy, run.accuracy)  # NaN above the diagonal survives
+    for name in TASK_FIELDS:
+        np.testing.assert_array_equal(back.tasks[name], run.tasks[name])
+    assert back.config == {"epochs": 3} and back.library_version == "0.1.0"
+    payload = json.loads(path.read_text())
+    assert {"task": 2, "n_tasks_seen": 3, "accuracy": pytest.approx(0.56)} in payload["accuracy"]
+    assert all(row["accuracy"] is not None for row in payload["accuracy"])  # tidy: only defined cells
+
+
+def test_load_runs_sorted_and_stacked(tmp_path):
+    for shift in (3, 1, 2):
+        write_run(tmp_path, _run(shift=shift, offset=shift / 100))
+    write_run(tmp_path, _run(variant="ce"))
+    runs = load_runs(tmp_path, "supcon")
+    assert [r.shift for r in runs] == [1, 2, 3]
+    acc, single = stack_runs(runs)
+    assert acc.shape == (3, 3, 3) and single.shape == (3, 3)
+    assert list_variants(tmp_path) == ["ce", "supcon"]
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_runs(tmp_path / "nope", "supcon")
+    write_run(tmp_path, _run(variant="ce"))
+    with pytest.raises(ValueError, match="no results for variant 'supcon'.*ce"):
+        load_runs(tmp_path, "supcon")
+    bad = run_path(tmp_path, "tcl", 1, 0)
+    bad.parent.mkdir()
+    bad.write_text(json.dumps({"schema": 1, "variant": "tcl"}))
+    with pytest.raises(ValueError, match="not a valid results file"):
+        load_runs(tmp_path, "tcl")
+    with pytest.raises(ValueError, match="different numbers of tasks"):
+        stack_runs([_run(n_tasks=2), _run(n_tasks=3)])
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "f.json"
+    atomic_write_text(path, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("proglearn_supcon.results.os.replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_text(path, "new")
+    assert path.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
