@@ -99,6 +99,8 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
         "loss": variant,
         "device": args.device,
         "random_state": derive_seed(args.seed, "run", shift, slot),
+        # Epoch bars only when runs are sequential: parallel workers would interleave them.
+        "verbose": not args.quiet and args.n_jobs == 1,
     }
     if args.epochs is not None:
         params["epochs"] = args.epochs
@@ -167,7 +169,7 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         "variant": spec.variant,
         "shift": spec.shift,
         "slot": spec.slot,
-        "network_params": {k: v for k, v in net.get_params().items() if k != "encoder"},
+        "network_params": {k: v for k, v in net.get_params().items() if k not in ("encoder", "verbose")},
         "n_train_per_task": int(len(tasks[0].y_train)),
         "n_test_per_task": int(len(tasks[0].y_test)),
         "torch_threads": torch.get_num_threads(),
