@@ -16,6 +16,8 @@ notebook) can tell them from decorations without relying on order:
 
 from __future__ import annotations
 
+import argparse
+
 import contextlib
 import os
 import warnings
@@ -236,3 +238,14 @@ def save_figure(fig, out: str | os.PathLike, png: bool = False) -> list[Path]:
     for path in paths:
         fig.savefig(path, dpi=PNG_DPI, bbox_inches="tight")
     return paths
+
+
+def confidence_arg(text: str) -> float:
+    """argparse type of ``--confidence``: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"confidence must be a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1, got {text}")
+    return value

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from plotting.common import (
+    confidence_arg,
     MINUS,
     RunMetrics,
     add_reference_line,
@@ -259,13 +260,6 @@ def compare_variants(results_dir: str | os.PathLike, a: str, b: str, confidence:
 # ----------------------------------------------------------------------------- command line
 
 
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="compare_variants",
@@ -289,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="figure file; the format follows the suffix (.pdf, .png or .svg)")
     parser.add_argument("--png", action="store_true", help="also write a PNG copy of the figure beside it")
-    parser.add_argument("--confidence", type=_confidence, default=0.95,
+    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
                         help="confidence level of the intervals (default: 0.95)")
     return parser
 

@@ -31,6 +31,7 @@ if __package__ in (None, ""):  # run as a script: make `plotting` and `proglearn
 import numpy as np
 
 from plotting.common import (
+    confidence_arg,
     RunMetrics,
     add_reference_line,
     check_out_path,
@@ -168,13 +169,6 @@ def plot_timing(results_dir: str | os.PathLike, variant: str, confidence: float 
 # ----------------------------------------------------------------------------- command line
 
 
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plot_variant",
@@ -195,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="figure file; the format follows the suffix (.pdf, .png or .svg)")
     parser.add_argument("--png", action="store_true", help="also write a PNG copy of each figure beside it")
-    parser.add_argument("--confidence", type=_confidence, default=0.95,
+    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
                         help="confidence level of the shaded intervals (default: 0.95)")
     return parser
 
