@@ -35,7 +35,6 @@ import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.datasets import task_sequence
-from proglearn_supcon.losses import SupConLoss  # noqa: F401  (fails early if torch is broken)
 from proglearn_supcon.results import TASK_FIELDS, RunResult, run_path, write_run
 from proglearn_supcon.seeding import derive_seed
 
