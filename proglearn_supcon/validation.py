@@ -41,14 +41,13 @@ def check_inputs(X, *, name: str = "X") -> np.ndarray:
                 f"of shape {X.shape}"
             )
         return check_array(X, dtype=np.float32, input_name=name)
-    if X.dtype == object or np.issubdtype(X.dtype, np.complexfloating):
+    # Also rejects object, bool, complex and other integer dtypes.
+    if X.dtype != np.uint8 and not np.issubdtype(X.dtype, np.floating):
         raise ValueError(f"images must be uint8 (0..255) or real floating point (0..1), got dtype {X.dtype}")
     if X.shape[-1] not in (1, 3):
         raise ValueError(
             f"{name} must hold images of shape (n, H, W, C) with C = 1 or 3 channels last, got shape {X.shape}"
         )
-    if X.dtype != np.uint8 and not np.issubdtype(X.dtype, np.floating):
-        raise ValueError(f"images must be uint8 (0..255) or floating point (0..1), got dtype {X.dtype}")
     if X.shape[0] == 0 or any(s == 0 for s in X.shape[1:]):
         raise ValueError(f"{name} has a zero-sized dimension: shape {X.shape}")
     if X.dtype == np.uint8:
