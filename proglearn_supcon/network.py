@@ -74,26 +74,27 @@ class _NetworkParams(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _TRANSFORMER_PARAMS = (
-        "loss", "encoder", "epochs", "batch_size", "lr", "weight_decay", "lr_schedule",
-        "temperature", "tcl_k1", "tcl_k2", "projection_dim", "n_views", "augment",
-        "validation_fraction", "patience", "device", "verbose",
-    )  # fmt: skip
-
     def _make_transformer(self, transformer_id) -> NeuralClassificationTransformer:
-        params = {name: getattr(self, name) for name in self._TRANSFORMER_PARAMS}
+        # Every transformer parameter but the seed has a same-named one here.
+        names = [n for n in NeuralClassificationTransformer._get_param_names() if n != "random_state"]
+        params = {name: getattr(self, name) for name in names}
         seed = None if self.random_state is None else derive_seed(self.random_state, "transformer", transformer_id)
         return NeuralClassificationTransformer(**params, random_state=seed)
 
     def _make_voter(self, classes: np.ndarray) -> KNNClassificationVoter:
         return KNNClassificationVoter(k=self.k, metric=self.metric, classes=classes)
 
-    def _new_learner(self) -> ProgressiveLearner:
-        # Check cheap parameters before any training starts.
+    def _check_params(self) -> None:
+        """Check the cheap parameters before any training starts.
+
+        Run before every add_task / add_transformer / fit, so a bad
+        ``set_params`` fails before a transformer trains rather than at its
+        voters. ``transformer_split`` is checked by the learner's ``add_task``.
+        """
         self._make_transformer(0)._check_params()
         KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
-        if not 0 < self.transformer_split < 1:
-            raise ValueError(f"transformer_split must be in (0, 1), got {self.transformer_split}")
+
+    def _new_learner(self) -> ProgressiveLearner:
         return ProgressiveLearner(self._make_transformer, self._make_voter, random_state=self.random_state)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -160,6 +161,7 @@ class LifelongClassificationNetwork(_NetworkParams):
         y : ndarray of shape (n,)
         task_id : hashable or None
         """
+        self._check_params()
         learner = getattr(self, "learner_", None) or self._new_learner()
         learner.add_task(X, y, task_id=task_id, transformer_split=self.transformer_split)
         self.learner_ = learner  # set only once the first task succeeded
@@ -167,6 +169,7 @@ class LifelongClassificationNetwork(_NetworkParams):
 
     def add_transformer(self, X, y, transformer_id=None) -> "LifelongClassificationNetwork":
         """Add a transformer trained on (X, y) without a task; existing tasks get voters on it."""
+        self._check_params()
         learner = getattr(self, "learner_", None) or self._new_learner()
         learner.add_transformer(X, y, transformer_id=transformer_id)
         self.learner_ = learner
@@ -218,6 +221,7 @@ class SupConKNNClassifier(ClassifierMixin, _NetworkParams):
             y = np.asarray(y)
             if y.ndim == 2 and y.shape[1] == 1:
                 y = column_or_1d(y, warn=True)
+        self._check_params()
         learner = self._new_learner()
         learner.add_task(X, y, task_id=0, transformer_split=self.transformer_split)
         self.learner_ = learner

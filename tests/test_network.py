@@ -46,3 +46,17 @@ def test_check_estimator_on_small_2d_arrays():
     start = time.perf_counter()
     check_estimator(SupConKNNClassifier(epochs=5, patience=5, batch_size=32, device="cpu", random_state=0))
     assert time.perf_counter() - start < 120
+
+
+def test_bad_set_params_after_a_task_fails_before_training(monkeypatch):
+    X, y = make_blob_images([0, 1], 10)
+    net = LifelongClassificationNetwork(random_state=0, **{**FAST, "epochs": 1}).add_task(X, y)
+    net.set_params(metric="l1")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a transformer started training")
+
+    monkeypatch.setattr("proglearn_supcon.transformers.NeuralClassificationTransformer.fit", no_training)
+    with pytest.raises(ValueError, match="metric"):
+        net.add_task(X, y)
+    assert net.task_ids_ == [0]
