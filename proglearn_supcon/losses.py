@@ -59,15 +59,11 @@ def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return torch.autocast(device_type=device.type, enabled=False)
 
 
-def _prepare(
-    z: Tensor, labels: Tensor | None, temperature: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Check inputs; return ``(logits, self_mask, pos_mask, n_pos)``.
+def _flatten(z: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Check inputs; return rows ``(N, D)`` (float32 or float64) and their labels ``(N,)``.
 
-    ``logits[i, a] = z_i . z_a / t`` over the ``N = B * V`` flattened rows (row
-    ``b * V + v`` is view ``v`` of sample ``b``), in float32 or float64;
-    ``pos_mask[i, p]`` is True where ``p != i`` has the label of ``i``;
-    ``n_pos[i] = |P(i)|``. Call it with autocast disabled.
+    Row ``b * V + v`` is view ``v`` of sample ``b``; ``labels=None`` gives
+    every sample its own label (SimCLR).
     """
     if not isinstance(z, Tensor):
         raise ValueError(f"z must be a torch.Tensor, got {type(z).__name__}")
@@ -95,10 +91,21 @@ def _prepare(
             )
     if z.dtype not in (torch.float32, torch.float64):
         z = z.float()  # fp16 / bf16 -> float32 for the similarities
-    zf = z.reshape(B * V, D)
-    lab = labels.repeat_interleave(V)
+    return z.reshape(B * V, D), labels.repeat_interleave(V)
+
+
+def _prepare(
+    z: Tensor, labels: Tensor | None, temperature: float
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Check inputs; return ``(logits, self_mask, pos_mask, n_pos)``.
+
+    ``logits[i, a] = z_i . z_a / t`` over the ``N = B * V`` flattened rows, in
+    float32 or float64; ``pos_mask[i, p]`` is True where ``p != i`` has the
+    label of ``i``; ``n_pos[i] = |P(i)|``. Call it with autocast disabled.
+    """
+    zf, lab = _flatten(z, labels)
     logits = zf @ zf.T / temperature
-    self_mask = torch.eye(B * V, dtype=torch.bool, device=z.device)
+    self_mask = torch.eye(len(zf), dtype=torch.bool, device=zf.device)
     pos_mask = (lab[:, None] == lab[None, :]) & ~self_mask
     return logits, self_mask, pos_mask, pos_mask.sum(dim=1)
 
@@ -108,6 +115,56 @@ def _mean_over_valid(per_anchor: Tensor, n_pos: Tensor) -> Tensor:
     valid = n_pos > 0
     per_anchor = torch.where(valid, per_anchor, torch.zeros_like(per_anchor))
     return per_anchor.sum() / valid.sum().clamp(min=1).to(per_anchor.dtype)
+
+
+class _OffDiagonalLogSumExp(torch.autograd.Function):
+    """``lse_i = log sum_{a != i} exp(z_i . z_a / t)`` for rows ``z`` ``(N, D)``.
+
+    The forward pass keeps one N x N buffer: the logits, exponentiated in
+    place into the softmax ``P`` (zero diagonal). That is all the backward
+    pass needs: with ``G = diag(g) P`` for the incoming gradient ``g``,
+    ``dL/dz = (G + G^T) z / t``, built in one more N x N buffer and applied
+    with a single matmul.
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor, temperature: float) -> Tensor:
+        logits = z @ z.T
+        logits.div_(temperature)
+        logits.diagonal().fill_(-math.inf)
+        row_max = logits.amax(dim=1, keepdim=True)
+        probs = logits.sub_(row_max).exp_()  # in place: logits -> unnormalised softmax
+        sums = probs.sum(dim=1, keepdim=True)
+        probs.div_(sums)
+        ctx.save_for_backward(z, probs)
+        ctx.temperature = temperature
+        return (row_max + sums.log()).squeeze(1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        z, probs = ctx.saved_tensors
+        # sym[i, a] = g_i P_ia + g_a P_ai, without modifying the saved P
+        sym = probs.T * grad[None, :]
+        sym.addcmul_(probs, grad[:, None])
+        return (sym @ z).div_(ctx.temperature), None
+
+
+def _supcon_out(z: Tensor, labels: Tensor | None, temperature: float) -> Tensor:
+    """``L_out`` in one pass; call with autocast disabled.
+
+    ``l_i = lse_i - (1/|P(i)|) sum_{p in P(i)} s_ip``, and the positives' sum
+    is ``z_i . (S_{y_i} - z_i) / t`` with ``S_c`` the sum of the rows of class
+    ``c``: no N x N label mask is ever built, and the only N x N buffer is
+    the softmax kept by :class:`_OffDiagonalLogSumExp`.
+    """
+    zf, lab = _flatten(z, labels)
+    _, lab_idx, counts = torch.unique(lab, return_inverse=True, return_counts=True)
+    class_sums = zf.new_zeros(len(counts), zf.shape[1]).index_add_(0, lab_idx, zf)
+    n_pos = counts[lab_idx] - 1
+    pos_logit_sum = (zf * (class_sums[lab_idx] - zf)).sum(dim=1) / temperature
+    lse = _OffDiagonalLogSumExp.apply(zf, temperature)
+    per_anchor = lse - pos_logit_sum / n_pos.clamp(min=1).to(zf.dtype)
+    return _mean_over_valid(per_anchor, n_pos)
 
 
 class SupConLoss(nn.Module):
@@ -168,23 +225,23 @@ class SupConLoss(nn.Module):
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Loss of projections ``z`` ``(B, V, D)`` with ``labels`` ``(B,)`` or None."""
         with _no_autocast(z.device if isinstance(z, Tensor) else torch.device("cpu")):
-            logits, self_mask, pos, n_pos = _prepare(z, labels, self.temperature)
-            log_denom = torch.logsumexp(logits.masked_fill(self_mask, -math.inf), 1)
             if self.variant == "out":
-                log_prob = logits - log_denom[:, None]
-                per_anchor = -torch.where(pos, log_prob, torch.zeros_like(log_prob))
-                per_anchor = per_anchor.sum(1) / n_pos.clamp(min=1)
+                loss = _supcon_out(z, labels, self.temperature)
             else:
-                # rows without a positive keep all their (finite) logits so the
-                # log-sum-exp stays finite; _mean_over_valid drops them
-                keep = pos | (n_pos == 0)[:, None]
-                log_num = torch.logsumexp(logits.masked_fill(~keep, -math.inf), 1)
-                log_num = log_num - torch.log(n_pos.clamp(min=1).to(logits.dtype))
-                per_anchor = log_denom - log_num
-            loss = _mean_over_valid(per_anchor, n_pos)
+                loss = self._loss_in(z, labels)
             if self.base_temperature is not None:
                 loss = loss * (self.temperature / self.base_temperature)
         return loss
+
+    def _loss_in(self, z: Tensor, labels: Tensor | None) -> Tensor:
+        logits, self_mask, pos, n_pos = _prepare(z, labels, self.temperature)
+        log_denom = torch.logsumexp(logits.masked_fill(self_mask, -math.inf), 1)
+        # rows without a positive keep all their (finite) logits so the
+        # log-sum-exp stays finite; _mean_over_valid drops them
+        keep = pos | (n_pos == 0)[:, None]
+        log_num = torch.logsumexp(logits.masked_fill(~keep, -math.inf), 1)
+        log_num = log_num - torch.log(n_pos.clamp(min=1).to(logits.dtype))
+        return _mean_over_valid(log_denom - log_num, n_pos)
 
     def extra_repr(self) -> str:
         return (

@@ -335,3 +335,48 @@ def test_bad_hyperparameters():
         TunedContrastiveLoss(k2=-0.5)
     with pytest.raises(ValueError, match="k1"):
         TunedContrastiveLoss(k1=float("nan"))
+
+
+# --------------------------------------------------------------------------- #
+# the one-pass L_out against a plain masked autograd implementation
+# --------------------------------------------------------------------------- #
+def masked_supcon_out(z, labels, t):
+    """L_out the textbook way: N x N masks, log-softmax, autograd backward."""
+    B, V, D = z.shape
+    zf = z.reshape(B * V, D)
+    lab = labels.repeat_interleave(V)
+    logits = zf @ zf.T / t
+    eye = torch.eye(len(zf), dtype=torch.bool)
+    log_prob = logits - torch.logsumexp(logits.masked_fill(eye, -math.inf), 1, keepdim=True)
+    pos = (lab[:, None] == lab[None, :]) & ~eye
+    n_pos = pos.sum(1)
+    per = -(log_prob * pos).sum(1) / n_pos.clamp(min=1)
+    return per[n_pos > 0].mean()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("t", [0.05, 0.2])
+def test_one_pass_out_matches_masked_values_and_gradients(seed, t):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(96, 2, 16, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 12, (96,), generator=g)
+    labels[:3] = torch.tensor([100, 101, 102])  # singletons: positives only across views
+    grads = []
+    for fn in (lambda z: SupConLoss(t)(z, labels), lambda z: masked_supcon_out(z, labels, t)):
+        xi = x.clone().requires_grad_(True)
+        value = fn(F.normalize(xi, dim=-1))
+        value.backward()
+        grads.append((value.detach(), xi.grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-12)
+
+
+def test_one_pass_out_gradient_accumulates_twice_with_retain_graph():
+    # the custom backward must not modify what it saved
+    x = torch.randn(8, 2, 4, dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    loss = SupConLoss(0.3)(F.normalize(x, dim=-1), labels)
+    loss.backward(retain_graph=True)
+    first = x.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(x.grad, 2 * first)
