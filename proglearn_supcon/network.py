@@ -37,17 +37,24 @@ class _NetworkParams(BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         lr_schedule: str = "cosine",
+        warmup_epochs: int = 0,
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
         projection_dim: int = 128,
+        projection_hidden_dim: int = 512,
         n_views: int = 2,
         augment: bool = True,
         validation_fraction: float = 0.33,
+        early_stopping: str = "knn",
         patience: int = 20,
+        validation_interval: int = 1,
         k: int | None = None,
         metric: str = "cosine",
+        flip_average: bool = False,
         transformer_split: float = 0.67,
+        precision: str = "auto",
+        compile: bool = False,
         device: str | torch.device = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -59,17 +66,24 @@ class _NetworkParams(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.temperature = temperature
         self.tcl_k1 = tcl_k1
         self.tcl_k2 = tcl_k2
         self.projection_dim = projection_dim
+        self.projection_hidden_dim = projection_hidden_dim
         self.n_views = n_views
         self.augment = augment
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_interval = validation_interval
         self.k = k
         self.metric = metric
+        self.flip_average = flip_average
         self.transformer_split = transformer_split
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -132,13 +146,17 @@ class LifelongClassificationNetwork(_NetworkParams):
         Loss that trains each transformer (see :class:`NeuralClassificationTransformer`).
     encoder : callable or None, default=None
         Encoder factory; None: ProgLearn's CNN for images, an MLP for 2-D features.
-    epochs, batch_size, lr, weight_decay, lr_schedule, temperature, tcl_k1, tcl_k2,
-    projection_dim, n_views, augment, validation_fraction, patience, device, verbose
-        Training options of every transformer.
+    epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, temperature,
+    tcl_k1, tcl_k2, projection_dim, projection_hidden_dim, n_views, augment,
+    validation_fraction, early_stopping, patience, validation_interval,
+    flip_average, precision, compile, device, verbose
+        Training and embedding options of every transformer (see
+        :class:`NeuralClassificationTransformer`).
     k : int or None, default=None
-        Neighbours of each kNN voter; None: floor(log2(n_fit)).
+        Neighbours of each kNN voter (and of the validation kNN that selects
+        each transformer's epoch); None: floor(log2(n_fit)).
     metric : {"cosine", "euclidean"}, default="cosine"
-        Distance of the kNN voters in embedding space.
+        Distance of the kNN voters (and of the validation kNN) in embedding space.
     transformer_split : float, default=0.67
         Share of a task's data that trains its transformer; the rest fits the
         transformer's own voter.

@@ -9,7 +9,6 @@ output (the penultimate layer of the classification network).
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -24,9 +23,13 @@ from tqdm.auto import tqdm
 from .augment import ImageAugmenter, TabularAugmenter
 from .losses import SupConLoss, TunedContrastiveLoss
 from .networks import EncoderFactory, ProjectionHead, Standardize, default_encoder, embedding_dim
+from .precision import autocast, check_precision, use_bf16
+from .selection import EARLY_STOPPING, EarlyStopping, knn_accuracy
 from .validation import check_input_shape, check_inputs, check_labels
+from .voters import KNNClassificationVoter
 
 LOSSES = ("supcon", "ce", "tcl")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -39,8 +42,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-def _is_images(X: np.ndarray) -> bool:
-    return X.ndim == 4
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Image batches in channels-last memory order (faster convolutions on CPU and GPU)."""
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
 
 class NeuralClassificationTransformer(BaseEstimator):
@@ -56,31 +64,61 @@ class NeuralClassificationTransformer(BaseEstimator):
         batch to ``(batch, embedding_dim)``. None: ProgLearn's CNN for images,
         an MLP for feature vectors.
     epochs : int, default=100
-        Maximum number of epochs.
+        Training budget: the most epochs run, and the length of the cosine
+        learning-rate schedule.
     batch_size : int, default=128
     lr : float, default=1e-3
-        Adam learning rate.
+        Adam learning rate (peak, after the warm-up).
     weight_decay : float, default=1e-4
     lr_schedule : {"cosine", "constant"}, default="cosine"
-        Cosine annealing over ``epochs`` or a constant rate.
+        After the warm-up: cosine annealing to 0 over the rest of ``epochs``,
+        or a constant rate.
+    warmup_epochs : int, default=0
+        Epochs of linear warm-up from ``lr / (warmup_epochs + 1)`` to ``lr``.
     temperature : float, default=0.2
-        Temperature of SupCon / TCL (0.2 was better than Khosla et al.'s 0.1
-        with this network and 224 training images per task; see the README).
+        Temperature of SupCon / TCL.
     tcl_k1, tcl_k2 : float, default=1.0
         TCL's weights of the positive-repulsion and negative terms.
     projection_dim : int, default=128
         Output width of the projection head (SupCon / TCL).
+    projection_hidden_dim : int, default=512
+        Hidden width of the projection head (SupCon / TCL).
     n_views : int, default=2
         Augmented views per image and step, for every loss (so all variants
         see the same augmentation and budget).
     augment : bool, default=True
         Use the data augmentation at all.
     validation_fraction : float, default=0.33
-        Share of the data held out for early stopping on the validation loss
-        (0 disables early stopping: all ``epochs`` are run).
+        Share of the data held out to select the epoch (0: no validation,
+        all ``epochs`` run and the last weights are kept).
+    early_stopping : {"knn", "loss", "none"}, default="knn"
+        Which evaluated epoch's weights are kept. ``"knn"``: the best
+        validation accuracy of a kNN voter (``k``, ``metric``) fitted on the
+        un-augmented training split's embeddings, i.e. the epoch whose
+        embedding serves the voters best. ``"loss"``: the lowest validation
+        loss. ``"none"``: run all ``epochs``, keep the last weights.
     patience : int, default=20
-        Epochs without a lower validation loss before stopping; the best
-        weights are restored.
+        Stop once this many epochs have passed without a better evaluated
+        epoch; the best weights are restored.
+    validation_interval : int, default=1
+        Evaluate the validation split every this many epochs (and after the
+        last one).
+    k : int or None, default=None
+        Neighbours of the validation kNN (None: floor(log2(n_train))); the
+        networks pass their voters' ``k``.
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance of the validation kNN; the networks pass their voters'.
+    flip_average : bool, default=False
+        Images only: :meth:`transform` returns the mean of the embeddings of
+        each image and of its mirror image (test-time flip averaging).
+    precision : {"auto", "bf16", "fp32"}, default="auto"
+        Arithmetic of the encoder in training and :meth:`transform`.
+        ``"auto"``: bf16 autocast on CUDA and on CPUs with native bf16
+        (AVX512-BF16 or AMX), fp32 elsewhere. Losses, voters and the returned
+        embeddings are float32 either way.
+    compile : bool, default=False
+        Train through ``torch.compile(encoder)`` (compile time is part of
+        ``fit_time_``).
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available.
     random_state : int or None, default=None
@@ -97,10 +135,14 @@ class NeuralClassificationTransformer(BaseEstimator):
     encoder_ : nn.Module
         The trained encoder (standardisation included), in eval mode, on the CPU
         or ``device``.
-    history_ : dict of str to list of float
-        "train_loss" and "val_loss" per epoch.
+    history_ : dict of str to list
+        "train_loss": mean training loss of every epoch run; "epoch" (0-based),
+        "val_loss" and "val_accuracy" (validation kNN accuracy): one entry
+        per evaluated epoch.
     best_epoch_ : int
         Epoch (0-based) whose weights were kept.
+    n_epochs_run_ : int
+        Epochs trained before stopping.
     fit_time_ : float
         Seconds spent in :meth:`fit`.
     """
@@ -114,14 +156,23 @@ class NeuralClassificationTransformer(BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         lr_schedule: str = "cosine",
+        warmup_epochs: int = 0,
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
         projection_dim: int = 128,
+        projection_hidden_dim: int = 512,
         n_views: int = 2,
         augment: bool = True,
         validation_fraction: float = 0.33,
+        early_stopping: str = "knn",
         patience: int = 20,
+        validation_interval: int = 1,
+        k: int | None = None,
+        metric: str = "cosine",
+        flip_average: bool = False,
+        precision: str = "auto",
+        compile: bool = False,
         device: str | torch.device = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -133,14 +184,23 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.temperature = temperature
         self.tcl_k1 = tcl_k1
         self.tcl_k2 = tcl_k2
         self.projection_dim = projection_dim
+        self.projection_hidden_dim = projection_hidden_dim
         self.n_views = n_views
         self.augment = augment
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_interval = validation_interval
+        self.k = k
+        self.metric = metric
+        self.flip_average = flip_average
+        self.precision = precision
+        self.compile = compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -149,20 +209,25 @@ class NeuralClassificationTransformer(BaseEstimator):
     def _check_params(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("epochs", "batch_size", "n_views", "projection_dim"):
+        for name in ("epochs", "batch_size", "n_views", "projection_dim", "projection_hidden_dim",
+                     "patience", "validation_interval"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not _is_int(self.warmup_epochs) or not 0 <= self.warmup_epochs < self.epochs:
+            raise ValueError(f"warmup_epochs must be an integer in [0, epochs), got {self.warmup_epochs!r}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 (BatchNorm and contrastive pairs need it)")
         if not 0 <= self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.early_stopping not in EARLY_STOPPING:
+            raise ValueError(f"early_stopping must be one of {EARLY_STOPPING}, got {self.early_stopping!r}")
         if not self.lr > 0 or self.weight_decay < 0 or not self.temperature > 0:
             raise ValueError("lr and temperature must be > 0 and weight_decay >= 0")
-        if not isinstance(self.patience, (int, np.integer)) or self.patience < 1:
-            raise ValueError(f"patience must be a positive integer, got {self.patience!r}")
+        check_precision(self.precision)
+        KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
 
     # -------------------------------------------------------------- data prep
     def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -192,9 +257,10 @@ class NeuralClassificationTransformer(BaseEstimator):
             return TunedContrastiveLoss(temperature=self.temperature, k1=self.tcl_k1, k2=self.tcl_k2)
         return nn.CrossEntropyLoss()
 
-    def _batch_loss(self, views: torch.Tensor, labels: torch.Tensor, head: nn.Module, criterion) -> torch.Tensor:
+    def _batch_loss(self, views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head: nn.Module,
+                    criterion) -> torch.Tensor:
         batch, n_views = views.shape[:2]
-        embeddings = self.encoder_(views.reshape(batch * n_views, *views.shape[2:]))
+        embeddings = model(_channels_last(views.reshape(batch * n_views, *views.shape[2:])))
         if self.loss == "ce":
             logits = head(embeddings)
             return criterion(logits.float(), labels.repeat_interleave(n_views))
@@ -236,8 +302,10 @@ class NeuralClassificationTransformer(BaseEstimator):
             head = (
                 nn.Linear(self.embedding_dim_, len(self.classes_))
                 if self.loss == "ce"
-                else ProjectionHead(self.embedding_dim_, out_dim=self.projection_dim)
+                else ProjectionHead(self.embedding_dim_, self.projection_hidden_dim, self.projection_dim)
             )
+        if len(self.input_shape_) == 3:
+            encoder = encoder.to(memory_format=torch.channels_last)
         self.encoder_ = encoder.to(device)
         head = head.to(device)
         self._train(X, y_encoded, train_idx, val_idx, head, device, generator)
@@ -274,54 +342,69 @@ class NeuralClassificationTransformer(BaseEstimator):
             return (channels, height, width)
         return self.input_shape_
 
+    def _lr_factor(self, epoch: int) -> float:
+        """Learning-rate multiplier of ``epoch``: linear warm-up, then cosine (or constant)."""
+        if epoch < self.warmup_epochs:
+            return (epoch + 1) / (self.warmup_epochs + 1)
+        if self.lr_schedule == "constant":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - self.warmup_epochs) / (self.epochs - self.warmup_epochs)))
+
+    def _optimizer(self, params: list) -> torch.optim.Optimizer:
+        try:
+            # One fused kernel for all parameters; Adam's per-tensor path was
+            # a third of a training step on CPU.
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # older torch or unsupported device
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+
     def _train(self, X, y_encoded, train_idx, val_idx, head, device, generator) -> None:
         criterion = self._criterion()
         augmenter = self._make_augmenter()
-        params = list(self.encoder_.parameters()) + list(head.parameters())
-        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        scheduler = (
-            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs)
-            if self.lr_schedule == "cosine"
-            else None
-        )
+        optimizer = self._optimizer(list(self.encoder_.parameters()) + list(head.parameters()))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
+        bf16 = use_bf16(self.precision, device)
+        model = torch.compile(self.encoder_) if self.compile else self.encoder_
         # The training set is small (one task); keep it on the device once.
         x_train = self._to_tensor(X[train_idx], device)
         y_train = torch.from_numpy(y_encoded[train_idx]).to(device)
-        x_val = self._to_tensor(X[val_idx], device) if len(val_idx) else None
-        y_val = torch.from_numpy(y_encoded[val_idx]).to(device) if len(val_idx) else None
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+        validation = None
+        if len(val_idx):
+            x_val = self._to_tensor(X[val_idx], device)
+            # Fixed augmented views of the validation set, drawn once.
+            val_views = self._views(x_val, augmenter, torch.Generator().manual_seed(0))
+            validation = (x_val, val_views, y_encoded[val_idx])
+        stopper = EarlyStopping(self.early_stopping, self.patience)
 
-        self.history_ = {"train_loss": [], "val_loss": []}
-        best = (math.inf, 0, None)
+        self.history_ = {"train_loss": [], "epoch": [], "val_loss": [], "val_accuracy": []}
         epochs = tqdm(range(self.epochs), desc=f"train {self.loss}", disable=not self.verbose, leave=False)
         for epoch in epochs:
             self.encoder_.train()
             head.train()
             losses = []
             for idx in self._batches(len(x_train), generator, device):
-                with autocast:
-                    loss = self._batch_loss(self._views(x_train[idx], augmenter, generator), y_train[idx], head, criterion)
+                views = self._views(x_train[idx], augmenter, generator)
+                with autocast(bf16, device):
+                    loss = self._batch_loss(views, y_train[idx], model, head, criterion)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                losses.append(loss.item())
-            if scheduler is not None:
-                scheduler.step()
-            self.history_["train_loss"].append(float(np.mean(losses)))
-            if x_val is None:
+                losses.append(loss.detach())
+            scheduler.step()
+            self.history_["train_loss"].append(float(torch.stack(losses).mean()))
+            self.n_epochs_run_ = epoch + 1
+            last = epoch == self.epochs - 1
+            if validation is None or not ((epoch + 1) % self.validation_interval == 0 or last):
                 continue
-            val_loss = self._validation_loss(x_val, y_val, head, criterion, augmenter, autocast)
-            self.history_["val_loss"].append(val_loss)
-            epochs.set_postfix(val_loss=f"{val_loss:.4f}")
-            if val_loss < best[0]:
-                state = (copy.deepcopy(self.encoder_.state_dict()), copy.deepcopy(head.state_dict()))
-                best = (val_loss, epoch, state)
-            elif epoch - best[1] >= self.patience:
+            val_loss, val_accuracy = self._evaluate(x_train, y_encoded[train_idx], validation, head, criterion, bf16)
+            for key, value in (("epoch", epoch), ("val_loss", val_loss), ("val_accuracy", val_accuracy)):
+                self.history_[key].append(value)
+            epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_accuracy:.3f}")
+            stopper.update(epoch, val_loss, val_accuracy, [self.encoder_, head])
+            if stopper.should_stop(epoch):
                 break
-        if best[2] is not None:
-            self.encoder_.load_state_dict(best[2][0])
-            head.load_state_dict(best[2][1])
-        self.best_epoch_ = best[1] if best[2] is not None else len(self.history_["train_loss"]) - 1
+        stopper.restore([self.encoder_, head])
+        self.best_epoch_ = self.n_epochs_run_ - 1 if stopper.best_epoch is None else stopper.best_epoch
         # The head is kept only for inspection; voters use the encoder output.
         self.head_ = head.eval()
 
@@ -334,21 +417,38 @@ class NeuralClassificationTransformer(BaseEstimator):
                 yield idx
 
     @torch.no_grad()
-    def _validation_loss(self, x_val, y_val, head, criterion, augmenter, autocast) -> float:
-        """Loss on fixed augmented views of the validation set (same draw every epoch)."""
+    def _evaluate(self, x_train, y_train, validation, head, criterion, bf16: bool) -> tuple[float, float]:
+        """(validation loss on the fixed augmented views, validation kNN accuracy)."""
+        x_val, val_views, y_val = validation
         self.encoder_.eval()
         head.eval()
-        generator = torch.Generator().manual_seed(0)
+        device = x_val.device
+        y_val_t = torch.from_numpy(y_val).to(device)
         total, count = 0.0, 0
         for start in range(0, len(x_val), self.batch_size):
-            xb, yb = x_val[start : start + self.batch_size], y_val[start : start + self.batch_size]
-            if len(xb) < 2:
+            views, labels = val_views[start : start + self.batch_size], y_val_t[start : start + self.batch_size]
+            if len(views) < 2:
                 continue
-            with autocast:
-                loss = self._batch_loss(self._views(xb, augmenter, generator), yb, head, criterion)
-            total += float(loss) * len(xb)
-            count += len(xb)
-        return total / max(count, 1)
+            with autocast(bf16, device):
+                loss = self._batch_loss(views, labels, self.encoder_, head, criterion)
+            total += float(loss) * len(views)
+            count += len(views)
+        val_loss = total / max(count, 1)
+        train_emb = self._embed(x_train, bf16)
+        accuracy = knn_accuracy(train_emb, y_train, self._embed(x_val, bf16), y_val, self.k, self.metric)
+        return val_loss, accuracy
+
+    def _embed(self, x: torch.Tensor, bf16: bool, batch_size: int = 1024) -> np.ndarray:
+        """Encoder output (n, embedding_dim_) float32 of a prepared tensor, in eval mode."""
+        out = np.empty((len(x), self.embedding_dim_), dtype=np.float32)
+        for start in range(0, len(x), batch_size):
+            xb = _channels_last(x[start : start + batch_size])
+            with autocast(bf16, xb.device):
+                emb = self.encoder_(xb).float()
+                if self.flip_average and xb.ndim == 4:
+                    emb = (emb + self.encoder_(xb.flip(-1)).float()) / 2
+            out[start : start + len(xb)] = emb.cpu().numpy()
+        return out
 
     # -------------------------------------------------------------- transform
     @torch.no_grad()
@@ -365,16 +465,18 @@ class NeuralClassificationTransformer(BaseEstimator):
         Returns
         -------
         embeddings : ndarray of shape (n, embedding_dim_), float32
+            With ``flip_average``, the mean of each image's and its mirror's.
         """
         check_is_fitted(self, "encoder_")
         X = check_inputs(X)
         check_input_shape(X, self.input_shape_)
         device = next(self.encoder_.parameters()).device
+        bf16 = use_bf16(self.precision, device)
         self.encoder_.eval()
         out = np.empty((len(X), self.embedding_dim_), dtype=np.float32)
         for start in range(0, len(X), batch_size):
             xb = self._to_tensor(X[start : start + batch_size], device)
-            out[start : start + len(xb)] = self.encoder_(xb).float().cpu().numpy()
+            out[start : start + len(xb)] = self._embed(xb, bf16, batch_size)
         return out
 
     def to(self, device: str | torch.device) -> "NeuralClassificationTransformer":

@@ -48,10 +48,11 @@ def test_reproducible_under_seed(blob_images):
     assert not np.array_equal(runs[0], other)
 
 
-def test_early_stopping_restores_best_weights(blob_images):
+def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
     X, y = blob_images([0, 1, 2], 20)
     tr = NeuralClassificationTransformer(
-        loss="ce", epochs=30, patience=2, lr=0.05, random_state=0, batch_size=16, device="cpu"
+        loss="ce", epochs=30, patience=2, lr=0.05, random_state=0, batch_size=16, device="cpu",
+        early_stopping="loss",
     ).fit(X, y)
     val = tr.history_["val_loss"]
     assert tr.best_epoch_ == int(np.argmin(val))
@@ -101,6 +102,15 @@ def test_device_auto_is_cpu_without_cuda():
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"temperature": 0.0}, "temperature"),
         ({"lr_schedule": "step"}, "lr_schedule"),
+        ({"early_stopping": "acc"}, "early_stopping must be one of"),
+        ({"validation_interval": 0}, "validation_interval must be a positive integer"),
+        ({"patience": 0}, "patience must be a positive integer"),
+        ({"warmup_epochs": 5, "epochs": 5}, "warmup_epochs"),
+        ({"warmup_epochs": -1}, "warmup_epochs"),
+        ({"precision": "fp16"}, "precision must be one of"),
+        ({"k": 0}, "k must be an integer"),
+        ({"metric": "manhattan"}, "metric must be one of"),
+        ({"projection_hidden_dim": 0}, "projection_hidden_dim"),
     ],
 )
 def test_bad_parameters(blob_images, params, match):
@@ -122,3 +132,79 @@ def test_cuda_fit_transform(blob_images):
     tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 1, "device": "cuda"}).fit(X, y)
     assert next(tr.encoder_.parameters()).is_cuda
     assert tr.transform(X).dtype == np.float32
+
+
+# --------------------------------------------------------------------------- #
+# model selection (early_stopping) and the training record
+# --------------------------------------------------------------------------- #
+SELECT = dict(FAST, lr_schedule="constant", lr=3e-3, epochs=10, patience=3)
+
+
+def test_knn_selection_keeps_best_accuracy_epoch_and_restores_its_weights(blob_images):
+    X, y = blob_images([0, 1, 2, 3], 15)
+    tr = NeuralClassificationTransformer(random_state=0, **SELECT).fit(X, y)
+    accuracy = tr.history_["val_accuracy"]
+    assert tr.history_["epoch"] == list(range(tr.n_epochs_run_))
+    # the first epoch reaching the best accuracy; stopped `patience` later unless out of epochs
+    assert tr.best_epoch_ == tr.history_["epoch"][int(np.argmax(accuracy))]
+    assert tr.n_epochs_run_ == min(SELECT["epochs"], tr.best_epoch_ + SELECT["patience"] + 1)
+    # A replay trained for exactly best_epoch_ + 1 epochs (constant rate, same seed)
+    # is a snapshot of the weights at that epoch: the kept encoder must equal it.
+    snapshot = NeuralClassificationTransformer(
+        random_state=0, early_stopping="none", **{**SELECT, "epochs": tr.best_epoch_ + 1}
+    ).fit(X, y)
+    np.testing.assert_array_equal(tr.transform(X), snapshot.transform(X))
+    if tr.best_epoch_ != tr.n_epochs_run_ - 1:
+        last = NeuralClassificationTransformer(
+            random_state=0, early_stopping="none", **{**SELECT, "epochs": tr.n_epochs_run_}
+        ).fit(X, y)
+        assert not np.array_equal(tr.transform(X), last.transform(X))
+
+
+def test_none_runs_every_epoch_and_keeps_the_last(blob_images):
+    X, y = blob_images([0, 1], 12)
+    tr = NeuralClassificationTransformer(random_state=0, early_stopping="none", **{**SELECT, "patience": 1}).fit(X, y)
+    assert tr.n_epochs_run_ == SELECT["epochs"] == len(tr.history_["train_loss"])
+    assert tr.best_epoch_ == SELECT["epochs"] - 1
+    assert len(tr.history_["val_accuracy"]) == len(tr.history_["val_loss"]) == SELECT["epochs"]
+
+
+def test_history_records_every_evaluated_epoch(blob_images):
+    X, y = blob_images([0, 1, 2], 12)
+    tr = NeuralClassificationTransformer(
+        random_state=0, early_stopping="none", validation_interval=3, **{**SELECT, "epochs": 7}
+    ).fit(X, y)
+    history = tr.history_
+    assert history["epoch"] == [2, 5, 6]  # every third epoch and the last one
+    assert len(history["train_loss"]) == 7
+    assert all(0 <= a <= 1 for a in history["val_accuracy"])
+    assert all(np.isfinite(history["val_loss"])) and all(np.isfinite(history["train_loss"]))
+
+
+def test_warmup_then_cosine_learning_rate():
+    tr = NeuralClassificationTransformer(epochs=10, warmup_epochs=2)
+    factors = [tr._lr_factor(e) for e in range(10)]
+    np.testing.assert_allclose(factors[:3], [1 / 3, 2 / 3, 1.0])
+    np.testing.assert_allclose(factors[2:], 0.5 * (1 + np.cos(np.pi * np.arange(8) / 8)))
+    constant = NeuralClassificationTransformer(epochs=10, lr_schedule="constant")
+    assert [constant._lr_factor(e) for e in range(10)] == [1.0] * 10
+
+
+def test_flip_average_is_mean_of_image_and_mirror(blob_images):
+    X, y = blob_images([0, 1], 10)
+    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", **{**FAST, "epochs": 1}).fit(X, y)
+    plain, mirrored = tr.transform(X), tr.transform(X[:, :, ::-1])
+    tr.flip_average = True
+    np.testing.assert_allclose(tr.transform(X), (plain + mirrored) / 2, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_and_fp32_embeddings_agree(blob_images):
+    X, y = blob_images([0, 1], 10)
+    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", **{**FAST, "epochs": 1}).fit(X, y)
+    fp32 = tr.transform(X)
+    tr.precision = "bf16"
+    bf16 = tr.transform(X)
+    assert bf16.dtype == np.float32
+    # bf16 keeps about 3 significant digits; the embedding directions must agree closely
+    cos = (fp32 * bf16).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(bf16, axis=1)
+    assert cos.min() > 0.99

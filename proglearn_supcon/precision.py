@@ -1,0 +1,46 @@
+"""Which arithmetic the transformers train and embed in: bf16 autocast or fp32.
+
+bf16 autocast roughly doubles convolution and matmul throughput on GPUs and on
+CPUs with native bf16 instructions (AVX512-BF16 or AMX); on other CPUs it is
+emulated and slower than fp32, so ``"auto"`` only turns it on where it is
+native. Losses and the kNN voters always compute in float32 or wider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """True on CUDA and on CPUs whose instruction set has bf16 dot products."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    # private helpers of torch.cpu (torch >= 2.3); absent means "not known to be native"
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Resolve ``precision`` ("auto", "bf16" or "fp32") for ``device``."""
+    check_precision(precision)
+    if precision == "auto":
+        return native_bf16(device)
+    return precision == "bf16"
+
+
+def autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` when ``enabled``; a no-op context otherwise."""
+    if not enabled or device.type not in ("cpu", "cuda"):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
