@@ -23,6 +23,7 @@ CIFAR-100 10x10, both variants, all six shifts, two runs at a time::
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import platform
 import resource
@@ -103,7 +104,23 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
     }
     if args.epochs is not None:
         params["epochs"] = args.epochs
+    params.update(dict(args.param or []))
     return params
+
+
+def _param_arg(text: str) -> tuple[str, object]:
+    """Parse NAME=VALUE into (name, value): a Python literal (number, bool, None) or else the string."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in LifelongClassificationNetwork._get_param_names():
+        raise argparse.ArgumentTypeError(f"unknown network parameter {name!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return name, value
 
 
 def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> Path:
@@ -128,9 +145,11 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
     n_tasks = len(tasks)
     accuracy = np.full((n_tasks, n_tasks), np.nan)
     per_task = {name: np.full(n_tasks, np.nan) for name in TASK_FIELDS}
-    # test_embeddings[s][tid]: transformer tid's embeddings of task s's test set.
-    # Transformers are frozen once trained, so each pair is computed once.
+    # test_embeddings[s][tid]: transformer tid's embeddings of task s's test set,
+    # test_posteriors[s][tid]: its voter's posteriors there. Transformers and
+    # voters are frozen once fitted, so each pair is computed once.
     test_embeddings: list[dict] = [dict() for _ in range(n_tasks)]
+    test_posteriors: list[dict] = [dict() for _ in range(n_tasks)]
 
     label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
     bar = tqdm(tasks, desc=label, position=position, disable=args.quiet, unit="task")
@@ -147,18 +166,31 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
             test_embeddings[t][tid] = net.learner_.transform(task.X_test, tid)
             embed_time[tid] = time.perf_counter() - start
         start = time.perf_counter()
-        single_proba = net.learner_.predict_proba_from_embeddings({t: test_embeddings[t][t]}, t)
+        test_posteriors[t] = net.learner_.voter_posteriors({t: test_embeddings[t][t]}, t)
+        single_proba = net.learner_.decide(test_posteriors[t], t)
         per_task["single_task_inference_time_s"][t] = embed_time[t] + time.perf_counter() - start
         start = time.perf_counter()
-        net.learner_.predict_proba_from_embeddings(test_embeddings[t], t)
-        per_task["multitask_inference_time_s"][t] = sum(embed_time.values()) + time.perf_counter() - start
+        others = {tid: emb for tid, emb in test_embeddings[t].items() if tid != t}
+        if others:
+            test_posteriors[t].update(net.learner_.voter_posteriors(others, t))
+        net.learner_.decide(test_posteriors[t], t)
+        per_task["multitask_inference_time_s"][t] = (
+            per_task["single_task_inference_time_s"][t]
+            + sum(embed_time[tid] for tid in others)
+            + time.perf_counter() - start
+        )
         per_task["single_task_accuracy"][t] = np.mean(task.classes[single_proba.argmax(1)] == task.y_test)
+        transformer = net.learner_.transformers_[t]
+        per_task["n_epochs_run"][t] = transformer.n_epochs_run_
+        per_task["best_epoch"][t] = transformer.best_epoch_
+        per_task["val_accuracy"][t] = _best_val_accuracy(transformer)
 
         # Earlier tasks' test sets through the new transformer (backward transfer).
         for s in range(t):
             test_embeddings[s][t] = net.learner_.transform(tasks[s].X_test, t)
+            test_posteriors[s].update(net.learner_.voter_posteriors({t: test_embeddings[s][t]}, s))
         for s in range(t + 1):
-            proba = net.learner_.predict_proba_from_embeddings(test_embeddings[s], s)
+            proba = net.learner_.decide(test_posteriors[s], s)
             accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
         per_task["peak_memory_mb"][t] = peak_memory_mb()
         bar.set_postfix(acc=f"{np.nanmean(accuracy[t, : t + 1]):.3f}", single=f"{per_task['single_task_accuracy'][t]:.3f}")
@@ -188,6 +220,14 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         library_version=__version__,
     )
     return write_run(args.out, run)
+
+
+def _best_val_accuracy(transformer) -> float:
+    """Validation kNN accuracy of the kept epoch (NaN when nothing was validated)."""
+    history = transformer.history_
+    if transformer.best_epoch_ not in history["epoch"]:
+        return float("nan")
+    return float(history["val_accuracy"][history["epoch"].index(transformer.best_epoch_)])
 
 
 def _device_name(net: LifelongClassificationNetwork) -> str:
@@ -239,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="training-sample slots, e.g. '0-9' (default: 0)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="maximum epochs per transformer (default: the library default)")
+    parser.add_argument("--param", type=_param_arg, action="append", metavar="NAME=VALUE",
+                        help="set a LifelongClassificationNetwork parameter for every run, e.g. "
+                             "--param lr=2e-3 --param early_stopping=loss (repeatable)")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
     parser.add_argument("--n-jobs", type=int, default=1, help="runs trained in parallel (joblib processes)")
     parser.add_argument("--data-dir", default=None,

@@ -205,10 +205,24 @@ class ProgressiveLearner:
         the same inputs; every transformer named there votes. Lets a caller
         reuse embeddings across tasks and calls.
         """
+        return self.decide(self.voter_posteriors(embeddings, task_id), task_id)
+
+    def voter_posteriors(self, embeddings: Mapping, task_id) -> dict:
+        """Each named transformer's voter posteriors (n, n_classes) for task ``task_id``.
+
+        ``embeddings`` maps transformer id to that transformer's embeddings of
+        the same inputs. A voter never changes once fitted, so a caller may
+        keep these and pass them to :meth:`decide` as more transformers come.
+        """
         self._check_task(task_id)
         ids = self._resolve_transformers(task_id, list(embeddings))
-        posteriors = [self.voters_[(tid, task_id)].predict_proba(embeddings[tid]) for tid in ids]
-        return SimpleArgmaxAverage(self.tasks_[task_id].classes).predict_proba(posteriors)
+        return {tid: self.voters_[(tid, task_id)].predict_proba(embeddings[tid]) for tid in ids}
+
+    def decide(self, posteriors: Mapping, task_id) -> np.ndarray:
+        """The decider of task ``task_id`` over voter posteriors keyed by transformer id."""
+        self._check_task(task_id)
+        ids = self._resolve_transformers(task_id, list(posteriors))
+        return SimpleArgmaxAverage(self.tasks_[task_id].classes).predict_proba([posteriors[tid] for tid in ids])
 
     def predict_proba(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
         """Posteriors (n, n_classes of the task), columns in sorted label order.

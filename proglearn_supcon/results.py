@@ -15,7 +15,8 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       "tasks": [                              # tidy: one row per task
         {"task": 0, "single_task_accuracy": 0.31, "train_time_s": 12.0,
          "single_task_inference_time_s": 0.4,
-         "multitask_inference_time_s": 0.4, "peak_memory_mb": 900.0}, ...
+         "multitask_inference_time_s": 0.4, "peak_memory_mb": 900.0,
+         "n_epochs_run": 45, "best_epoch": 30, "val_accuracy": 0.4}, ...
       ]
     }
 
@@ -44,6 +45,11 @@ TASK_FIELDS = (
     "single_task_inference_time_s",
     "multitask_inference_time_s",
     "peak_memory_mb",
+    # How each task's transformer trained; absent (NaN) in files written before
+    # model selection was recorded.
+    "n_epochs_run",
+    "best_epoch",
+    "val_accuracy",
 )
 _RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
 

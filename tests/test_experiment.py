@@ -37,6 +37,10 @@ def test_tiny_end_to_end(tmp_path):
         assert (run.tasks["train_time_s"] > 0).all() and (run.tasks["peak_memory_mb"] > 0).all()
         assert (run.tasks["multitask_inference_time_s"] > 0).all() and (run.tasks["single_task_inference_time_s"] > 0).all()
         assert run.config["network_params"]["loss"] == variant and run.config["epochs"] == 2
+        # what model selection did, per task
+        assert (run.tasks["n_epochs_run"] >= 1).all() and (run.tasks["n_epochs_run"] <= 2).all()
+        assert (run.tasks["best_epoch"] < run.tasks["n_epochs_run"]).all()
+        assert ((run.tasks["val_accuracy"] >= 0) & (run.tasks["val_accuracy"] <= 1)).all()
         assert run.library_version
         metrics = transfer_metrics(run.accuracy, run.single_task_accuracy)
         assert metrics.fte[0] == pytest.approx(1.0)  # task 0's single-task learner is the network
@@ -86,3 +90,35 @@ def test_results_file_is_json_with_config(tmp_path):
     payload = json.loads(run_path(tmp_path, "tcl", 1, 0).read_text())
     assert payload["config"]["seed"] == 3 and payload["config"]["dataset"] == "digits"
     assert {row["task"] for row in payload["tasks"]} == {0, 1}
+
+
+def test_param_sets_network_parameters(tmp_path):
+    args = [*TINY, "--n-tasks", "1", "--variant", "ce", "--out", str(tmp_path),
+            "--param", "early_stopping=none", "--param", "lr=2e-3", "--param", "metric=euclidean"]
+    assert exp.main(args) == 0
+    (run,) = load_runs(tmp_path, "ce")
+    params = run.config["network_params"]
+    assert (params["early_stopping"], params["lr"], params["metric"]) == ("none", 2e-3, "euclidean")
+    assert run.tasks["n_epochs_run"][0] == 2 and run.tasks["best_epoch"][0] == 1
+
+
+@pytest.mark.parametrize("bad", ["lr", "nosuch=1", "=3"])
+def test_bad_param_is_a_usage_error(bad, capsys):
+    with pytest.raises(SystemExit) as info:
+        exp.main([*TINY, "--param", bad])
+    assert info.value.code == 2
+    assert "NAME=VALUE" in capsys.readouterr().err or "unknown network parameter" in capsys.readouterr().err
+
+
+def test_results_written_before_model_selection_was_recorded_still_load(tmp_path):
+    from proglearn_supcon.results import read_run
+
+    assert exp.main([*TINY, "--n-tasks", "1", "--variant", "ce", "--out", str(tmp_path)]) == 0
+    path = run_path(tmp_path, "ce", 1, 0)
+    payload = json.loads(path.read_text())
+    for row in payload["tasks"]:  # the task rows as files of the earlier schema had them
+        for name in ("n_epochs_run", "best_epoch", "val_accuracy"):
+            del row[name]
+    path.write_text(json.dumps(payload))
+    run = read_run(path)
+    assert np.isnan(run.tasks["best_epoch"]).all() and np.isfinite(run.single_task_accuracy).all()
