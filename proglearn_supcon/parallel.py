@@ -226,7 +226,7 @@ def _dask_client(n_jobs: int, scheduler: str | None, connect_timeout: float):
         ) from exc
     if scheduler is None:
         with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             yield client
         return
     start = time.monotonic()
