@@ -20,11 +20,16 @@ setup(
         "torch>=2.0",
         "numpy>=1.24",
         "scikit-learn>=1.3",
-        "joblib>=1.2",
+        "joblib>=1.4",  # Parallel(return_as="generator_unordered")
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "seaborn>=0.12",
         "pandas>=1.5",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        # Backends of the experiment (--backend dask / ray).
+        "dask": ["dask[distributed]>=2023.1"],
+        "ray": ["ray>=2.9"],
+    },
 )

@@ -36,8 +36,11 @@ import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.datasets import task_sequence
-from proglearn_supcon.results import TASK_FIELDS, RunResult, run_path, write_run
+from proglearn_supcon.parallel import BACKENDS
+from proglearn_supcon.results import TASK_FIELDS, RunResult, run_path
 from proglearn_supcon.seeding import derive_seed
+
+from experiments import driver
 
 VARIANTS = ("supcon", "ce", "tcl")
 DATASETS = ("cifar100", "cifar10", "digits")
@@ -123,8 +126,8 @@ def _param_arg(text: str) -> tuple[str, object]:
     return name, value
 
 
-def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> Path:
-    """Train one network over the task sequence and write its results file."""
+def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> RunResult:
+    """Train one network over the task sequence and return its results (the driver writes them)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -219,7 +222,7 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         config=_jsonable(config),
         library_version=__version__,
     )
-    return write_run(args.out, run)
+    return run
 
 
 def _best_val_accuracy(transformer) -> float:
@@ -290,7 +293,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=None, help="results folder (default: results/<dataset>)")
     parser.add_argument("--seed", type=int, default=0, help="base seed; each (shift, slot) derives its own")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--backend", choices=BACKENDS, default="loky",
+                        help="where runs train: joblib's local processes (loky), a Dask or a Ray cluster")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler to use with --backend dask (default: a local cluster of --n-jobs)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="Ray cluster to use with --backend ray (default: a local one of --n-jobs)")
+    parser.add_argument("--devices", type=_device_list_arg, default=None, metavar="DEV,DEV,...",
+                        help="e.g. cuda:0,cuda:1: runs placed round-robin, one at a time per device (overrides --device)")
+    parser.add_argument("--threads-per-run", type=int, default=None,
+                        help="torch threads per run (default: the worker's cores shared by its concurrent runs)")
+    parser.add_argument("--list", action="store_true", help="print the runs finished and still to do, train nothing")
     return parser
+
+
+def _device_list_arg(text: str) -> list[str]:
+    devices = [d.strip() for d in text.split(",") if d.strip()]
+    if not devices:
+        raise argparse.ArgumentTypeError(f"no devices in {text!r}")
+    return devices
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,33 +323,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Variants inner-most, so parallel workers finish comparable (shift, slot) pairs first.
     specs = [RunSpec(v, s, k) for s in args.shifts for k in args.slots for v in args.variant]
+    if args.list:
+        return driver.list_runs(specs, args)
     todo = [spec for spec in specs if not run_path(args.out, spec.variant, spec.shift, spec.slot).exists()]
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
         return 0
     try:
-        # Loads (and validates) the data once before any training starts.
-        task_sequence(args.dataset, n_tasks=args.n_tasks, classes_per_task=args.classes_per_task,
-                      n_train_per_task=args.n_train_per_task, shift=todo[0].shift, slot=todo[0].slot,
-                      data_dir=args.data_dir, download=args.download)
+        # Loads (and validates) the data once before any training starts. Only
+        # where the runs train: cluster workers read their own data and report it missing.
+        if driver.is_local(args):
+            task_sequence(args.dataset, n_tasks=args.n_tasks, classes_per_task=args.classes_per_task,
+                          n_train_per_task=args.n_train_per_task, shift=todo[0].shift, slot=todo[0].slot,
+                          data_dir=args.data_dir, download=args.download)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    started = time.perf_counter()
-    if args.n_jobs == 1:
-        paths = [run_one(spec, args) for spec in todo]
-    else:
-        from joblib import Parallel, delayed
-
-        threads = max(1, (os.cpu_count() or 1) // args.n_jobs)
-        paths = Parallel(n_jobs=args.n_jobs)(
-            delayed(run_one)(spec, args, threads, i % args.n_jobs) for i, spec in enumerate(todo)
-        )
-    for path in paths:
-        print(f"wrote {path}")
-    print(f"{len(paths)} runs in {time.perf_counter() - started:.0f} s")
-    return 0
-
+    return driver.run_all(todo, len(specs), args)
 
 if __name__ == "__main__":
     sys.exit(main())

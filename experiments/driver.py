@@ -1,0 +1,180 @@
+"""Dispatch the experiment's runs to a backend and save each one as it comes back.
+
+Workers only train and return a :class:`~proglearn_supcon.results.RunResult`
+(or a :class:`RunFailure`); this process, the driver, writes every results
+file atomically as soon as its run returns. Results therefore need no shared
+filesystem, and a driver that dies loses only the runs still in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from proglearn_supcon.parallel import (
+    BackendError,
+    available_cores,
+    claim_device,
+    default_threads,
+    open_backend,
+    worker_name,
+)
+from proglearn_supcon.results import RunResult, run_path, write_run
+
+#: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
+WORKER_CORES = "worker cores"
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A run that raised on a worker: which run, where, and why."""
+
+    spec: object
+    worker: str
+    error: str
+    traceback: str
+
+    def describe(self) -> str:
+        s = self.spec
+        return f"{s.variant} shift {s.shift} slot {s.slot} failed on {self.worker}: {self.error}"
+
+
+def describe(spec) -> str:
+    return f"{spec.variant} shift {spec.shift} slot {spec.slot}"
+
+
+def execute_run(spec, args: argparse.Namespace, threads: int | str | None, device_index: int,
+                position: int = 0) -> RunResult | RunFailure:
+    """Train one run where this is called (driver or worker) and return it; writes nothing.
+
+    The device is ``args.device``, or with ``args.devices`` one of those held
+    for the run's duration (:func:`~proglearn_supcon.parallel.claim_device`).
+    ``threads`` is torch's thread count: None leaves torch's default,
+    :data:`WORKER_CORES` uses this process's cores shared by its concurrent runs.
+    An ``Exception`` comes back as a :class:`RunFailure` so the other runs go on.
+    """
+    # Looked up at call time, so the function the experiment module has now is the one run.
+    from experiments import cifar_task_sequence as experiment
+
+    worker = worker_name()
+    try:
+        with _device(args, device_index) as (device, slot):
+            run_args = copy.copy(args)
+            run_args.device = device
+            started = time.time()
+            if threads == WORKER_CORES:
+                threads = default_threads()
+            run = experiment.run_one(spec, run_args, threads, position)
+            finished = time.time()
+    except Exception as exc:
+        return RunFailure(spec, worker, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    run.config.update(worker=worker, device_slot=slot, started_at=started, finished_at=finished)
+    return run
+
+
+@contextlib.contextmanager
+def _device(args, device_index: int):
+    if args.devices:
+        with claim_device(args.devices, device_index) as claimed:
+            yield claimed
+    else:
+        yield args.device, None
+
+
+def is_local(args: argparse.Namespace) -> bool:
+    """Whether runs train on this machine (so its data and cores are the workers')."""
+    return args.backend == "loky" or (args.backend == "dask" and args.scheduler is None) or (
+        args.backend == "ray" and args.ray_address is None
+    )
+
+
+def list_runs(specs, args: argparse.Namespace) -> int:
+    """Print the finished runs and those still to do; trains nothing."""
+    paths = {spec: run_path(args.out, spec.variant, spec.shift, spec.slot) for spec in specs}
+    done = [spec for spec in specs if paths[spec].exists()]
+    todo = [spec for spec in specs if not paths[spec].exists()]
+    print(f"finished ({len(done)} of {len(specs)}):")
+    for spec in done:
+        print(f"  {describe(spec)}  {paths[spec]}")
+    print(f"to do ({len(todo)} of {len(specs)}):")
+    for spec in todo:
+        print(f"  {describe(spec)}")
+    return 0
+
+
+def run_all(todo, n_total: int, args: argparse.Namespace) -> int:
+    """Train the runs ``todo`` on ``args.backend``, writing each file as it returns.
+
+    Returns the exit status: 0 when every run finished, 1 when a run failed or
+    the backend broke (finished runs are kept; rerunning does the rest), 2 when
+    the backend cannot be reached.
+    """
+    from tqdm.auto import tqdm
+
+    sequential = args.backend == "loky" and args.n_jobs == 1
+    if args.threads_per_run is not None or sequential:
+        threads = args.threads_per_run  # sequential and None: torch's own default, as before
+    elif is_local(args):
+        threads = max(1, available_cores() // args.n_jobs)
+    else:
+        threads = WORKER_CORES  # each worker decides from the cores it was given
+    worker_args = args
+    if not sequential:
+        # One bar, the driver's: workers' per-task and per-epoch bars would interleave.
+        worker_args = copy.copy(args)
+        worker_args.quiet = True
+    items = [(spec, worker_args, threads, i, 1) for i, spec in enumerate(todo)]
+
+    written, failures = [], []
+    started = time.perf_counter()
+    bar = tqdm(total=n_total, initial=n_total - len(todo), desc="runs", unit="run",
+               disable=args.quiet, position=0, smoothing=0)
+    try:
+        with open_backend(args.backend, args.n_jobs, scheduler=args.scheduler,
+                          ray_address=args.ray_address) as backend:
+            outcomes = (execute_run(*item) for item in items) if sequential else backend.map_unordered(
+                execute_run, items)
+            for outcome in outcomes:
+                if isinstance(outcome, RunFailure):
+                    failures.append(outcome)
+                    bar.write(f"FAILED {outcome.describe()}", file=sys.stderr)
+                else:
+                    written.append(write_run(args.out, outcome))
+                    bar.write(f"wrote {written[-1]}")
+                bar.update()
+    except BackendError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the backend itself broke (a worker died, code missing there, ...)
+        bar.close()
+        print(f"error: the {args.backend} backend failed after {len(written)} runs were written: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        if isinstance(exc, ModuleNotFoundError):
+            print("Workers need this repository importable: start them from its root with "
+                  f"PYTHONPATH={Path.cwd()} (see the README).", file=sys.stderr)
+        print("Finished runs are kept; rerun the same command to do the rest.", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    print(f"{len(written)} runs in {time.perf_counter() - started:.0f} s")
+    if failures:
+        _report_failures(failures, len(todo))
+        return 1
+    return 0
+
+
+def _report_failures(failures: list[RunFailure], n_todo: int) -> None:
+    print(f"error: {len(failures)} of {n_todo} runs failed; rerun the same command to retry them "
+          "(finished runs are kept):", file=sys.stderr)
+    shown = set()
+    for failure in failures:
+        print(f"  {failure.describe()}", file=sys.stderr)
+        if failure.error not in shown:  # one traceback per distinct error, not 60 copies
+            shown.add(failure.error)
+            print("    " + failure.traceback.rstrip().replace("\n", "\n    "), file=sys.stderr)
