@@ -1,0 +1,221 @@
+"""Tests of proglearn_supcon.geometry against known geometries and naive numpy loops."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from proglearn_supcon.geometry import (
+    GEOMETRY_METRICS,
+    alignment_uniformity,
+    class_collapse,
+    effective_rank,
+    embedding_geometry,
+    simplex_deviation,
+    transfer_matrix,
+)
+from proglearn_supcon.voters import KNNClassificationVoter
+
+
+def random_rotation(d: int, seed: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return q * np.sign(np.diag(r))
+
+
+def gaussian_classes(n_classes: int, d: int, seed: int = 0, counts=None):
+    """Gaussian classes with unequal sizes and spreads around random means."""
+    rng = np.random.default_rng(seed)
+    counts = counts or [5 + 3 * c for c in range(n_classes)]
+    means = rng.normal(scale=2.0, size=(n_classes, d))
+    X = np.concatenate([means[c] + (0.5 + 0.2 * c) * rng.normal(size=(n, d)) for c, n in enumerate(counts)])
+    y = np.repeat(np.arange(n_classes) * 10 + 3, counts)  # labels that are not 0..C-1
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
+# ----------------------------------------------------------------------------- naive references
+
+
+def naive_geometry(X, y) -> dict[str, float]:
+    """The metrics written out literally: loops over classes and pairs, pinv, full SVD."""
+    classes = np.unique(y)
+    C, n = len(classes), len(y)
+    means = np.array([X[y == c].mean(axis=0) for c in classes])
+    mu = means.mean(axis=0)
+    Sw = sum(np.outer(X[i] - means[classes == y[i]][0], X[i] - means[classes == y[i]][0]) for i in range(n)) / n
+    Sb = sum(np.outer(m - mu, m - mu) for m in means) / C
+    nc1 = np.trace(Sw @ np.linalg.pinv(Sb, rcond=1e-10, hermitian=True)) / C
+    centred = [m - mu for m in means]
+    cosines = [a @ b / np.linalg.norm(a) / np.linalg.norm(b) for a, b in itertools.combinations(centred, 2)]
+    norms = [np.linalg.norm(m) for m in centred]
+    u = [x / np.linalg.norm(x) for x in X]
+    positives = [np.sum((u[i] - u[j]) ** 2) for i in range(n) for j in range(n) if i != j and y[i] == y[j]]
+    kernel = [np.exp(-2 * np.sum((u[i] - u[j]) ** 2)) for i in range(n) for j in range(n) if i != j]
+    s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    p = s[s > 1e-12 * s[0]] / s.sum()
+    return {
+        "nc1": nc1,
+        "variance_ratio": np.trace(Sw) / np.trace(Sb),
+        "angle_deviation": np.mean([abs(c + 1 / (C - 1)) for c in cosines]),
+        "norm_spread": np.std(norms) / np.mean(norms),
+        "alignment": np.mean(positives),
+        "uniformity": np.log(np.mean(kernel)),
+        "effective_rank": np.exp(-np.sum(p * np.log(p))),
+    }
+
+
+def separate(X, y) -> dict[str, float]:
+    """Each public metric called on its own."""
+    return {
+        **class_collapse(X, y)._asdict(),
+        **simplex_deviation(X, y)._asdict(),
+        **alignment_uniformity(X, y, block_size=7)._asdict(),  # several blocks, one partial
+        "effective_rank": effective_rank(X),
+    }
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("counts", [[4, 4, 4, 4, 4], [2, 3, 4, 5, 6]])
+def test_perfect_simplex_with_no_spread(counts):
+    C, d = 5, 8
+    vertices = np.eye(C, d) - np.eye(C, d).mean(axis=0)  # a regular simplex, centred at 0
+    y = np.repeat(np.arange(C), counts)
+    X = 3.0 * vertices[y] @ random_rotation(d, 1) + 7.0  # rotated, scaled, translated
+    geometry = embedding_geometry(X, y)
+    for name in ("nc1", "variance_ratio", "angle_deviation", "norm_spread"):
+        assert geometry[name] == pytest.approx(0.0, abs=1e-12), name
+    if len(set(counts)) == 1:  # balanced: the centred rows span C - 1 equal directions
+        assert geometry["effective_rank"] == pytest.approx(C - 1)
+
+
+def test_effective_rank_known_values():
+    assert effective_rank(np.eye(6), center=False) == pytest.approx(6.0)
+    assert effective_rank(np.diag([2.0, 2.0, 0.0, 0.0]), center=False) == pytest.approx(2.0)
+    line = np.outer(np.arange(10.0), [1.0, -2.0, 0.5])
+    assert effective_rank(line) == pytest.approx(1.0)
+    assert np.isnan(effective_rank(np.ones((4, 3))))  # centred to zero: no spectrum
+
+
+@pytest.mark.parametrize("n_classes, d", [(4, 30), (6, 3), (3, 2)])  # n <= d and n > d; S_B full rank or not
+def test_gaussian_classes_match_naive_numpy(n_classes, d):
+    X, y = gaussian_classes(n_classes, d, seed=n_classes + d)
+    expected = naive_geometry(X, y)
+    combined = embedding_geometry(X, y)
+    assert tuple(combined) == GEOMETRY_METRICS
+    for name in GEOMETRY_METRICS:
+        assert combined[name] == pytest.approx(expected[name], rel=1e-8), name
+        assert separate(X, y)[name] == pytest.approx(expected[name], rel=1e-8), name
+    # Sanity of scale: Gaussian classes are far from collapse and far from a simplex.
+    assert expected["nc1"] > 0.01 and expected["angle_deviation"] > 0.01
+
+
+def test_float32_input_and_shapes():
+    X, y = gaussian_classes(3, 40, seed=2)
+    assert embedding_geometry(X.astype(np.float32), list(y)) == pytest.approx(embedding_geometry(X, y), rel=1e-5)
+
+
+def test_invariances():
+    X, y = gaussian_classes(4, 12, seed=3)
+    base = embedding_geometry(X, y)
+    rotated = embedding_geometry(X @ random_rotation(12, 4), y)
+    scaled = embedding_geometry(5.5 * X, y)
+    shifted = embedding_geometry(X + 3.0, y)
+    for name in GEOMETRY_METRICS:
+        assert rotated[name] == pytest.approx(base[name], rel=1e-9), name
+        assert scaled[name] == pytest.approx(base[name], rel=1e-9), name
+    for name in ("nc1", "variance_ratio", "angle_deviation", "norm_spread", "effective_rank"):
+        assert shifted[name] == pytest.approx(base[name], rel=1e-9), name
+    # Normalising about the origin is not translation invariant, as documented.
+    assert abs(shifted["alignment"] - base["alignment"]) > 1e-3
+    assert abs(shifted["uniformity"] - base["uniformity"]) > 1e-3
+    # A non-uniform scaling does change the class geometry.
+    stretched = embedding_geometry(X * np.linspace(0.1, 3.0, 12), y)
+    assert abs(stretched["nc1"] - base["nc1"]) > 1e-3
+
+
+def test_degenerate_geometries_are_nan_not_zero():
+    X = np.ones((6, 3))
+    y = np.array([0, 0, 1, 1, 2, 2])
+    assert np.isnan(class_collapse(X, y)).all()  # identical class means: no between-class scatter
+    assert np.isnan(simplex_deviation(X, y)).all()
+    X[:2] += 1.0
+    X[2:4] -= 1.0  # class means 2, 0, 1: class 2 sits at their centre, so its angle is undefined
+    deviation = simplex_deviation(X, y)
+    assert np.isnan(deviation.angle_deviation) and np.isfinite(deviation.norm_spread)
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (np.ones((4, 2)), [1, 1, 1, 1], "at least 2 classes, got 1"),
+        (np.array([[0.0, np.nan], [1.0, 1.0]]), [0, 1], "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 1.0]]), [0, 1], "infinity"),
+        (np.ones((4, 2)), [0, 1, 0], "different lengths: 4 and 3"),
+        (np.ones((3, 2)), [0.0, 1.0, np.nan], "y contains NaN"),
+        (np.ones(4), [0, 1, 0, 1], "2D array"),
+    ],
+)
+@pytest.mark.parametrize("metric", [class_collapse, simplex_deviation, alignment_uniformity, embedding_geometry])
+def test_bad_input_is_a_clear_error(metric, X, y, match):
+    with pytest.raises(ValueError, match=match):
+        metric(X, y)
+
+
+def test_bad_parameters():
+    X, y = gaussian_classes(2, 3)
+    with pytest.raises(ValueError, match="t must be > 0"):
+        alignment_uniformity(X, y, t=0.0)
+    with pytest.raises(ValueError, match="positive pair"):
+        alignment_uniformity(np.eye(3), [0, 1, 2])
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        effective_rank(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        effective_rank(np.array([[np.nan, 1.0], [1.0, 1.0]]))
+
+
+# ----------------------------------------------------------------------------- transfer matrix
+
+
+def fitted_transfer_problem(n_tasks: int = 3, seed: int = 0):
+    """Voters (i, j) fitted on task j in a random linear 'embedding' of transformer i, plus test sets."""
+    rng = np.random.default_rng(seed)
+    projections = [rng.normal(size=(4, 3 + i)) for i in range(n_tasks)]  # transformer i: 4 -> 3 + i dims
+    voters, embeddings, labels = {}, [], []
+    for j in range(n_tasks):
+        classes = np.array([10 * j, 10 * j + 1, 10 * j + 2])
+        centres = rng.normal(scale=1.5, size=(3, 4))
+        y_fit, y_test = rng.choice(classes, 30), rng.choice(classes, 25)
+        X_fit = centres[y_fit - 10 * j] + rng.normal(size=(30, 4))
+        X_test = centres[y_test - 10 * j] + rng.normal(size=(25, 4))
+        for i, P in enumerate(projections):
+            voters[(i, j)] = KNNClassificationVoter(k=3, classes=classes).fit(X_fit @ P, y_fit)
+        embeddings.append({i: X_test @ P for i, P in enumerate(projections)})
+        labels.append(y_test)
+    return voters, embeddings, labels
+
+
+def test_transfer_matrix_is_each_voter_alone():
+    voters, embeddings, labels = fitted_transfer_problem()
+    matrix = transfer_matrix(voters, embeddings, labels)
+    assert matrix.shape == (3, 3) and matrix.dtype == np.float64
+    for i in range(3):
+        for j in range(3):
+            assert matrix[i, j] == np.mean(voters[(i, j)].predict(embeddings[j][i]) == labels[j])
+    assert 0.0 < matrix.min() and len(np.unique(matrix)) > 1  # non-trivial accuracies
+
+
+def test_transfer_matrix_errors():
+    voters, embeddings, labels = fitted_transfer_problem()
+    with pytest.raises(ValueError, match="embeddings has 2 tasks but y_true has 3"):
+        transfer_matrix(voters, embeddings[:2], labels)
+    del voters[(2, 0)]
+    with pytest.raises(ValueError, match=r"pairs \[\(2, 0\)\]"):
+        transfer_matrix(voters, embeddings, labels)
+    voters, embeddings, labels = fitted_transfer_problem()
+    labels[1] = labels[1][:-1]
+    with pytest.raises(ValueError, match=r"embeddings\[1\]\[0\] has 25 rows but y_true\[1\] has 24"):
+        transfer_matrix(voters, embeddings, labels)
