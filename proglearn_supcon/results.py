@@ -17,7 +17,13 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
          "single_task_inference_time_s": 0.4,
          "multitask_inference_time_s": 0.4, "peak_memory_mb": 900.0,
          "n_epochs_run": 45, "best_epoch": 30, "val_accuracy": 0.4}, ...
-      ]
+      ],
+      "diagnostics": {                        # only in runs made with --diagnostics
+        "transfer_matrix": [[0.31, 0.22, ...], ...],   # [i][j]: transformer i's voter alone on task j
+        "geometry": [                         # tidy: one row per (transformer, task)
+          {"transformer": 0, "task": 1, "nc1": 2.1, "effective_rank": 410.0, ...}, ...
+        ]
+      }
     }
 
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
@@ -55,6 +61,25 @@ _RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
 
 
 @dataclass
+class Diagnostics:
+    """Embedding-geometry diagnostics of one run (see :mod:`proglearn_supcon.geometry`).
+
+    Attributes
+    ----------
+    transfer_matrix : ndarray of shape (T, T), float64
+        ``transfer_matrix[i, j]``: accuracy on task ``j``'s test set of
+        transformer ``i``'s voter for task ``j`` alone; the diagonal is the
+        single-task accuracy.
+    geometry : dict of str to ndarray of shape (T, T), float64
+        One array per metric; ``geometry[name][i, j]`` is the metric of
+        transformer ``i``'s embedding of task ``j``'s test set (NaN if undefined).
+    """
+
+    transfer_matrix: np.ndarray
+    geometry: dict[str, np.ndarray]
+
+
+@dataclass
 class RunResult:
     """One run's measurements as arrays.
 
@@ -65,6 +90,8 @@ class RunResult:
         ``0..j``; NaN for ``t > j``.
     tasks : dict of str to ndarray of shape (T,), float64
         One array per name in :data:`TASK_FIELDS`.
+    diagnostics : Diagnostics or None
+        Only for runs made with ``--diagnostics``; None in older files.
     """
 
     variant: str
@@ -75,6 +102,7 @@ class RunResult:
     tasks: dict[str, np.ndarray]
     config: dict[str, Any] = field(default_factory=dict)
     library_version: str = ""
+    diagnostics: Diagnostics | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -123,7 +151,7 @@ def to_payload(run: RunResult) -> dict[str, Any]:
         {"task": t, **{name: _finite_or_none(run.tasks[name][t]) for name in TASK_FIELDS}}
         for t in range(n_tasks)
     ]
-    return {
+    payload = {
         "schema": SCHEMA,
         "library_version": run.library_version,
         "variant": run.variant,
@@ -135,6 +163,38 @@ def to_payload(run: RunResult) -> dict[str, Any]:
         "accuracy": accuracy_rows,
         "tasks": task_rows,
     }
+    if run.diagnostics is not None:
+        payload["diagnostics"] = _diagnostics_payload(run.diagnostics)
+    return payload
+
+
+def _diagnostics_payload(diagnostics: Diagnostics) -> dict[str, Any]:
+    matrix = np.asarray(diagnostics.transfer_matrix, dtype=np.float64)
+    rows = [
+        {"transformer": i, "task": j,
+         **{name: _finite_or_none(values[i, j]) for name, values in diagnostics.geometry.items()}}
+        for i in range(matrix.shape[0])
+        for j in range(matrix.shape[1])
+    ]
+    return {"transfer_matrix": [[_finite_or_none(v) for v in row] for row in matrix], "geometry": rows}
+
+
+def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnostics:
+    matrix = np.array(payload["transfer_matrix"], dtype=np.float64)  # null reads as NaN
+    if matrix.ndim != 2:
+        raise ValueError(
+            f"{source} is not a valid results file: diagnostics.transfer_matrix must be a 2-D list, "
+            f"got shape {matrix.shape}"
+        )
+    # Metric names in the order they were written (dict.fromkeys keeps first-seen order).
+    names = [key for key in dict.fromkeys(k for row in payload["geometry"] for k in row)
+             if key not in ("transformer", "task")]
+    geometry = {name: np.full(matrix.shape, np.nan) for name in names}
+    for row in payload["geometry"]:
+        for name in names:
+            value = row.get(name)
+            geometry[name][row["transformer"], row["task"]] = np.nan if value is None else value
+    return Diagnostics(transfer_matrix=matrix, geometry=geometry)
 
 
 def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResult:
@@ -161,6 +221,10 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
             tasks=tasks,
             config=payload.get("config", {}),
             library_version=payload.get("library_version", ""),
+            diagnostics=(
+                None if payload.get("diagnostics") is None
+                else _diagnostics_from_payload(payload["diagnostics"], source)
+            ),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"{source} is not a valid results file: {exc!r}") from exc

@@ -1,10 +1,12 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from proglearn_supcon.results import (
     TASK_FIELDS,
+    Diagnostics,
     RunResult,
     atomic_write_text,
     list_variants,
@@ -76,3 +78,37 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def _diagnostics(n_tasks=3):
+    matrix = np.arange(n_tasks * n_tasks, dtype=float).reshape(n_tasks, n_tasks) / 10
+    matrix[0, 2] = np.nan
+    geometry = {"nc1": matrix + 1.0, "effective_rank": matrix * 100}
+    geometry["nc1"][1, 0] = np.nan
+    return Diagnostics(matrix, geometry)
+
+
+def test_diagnostics_round_trip(tmp_path):
+    run = _run()
+    run.diagnostics = _diagnostics()
+    back = read_run(write_run(tmp_path, run))
+    np.testing.assert_array_equal(back.diagnostics.transfer_matrix, run.diagnostics.transfer_matrix)
+    assert list(back.diagnostics.geometry) == ["nc1", "effective_rank"]
+    for name, values in run.diagnostics.geometry.items():
+        np.testing.assert_array_equal(back.diagnostics.geometry[name], values)
+    payload = json.loads(run_path(tmp_path, "supcon", 1, 0).read_text())  # strict JSON: NaN written as null
+    assert payload["diagnostics"]["transfer_matrix"][0][2] is None
+    assert {"transformer": 1, "task": 0, "nc1": None, "effective_rank": 30.0} in payload["diagnostics"]["geometry"]
+
+
+def test_files_without_diagnostics_still_load(tmp_path):
+    committed = Path(__file__).resolve().parents[1] / "docs/results/cifar100/supcon/shift1_slot0.json"
+    assert read_run(committed).diagnostics is None  # written before diagnostics existed
+    path = write_run(tmp_path, _run())
+    payload = json.loads(path.read_text())
+    assert "diagnostics" not in payload  # runs without --diagnostics write the same file as before
+    assert read_run(path).diagnostics is None
+    payload["diagnostics"] = {"transfer_matrix": [1.0, 2.0], "geometry": []}
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="not a valid results file.*2-D"):
+        read_run(path)
