@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from experiments import cifar_task_sequence as exp
+from proglearn_supcon.geometry import GEOMETRY_METRICS
 from proglearn_supcon.results import load_runs, run_path
 from proglearn_supcon.transfer import transfer_metrics
 
@@ -42,6 +43,7 @@ def test_tiny_end_to_end(tmp_path):
         assert (run.tasks["best_epoch"] < run.tasks["n_epochs_run"]).all()
         assert ((run.tasks["val_accuracy"] >= 0) & (run.tasks["val_accuracy"] <= 1)).all()
         assert run.library_version
+        assert run.diagnostics is None  # only with --diagnostics
         metrics = transfer_metrics(run.accuracy, run.single_task_accuracy)
         assert metrics.fte[0] == pytest.approx(1.0)  # task 0's single-task learner is the network
     # Same seed per (shift, slot) across variants, so the pair differs only in the loss.
@@ -122,3 +124,18 @@ def test_results_written_before_model_selection_was_recorded_still_load(tmp_path
     path.write_text(json.dumps(payload))
     run = read_run(path)
     assert np.isnan(run.tasks["best_epoch"]).all() and np.isfinite(run.single_task_accuracy).all()
+
+
+def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path):
+    assert exp.main([*TINY, "--variant", "ce", "--diagnostics", "--out", str(tmp_path)]) == 0
+    (run,) = load_runs(tmp_path, "ce")
+    matrix = run.diagnostics.transfer_matrix
+    assert matrix.shape == (2, 2)
+    # Exactly the recorded single-task accuracies: the same voters on the same embeddings.
+    np.testing.assert_array_equal(np.diag(matrix), run.single_task_accuracy)
+    assert ((matrix >= 0) & (matrix <= 1)).all()
+    assert matrix[0, 0] == run.accuracy[0, 0]  # one task learned: the network is its single-task learner
+    assert set(run.diagnostics.geometry) == set(GEOMETRY_METRICS)
+    for name, values in run.diagnostics.geometry.items():
+        assert values.shape == (2, 2) and np.isfinite(values).all(), name
+    assert (run.diagnostics.geometry["effective_rank"] >= 1).all() and run.config["diagnostics"] is True
