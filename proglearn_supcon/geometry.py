@@ -295,7 +295,8 @@ def effective_rank(X, center: bool = True) -> float:
 
     The singular values are the square roots of the eigenvalues of the smaller
     Gram matrix (``X X^T`` or ``X^T X``), much cheaper than an SVD of a
-    (1000, 2000) embedding; eigenvalues that rounding makes negative are set to 0.
+    (1000, 2000) embedding; eigenvalues below numpy's rank tolerance
+    (``max eigenvalue * size * eps``) count as 0.
 
     Parameters
     ----------
@@ -322,7 +323,11 @@ def effective_rank(X, center: bool = True) -> float:
 
 def _entropy_rank(gram: np.ndarray) -> float:
     """Effective rank from a Gram matrix: its eigenvalues are the squared singular values."""
-    singular = np.sqrt(np.maximum(np.linalg.eigvalsh(gram), 0.0))
+    eigenvalues = np.linalg.eigvalsh(gram)
+    # Eigenvalues within rounding of zero (numpy's rank tolerance) are zero: their
+    # square roots (~1e-7 of the largest singular value) would add spurious entropy.
+    tolerance = eigenvalues.max(initial=0.0) * len(eigenvalues) * np.finfo(np.float64).eps
+    singular = np.sqrt(np.where(eigenvalues > tolerance, eigenvalues, 0.0))
     total = singular.sum()
     if total == 0:
         return float("nan")
