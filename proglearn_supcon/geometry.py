@@ -380,25 +380,27 @@ def embedding_geometry(X, y) -> dict[str, float]:
     }
 
 
-def transfer_matrix(voters: Mapping, embeddings: Sequence[Mapping], y_true: Sequence) -> np.ndarray:
+def transfer_matrix(posteriors: Sequence[Mapping], classes: Sequence, y_true: Sequence) -> np.ndarray:
     """Accuracy of every transformer's voter alone on every task's test set.
 
     ``out[i, j]`` is the accuracy on task ``j``'s test set of the voter of
-    transformer ``i`` for task ``j`` (fitted on task ``j``'s data in
-    transformer ``i``'s embedding), predicting ``voter.classes_[argmax
-    predict_proba]``. No transformer is retrained and no input is re-embedded:
-    the caller passes the test embeddings it already has. For a progressive
-    learner the diagonal is the single-task accuracy; ``i < j`` is an earlier
-    transformer on a later task (forward), ``i > j`` a later transformer on an
-    earlier task (backward).
+    transformer ``i`` for task ``j`` (a kNN voter fitted on task ``j``'s data in
+    transformer ``i``'s embedding), predicting ``classes[j][argmax_c
+    posteriors[j][i][:, c]]``. It takes the posteriors the voters already gave,
+    so nothing is retrained, re-embedded or re-voted; from a learner they are
+    ``learner.voters_[(i, j)].predict_proba(embedding of task j's test set by
+    transformer i)`` (``ProgressiveLearner.voter_posteriors``). For a
+    progressive learner the diagonal is the single-task accuracy; ``i < j`` is
+    an earlier transformer on a later task (forward), ``i > j`` a later
+    transformer on an earlier task (backward).
 
     Parameters
     ----------
-    voters : mapping of (int, int) to fitted voter
-        ``voters[(i, j)]``, with ``classes_`` and ``predict_proba``, for every
-        ``i, j`` in ``0..T-1`` (e.g. ``ProgressiveLearner.voters_``).
-    embeddings : sequence of T mappings of int to ndarray of shape (n_j, d_i)
-        ``embeddings[j][i]``: transformer ``i``'s embeddings of task ``j``'s test set.
+    posteriors : sequence of T mappings of int to ndarray of shape (n_j, n_classes_j)
+        ``posteriors[j][i]``: transformer ``i``'s voter posteriors on task ``j``'s
+        test set, for every ``i`` in ``0..T-1``; columns follow ``classes[j]``.
+    classes : sequence of T array-likes of shape (n_classes_j,)
+        Task ``j``'s classes, in the posteriors' column order.
     y_true : sequence of T array-likes of shape (n_j,)
         Task ``j``'s test labels.
 
@@ -410,25 +412,27 @@ def transfer_matrix(voters: Mapping, embeddings: Sequence[Mapping], y_true: Sequ
     Raises
     ------
     ValueError
-        If ``embeddings`` and ``y_true`` differ in length, a voter or an
-        embedding is missing, or an embedding and its labels differ in length.
+        If the three sequences differ in length, a transformer's posteriors
+        are missing, or posteriors do not have shape ``(n_j, n_classes_j)``.
     """
     n_tasks = len(y_true)
-    if len(embeddings) != n_tasks:
-        raise ValueError(f"embeddings has {len(embeddings)} tasks but y_true has {n_tasks}.")
-    missing = [(i, j) for i in range(n_tasks) for j in range(n_tasks)
-               if (i, j) not in voters or i not in embeddings[j]]
+    if not len(posteriors) == len(classes) == n_tasks:
+        raise ValueError(
+            f"posteriors, classes and y_true must have one entry per task; got {len(posteriors)}, "
+            f"{len(classes)} and {n_tasks}."
+        )
+    missing = [(i, j) for j in range(n_tasks) for i in range(n_tasks) if i not in posteriors[j]]
     if missing:
-        raise ValueError(f"no voter or no test embedding for (transformer, task) pairs {missing}.")
+        raise ValueError(f"no posteriors for (transformer, task) pairs {missing}.")
     out = np.empty((n_tasks, n_tasks))
     for j in range(n_tasks):
-        labels = column_or_1d(y_true[j])
+        labels, task_classes = column_or_1d(y_true[j]), np.asarray(classes[j])
         for i in range(n_tasks):
-            if len(embeddings[j][i]) != len(labels):
+            proba = np.asarray(posteriors[j][i])
+            if proba.shape != (len(labels), len(task_classes)):
                 raise ValueError(
-                    f"embeddings[{j}][{i}] has {len(embeddings[j][i])} rows but y_true[{j}] has {len(labels)}."
+                    f"posteriors[{j}][{i}] has shape {proba.shape}, expected ({len(labels)}, {len(task_classes)}) "
+                    f"(test samples, classes of task {j})."
                 )
-            voter = voters[(i, j)]
-            predicted = voter.classes_[np.argmax(voter.predict_proba(embeddings[j][i]), axis=1)]
-            out[i, j] = np.mean(predicted == labels)
+            out[i, j] = np.mean(task_classes[np.argmax(proba, axis=1)] == labels)
     return out

@@ -131,7 +131,7 @@ def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path):
     (run,) = load_runs(tmp_path, "ce")
     matrix = run.diagnostics.transfer_matrix
     assert matrix.shape == (2, 2)
-    # Exactly the recorded single-task accuracies: the same voters on the same embeddings.
+    # Exactly the recorded single-task accuracies: the same cached voter posteriors.
     np.testing.assert_array_equal(np.diag(matrix), run.single_task_accuracy)
     assert ((matrix >= 0) & (matrix <= 1)).all()
     assert matrix[0, 0] == run.accuracy[0, 0]  # one task learned: the network is its single-task learner
