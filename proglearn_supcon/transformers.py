@@ -370,10 +370,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         y_train = torch.from_numpy(y_encoded[train_idx]).to(device)
         validation = None
         if len(val_idx):
-            x_val = self._to_tensor(X[val_idx], device)
-            # Fixed augmented views of the validation set, drawn once.
-            val_views = self._views(x_val, augmenter, torch.Generator().manual_seed(0))
-            validation = (x_val, val_views, y_encoded[val_idx])
+            validation = (self._to_tensor(X[val_idx], device), y_encoded[val_idx])
         stopper = EarlyStopping(self.early_stopping, self.patience)
 
         self.history_ = {"train_loss": [], "epoch": [], "val_loss": [], "val_accuracy": []}
@@ -418,25 +415,23 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     @torch.no_grad()
     def _evaluate(self, x_train, y_train, validation, head, criterion, bf16: bool) -> tuple[float, float]:
-        """(validation loss on the fixed augmented views, validation kNN accuracy)."""
-        x_val, val_views, y_val = validation
+        """(validation loss, validation kNN accuracy), from one pass over un-augmented images.
+
+        The loss is the training loss of the validation images' embeddings,
+        one un-augmented view each (for SupCon / TCL the positives are the
+        other validation images of the class). The kNN voter is fitted on
+        the training split's embeddings.
+        """
+        x_val, y_val = validation
         self.encoder_.eval()
         head.eval()
-        device = x_val.device
-        y_val_t = torch.from_numpy(y_val).to(device)
-        total, count = 0.0, 0
-        for start in range(0, len(x_val), self.batch_size):
-            views, labels = val_views[start : start + self.batch_size], y_val_t[start : start + self.batch_size]
-            if len(views) < 2:
-                continue
-            with autocast(bf16, device):
-                loss = self._batch_loss(views, labels, self.encoder_, head, criterion)
-            total += float(loss) * len(views)
-            count += len(views)
-        val_loss = total / max(count, 1)
+        val_emb = self._embed(x_val, bf16)
+        with autocast(bf16, x_val.device):
+            out = head(torch.from_numpy(val_emb).to(x_val.device)).float()
+        labels = torch.from_numpy(y_val).to(x_val.device)
+        val_loss = float(criterion(out, labels) if self.loss == "ce" else criterion(out[:, None], labels))
         train_emb = self._embed(x_train, bf16)
-        accuracy = knn_accuracy(train_emb, y_train, self._embed(x_val, bf16), y_val, self.k, self.metric)
-        return val_loss, accuracy
+        return val_loss, knn_accuracy(train_emb, y_train, val_emb, y_val, self.k, self.metric)
 
     def _embed(self, x: torch.Tensor, bf16: bool, batch_size: int = 1024) -> np.ndarray:
         """Encoder output (n, embedding_dim_) float32 of a prepared tensor, in eval mode."""
