@@ -1,0 +1,1 @@
+"""Benchmarks of proglearn-supcon: run ``python -m benchmarks.run`` (see its ``--help``)."""

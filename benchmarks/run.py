@@ -1,0 +1,81 @@
+"""Run the benchmarks and print their tables with the machine facts.
+
+    python -m benchmarks.run                      # a, b, c, d on what is found
+    python -m benchmarks.run --only a c           # some of them
+    python -m benchmarks.run --data-dir ../shared/data --baseline-ref d7cc1b9
+
+a) training throughput against a plain fp32 loop; b) per-phase breakdown of
+one task-sequence run; c) SupConLoss against a plain reference and
+pytorch-metric-learning; d) a whole run against an earlier commit.
+Timings live here, never in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from proglearn_supcon.datasets import load_cifar
+from proglearn_supcon.transformers import resolve_device
+
+from . import baseline, loss, phases, training
+from .machine import machine_facts, print_facts
+
+
+def _cifar_found(data_dir: str | None) -> bool:
+    try:
+        load_cifar("cifar100", data_dir=data_dir)
+    except (FileNotFoundError, ValueError):
+        return False
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list("abcd"), default=list("abcd"),
+                        help="which benchmarks to run (default: all)")
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ... (default: auto)")
+    parser.add_argument("--data-dir", default=os.environ.get("PROGLEARN_SUPCON_DATA"),
+                        help="CIFAR-100 folder for b and d (default: $PROGLEARN_SUPCON_DATA; "
+                             "synthetic data for b and digits for d when absent)")
+    parser.add_argument("--variant", default="supcon", choices=("supcon", "ce", "tcl"),
+                        help="variant of the whole runs in b and d (default: supcon)")
+    parser.add_argument("--shift", type=int, default=6, help="shift of the runs in b and d (default: 6, held out)")
+    parser.add_argument("--n-tasks", type=int, default=10, help="tasks of the runs in b and d (default: 10)")
+    parser.add_argument("--baseline-ref", default="d7cc1b9",
+                        help="git commit that d compares with (default: d7cc1b9, before the speed work)")
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps per configuration in a")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    device = resolve_device(args.device)
+    print("machine:")
+    print_facts(machine_facts(device))
+    found = _cifar_found(args.data_dir)
+    dataset = ["--dataset", "cifar100", "--data-dir", args.data_dir] if found else ["--dataset", "digits"]
+    run_argv = [*dataset, "--variant", args.variant, "--shifts", str(args.shift), "--slots", "0",
+                "--n-tasks", str(args.n_tasks), "--device", str(device)]
+    if "a" in args.only:
+        training.report(training.run(device, steps=args.steps))
+    if "c" in args.only:
+        loss.report(loss.run(), 2048, 2, 128, 100)
+    if "b" in args.only:
+        b_argv = [*run_argv, "--quiet"] if found else [a if a != "digits" else "cifar100" for a in run_argv] + ["--quiet"]
+        seconds, wall, result = phases.run(b_argv, data_found=found)
+        phases.report(seconds, wall, result, "CIFAR-100" if found else "synthetic 32x32 data (CIFAR-100 not found)")
+    if "d" in args.only:
+        rows = baseline.run(args.baseline_ref, run_argv, [["--param", "early_stopping=loss"], []])
+        what = f"{args.n_tasks}-task {args.variant} run, {'CIFAR-100' if found else 'digits'} shift {args.shift} slot 0"
+        baseline.report(rows, what)
+        print("  (current early_stopping=loss is the earlier recipe; plain current is the new default recipe)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
