@@ -41,6 +41,7 @@ class _NetworkParams(BaseEstimator):
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
+        label_smoothing: float = 0.0,
         projection_dim: int = 128,
         projection_hidden_dim: int = 512,
         n_views: int = 2,
@@ -70,6 +71,7 @@ class _NetworkParams(BaseEstimator):
         self.temperature = temperature
         self.tcl_k1 = tcl_k1
         self.tcl_k2 = tcl_k2
+        self.label_smoothing = label_smoothing
         self.projection_dim = projection_dim
         self.projection_hidden_dim = projection_hidden_dim
         self.n_views = n_views
@@ -147,7 +149,7 @@ class LifelongClassificationNetwork(_NetworkParams):
     encoder : callable or None, default=None
         Encoder factory; None: ProgLearn's CNN for images, an MLP for 2-D features.
     epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, temperature,
-    tcl_k1, tcl_k2, projection_dim, projection_hidden_dim, n_views, augment,
+    tcl_k1, tcl_k2, label_smoothing, projection_dim, projection_hidden_dim, n_views, augment,
     validation_fraction, early_stopping, patience, validation_interval,
     flip_average, precision, compile, device, verbose
         Training and embedding options of every transformer (see

@@ -79,6 +79,8 @@ class NeuralClassificationTransformer(BaseEstimator):
         Temperature of SupCon / TCL.
     tcl_k1, tcl_k2 : float, default=1.0
         TCL's weights of the positive-repulsion and negative terms.
+    label_smoothing : float, default=0.0
+        Cross-entropy only: label smoothing in [0, 1).
     projection_dim : int, default=128
         Output width of the projection head (SupCon / TCL).
     projection_hidden_dim : int, default=512
@@ -160,6 +162,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
+        label_smoothing: float = 0.0,
         projection_dim: int = 128,
         projection_hidden_dim: int = 512,
         n_views: int = 2,
@@ -188,6 +191,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.temperature = temperature
         self.tcl_k1 = tcl_k1
         self.tcl_k2 = tcl_k2
+        self.label_smoothing = label_smoothing
         self.projection_dim = projection_dim
         self.projection_hidden_dim = projection_hidden_dim
         self.n_views = n_views
@@ -224,6 +228,8 @@ class NeuralClassificationTransformer(BaseEstimator):
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.early_stopping not in EARLY_STOPPING:
             raise ValueError(f"early_stopping must be one of {EARLY_STOPPING}, got {self.early_stopping!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if not self.lr > 0 or self.weight_decay < 0 or not self.temperature > 0:
             raise ValueError("lr and temperature must be > 0 and weight_decay >= 0")
         check_precision(self.precision)
@@ -255,7 +261,7 @@ class NeuralClassificationTransformer(BaseEstimator):
             return SupConLoss(temperature=self.temperature)
         if self.loss == "tcl":
             return TunedContrastiveLoss(temperature=self.temperature, k1=self.tcl_k1, k2=self.tcl_k2)
-        return nn.CrossEntropyLoss()
+        return nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
 
     def _batch_loss(self, views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head: nn.Module,
                     criterion) -> torch.Tensor:

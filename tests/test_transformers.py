@@ -111,6 +111,7 @@ def test_device_auto_is_cpu_without_cuda():
         ({"k": 0}, "k must be an integer"),
         ({"metric": "manhattan"}, "metric must be one of"),
         ({"projection_hidden_dim": 0}, "projection_hidden_dim"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
     ],
 )
 def test_bad_parameters(blob_images, params, match):
