@@ -38,7 +38,7 @@ def test_tiny_end_to_end(tmp_path):
         assert (run.tasks["multitask_inference_time_s"] > 0).all() and (run.tasks["single_task_inference_time_s"] > 0).all()
         assert run.config["network_params"]["loss"] == variant and run.config["epochs"] == 2
         assert run.library_version
-        metrics = transfer_metrics(run.accuracy, run.single_task_accuracy)
+        metrics = transfer_metrics(run.accuracy, run.single_task_accuracy, n_test=run.n_test_per_task)
         assert metrics.fte[0] == pytest.approx(1.0)  # task 0's single-task learner is the network
     # Same seed per (shift, slot) across variants, so the pair differs only in the loss.
     a, b = (load_runs(tmp_path, v)[0].config["network_params"]["random_state"] for v in ("supcon", "ce"))

@@ -205,6 +205,40 @@ def test_plot_variant_single_run_has_no_interval(tmp_path):
     assert not [c for c in axes["Accuracy"].collections if c.get_gid() == "data-interval"]
 
 
+def perfect_run(variant: str, shift: int, n_test: int = 58) -> RunResult:
+    """A run whose task 1 is learned perfectly (zero error) in both variants, recording n_test."""
+    run = make_run(variant, shift)
+    run.accuracy[:, 0] = np.where(np.isnan(run.accuracy[:, 0]), NAN, 1.0)
+    run.tasks["single_task_accuracy"][1] = 1.0
+    run.config = {"n_test_per_task": n_test}
+    return run
+
+
+def test_zero_error_task_fills_every_panel_with_smoothed_values(tmp_path):
+    for variant in ("supcon", "ce"):
+        for shift in SHIFTS:
+            write_run(tmp_path, perfect_run(variant, shift))
+    axes = by_title(plot_variant(tmp_path, "supcon"))
+    for title, ax in axes.items():
+        data = lines(ax, "data")
+        assert data, title
+        for line in data:
+            x, y = xy(line)
+            # every point of every line is drawn: nothing infinite or NaN was dropped
+            assert len(x) == len(y) > 0 and np.isfinite(y).all(), title
+        assert sum(len(xy(line)[0]) for line in data) == (3 if title.startswith("Forward") else 6), title
+    # FTE of task 1: single-task accuracy 0.5 - d, then no mistake in 58 (smoothed 1 / 60)
+    (fte_line,) = lines(axes["Forward transfer efficiency"], "data")
+    hand = np.mean([(58 * (0.5 + offset(s)) + 1) / 60 / (1 / 60) for s in SHIFTS])
+    assert xy(fte_line)[1][0] == pytest.approx(hand)
+
+    fig, summary = compare_variants(tmp_path, "supcon", "ce")
+    for ax in fig.axes:
+        (line,) = lines(ax, "data")
+        assert np.isfinite(xy(line)[1]).all() and len(xy(line)[1]) == T, ax.get_title()
+    assert np.isfinite(summary[["mean_difference", "ci_low", "ci_high"]].to_numpy()).all()
+
+
 def test_plot_timing_lines_are_mean_times(results):
     axes = by_title(plot_timing(results, "supcon"))
     expected = {
