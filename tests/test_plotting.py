@@ -343,7 +343,7 @@ def expected_summary(shifts=SHIFTS) -> dict[str, dict[str, float]]:
 def test_summary_table(results):
     _, summary = compare_variants(results, "supcon", "ce")
     assert list(summary.columns) == ["metric", "mean_difference", "ci_low", "ci_high",
-                                     "n_tasks_a_better", "n_tasks", "n_runs"]
+                                     "n_tasks_a_better", "n_tasks", "n_runs", "interval_over"]
     assert list(summary["metric"]) == ["accuracy", "fte", "bte", "te"]
     expected = expected_summary()
     for _, row in summary.iterrows():
@@ -351,7 +351,7 @@ def test_summary_table(results):
         for column in ("mean_difference", "ci_low", "ci_high"):
             assert row[column] == pytest.approx(exp[column]), (row["metric"], column)
         assert row["n_tasks_a_better"] == exp["n_tasks_a_better"]
-        assert row["n_tasks"] == 3 and row["n_runs"] == 3
+        assert row["n_tasks"] == 3 and row["n_runs"] == 3 and row["interval_over"] == "runs"
     # by hand: final accuracies supcon [0.70, 0.65, 0.80] vs ce [0.45, 0.55, 0.60]
     accuracy = summary.set_index("metric").loc["accuracy"]
     assert accuracy["mean_difference"] == pytest.approx((0.25 + 0.10 + 0.20) / 3)
@@ -360,6 +360,17 @@ def test_summary_table(results):
     # in favour of ce): supcon better on 2 tasks only
     fte = summary.set_index("metric").loc["fte"]
     assert fte["n_tasks_a_better"] == 2
+
+
+def test_summary_of_a_single_pair_has_an_interval_over_tasks(tmp_path):
+    root = write_results(tmp_path, {"supcon": (2,), "ce": (2,)})
+    _, summary = compare_variants(root, "supcon", "ce")
+    accuracy = summary.set_index("metric").loc["accuracy"]
+    # shift 2 has no offset: final accuracy differences [0.25, 0.10, 0.20] over the 3 tasks
+    d = np.array([0.25, 0.10, 0.20])
+    half = T_95_2DF * d.std(ddof=1) / np.sqrt(3)
+    assert accuracy["interval_over"] == "tasks" and accuracy["n_runs"] == 1
+    assert (accuracy["ci_low"], accuracy["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
 
 
 def test_mismatched_shifts_pair_only_common_runs(tmp_path, capsys):
