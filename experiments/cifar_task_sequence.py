@@ -10,9 +10,11 @@ written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
 
 Examples
 --------
-Quick start (offline, a few minutes on 2 CPU cores)::
+Quick start (offline, about a minute on 2 CPU cores: supcon, ce and tcl on
+the noisy, rotated digits of "digits-hard", then the supcon - ce figure and
+summary)::
 
-    python -m experiments.cifar_task_sequence --dataset digits
+    python -m experiments.cifar_task_sequence
 
 CIFAR-100 10x10, both variants, all six shifts, two runs at a time::
 
@@ -39,7 +41,10 @@ from proglearn_supcon.results import TASK_FIELDS, RunResult, run_path, write_run
 from proglearn_supcon.seeding import derive_seed
 
 VARIANTS = ("supcon", "ce", "tcl")
-DATASETS = ("cifar100", "cifar10", "digits")
+DATASETS = ("cifar100", "cifar10", "digits", "digits-hard")
+#: Epochs per transformer when --epochs is not given, where the library
+#: default (100) is not used: the quick-start sequence keeps to about a minute.
+DEFAULT_EPOCHS = {"digits-hard": 8}
 
 
 def parse_int_list(text: str) -> list[int]:
@@ -101,8 +106,9 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
         # Epoch bars only when runs are sequential: parallel workers would interleave them.
         "verbose": not args.quiet and args.n_jobs == 1,
     }
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
+    if epochs is not None:
+        params["epochs"] = epochs
     return params
 
 
@@ -223,14 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
             "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
         ),
     )
-    parser.add_argument("--variant", nargs="+", choices=VARIANTS, default=["supcon", "ce"],
-                        help="loss(es) training the transformers (default: supcon ce)")
-    parser.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="task sequence (default: digits, bundled with scikit-learn, offline)")
+    parser.add_argument("--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="loss(es) training the transformers (default: supcon ce tcl)")
+    parser.add_argument("--dataset", choices=DATASETS, default="digits-hard",
+                        help="task sequence (default: digits-hard, scikit-learn's digits rotated, shifted "
+                             "and noisy, offline)")
     parser.add_argument("--n-tasks", type=int, default=None,
-                        help="number of tasks (default: 10 for cifar100, 5 for cifar10 and digits)")
+                        help="number of tasks (default: 10 for cifar100, 5 for the others)")
     parser.add_argument("--classes-per-task", type=int, default=None,
-                        help="classes per task (default: 10 for cifar100, 2 for cifar10 and digits)")
+                        help="classes per task (default: 10 for cifar100, 2 for the others)")
     parser.add_argument("--n-train-per-task", type=int, default=None,
                         help="training samples per task (default: 500 for CIFAR, 100 for digits)")
     parser.add_argument("--shifts", type=_int_list_arg, default=[1],
@@ -238,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slots", type=_int_list_arg, default=[0],
                         help="training-sample slots, e.g. '0-9' (default: 0)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="maximum epochs per transformer (default: the library default)")
+                        help="maximum epochs per transformer (default: 8 for digits-hard, else the library "
+                             "default, 100)")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
     parser.add_argument("--n-jobs", type=int, default=1, help="runs trained in parallel (joblib processes)")
     parser.add_argument("--data-dir", default=None,
@@ -262,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [spec for spec in specs if not run_path(args.out, spec.variant, spec.shift, spec.slot).exists()]
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
-        return 0
+        return _report(args)
     try:
         # Loads (and validates) the data once before any training starts.
         task_sequence(args.dataset, n_tasks=args.n_tasks, classes_per_task=args.classes_per_task,
@@ -284,6 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(f"wrote {path}")
     print(f"{len(paths)} runs in {time.perf_counter() - started:.0f} s")
+    return _report(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Print where the results are and, with supcon and ce, write and summarize their comparison."""
+    from experiments.summary import summarize
+
+    print(summarize(args.out, args.variant))
     return 0
 
 
