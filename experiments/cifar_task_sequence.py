@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m experiments.cifar_task_sequence",
         description=(
             "Train progressive networks on a task sequence (CIFAR-100 10x10 protocol of ProgLearn, "
-            "CIFAR-10, or the offline digits default) and write one results file per "
+            "CIFAR-10, or the offline digits sequences) and write one results file per "
             "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
         ),
     )
