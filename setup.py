@@ -15,7 +15,9 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["proglearn_supcon", "proglearn_supcon.*"]),
+    # experiments and plotting are installed too: the proglearn-supcon command runs them.
+    packages=find_packages(include=["proglearn_supcon", "proglearn_supcon.*", "experiments", "plotting"]),
+    entry_points={"console_scripts": ["proglearn-supcon = proglearn_supcon.cli:main"]},
     install_requires=[
         "torch>=2.0",
         "numpy>=1.24",

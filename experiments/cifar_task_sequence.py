@@ -13,9 +13,11 @@ written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
 
 Examples
 --------
-Quick start (offline, a few minutes on 2 CPU cores)::
+Quick start (offline, about a minute on 2 CPU cores: supcon, ce and tcl on
+the noisy, rotated digits of "digits-hard", then the supcon - ce figure and
+summary)::
 
-    python -m experiments.cifar_task_sequence --dataset digits
+    python -m experiments.cifar_task_sequence
 
 CIFAR-100 10x10, both variants, all six shifts, two runs at a time::
 
@@ -47,7 +49,10 @@ from proglearn_supcon.seeding import derive_seed
 from experiments import driver
 
 VARIANTS = ("supcon", "ce", "tcl")
-DATASETS = ("cifar100", "cifar10", "digits")
+DATASETS = ("cifar100", "cifar10", "digits", "digits-hard")
+#: Epochs per transformer when --epochs is not given, where the library
+#: default (100) is not used: the quick-start sequence keeps to about a minute.
+DEFAULT_EPOCHS = {"digits-hard": 8}
 
 
 def parse_int_list(text: str) -> list[int]:
@@ -109,8 +114,9 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
         # Epoch bars only when runs are sequential: parallel workers would interleave them.
         "verbose": not args.quiet and args.n_jobs == 1,
     }
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
+    if epochs is not None:
+        params["epochs"] = epochs
     params.update(dict(args.param or []))
     return params
 
@@ -285,18 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m experiments.cifar_task_sequence",
         description=(
             "Train progressive networks on a task sequence (CIFAR-100 10x10 protocol of ProgLearn, "
-            "CIFAR-10, or the offline digits default) and write one results file per "
+            "CIFAR-10, or the offline digits sequences) and write one results file per "
             "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
         ),
     )
-    parser.add_argument("--variant", nargs="+", choices=VARIANTS, default=["supcon", "ce"],
-                        help="loss(es) training the transformers (default: supcon ce)")
-    parser.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="task sequence (default: digits, bundled with scikit-learn, offline)")
+    parser.add_argument("--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="loss(es) training the transformers (default: supcon ce tcl)")
+    parser.add_argument("--dataset", choices=DATASETS, default="digits-hard",
+                        help="task sequence (default: digits-hard, scikit-learn's digits rotated, shifted "
+                             "and noisy, offline)")
     parser.add_argument("--n-tasks", type=int, default=None,
-                        help="number of tasks (default: 10 for cifar100, 5 for cifar10 and digits)")
+                        help="number of tasks (default: 10 for cifar100, 5 for the others)")
     parser.add_argument("--classes-per-task", type=int, default=None,
-                        help="classes per task (default: 10 for cifar100, 2 for cifar10 and digits)")
+                        help="classes per task (default: 10 for cifar100, 2 for the others)")
     parser.add_argument("--n-train-per-task", type=int, default=None,
                         help="training samples per task (default: 500 for CIFAR, 100 for digits)")
     parser.add_argument("--shifts", type=_int_list_arg, default=[1],
@@ -304,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slots", type=_int_list_arg, default=[0],
                         help="training-sample slots, e.g. '0-9' (default: 0)")
     parser.add_argument("--epochs", type=int, default=None,
-                        help="maximum epochs per transformer (default: the library default)")
+                        help="maximum epochs per transformer (default: 8 for digits-hard, else the library "
+                             "default, 100)")
     parser.add_argument("--param", type=_param_arg, action="append", metavar="NAME=VALUE",
                         help="set a LifelongClassificationNetwork parameter for every run, e.g. "
                              "--param lr=2e-3 --param early_stopping=loss (repeatable)")
@@ -354,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     todo = [spec for spec in specs if not run_path(args.out, spec.variant, spec.shift, spec.slot).exists()]
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
-        return 0
+        return _report(args)
     try:
         # Loads (and validates) the data once before any training starts. Only
         # where the runs train: cluster workers read their own data and report it missing.
@@ -365,7 +373,17 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return driver.run_all(todo, len(specs), args)
+    code = driver.run_all(todo, len(specs), args)
+    return code if code else _report(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Print where the results are and, with supcon and ce, write and summarize their comparison."""
+    from experiments.summary import summarize
+
+    print(summarize(args.out, args.variant))
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

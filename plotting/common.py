@@ -119,12 +119,17 @@ def check_task_counts(runs: Sequence[RunResult], variant: str) -> int:
 
 
 def run_metrics(runs: Sequence[RunResult]) -> RunMetrics:
-    """Transfer metrics of each run (``transfer_metrics`` on each run's accuracy matrix)."""
+    """Transfer metrics of each run (``transfer_metrics`` on each run's accuracy matrix).
+
+    Errors are smoothed with the run's number of test samples per task
+    (``n_test_per_task`` of its results file), so a task learned perfectly
+    gives finite efficiencies; a file that does not record it uses raw errors.
+    """
     accuracy, single = stack_runs(list(runs))
     per_run = []
     for r, run in enumerate(runs):
         try:
-            per_run.append(transfer_metrics(accuracy[r], single[r]))
+            per_run.append(transfer_metrics(accuracy[r], single[r], n_test=run.n_test_per_task))
         except ValueError as exc:
             raise ValueError(f"run {run.variant!r} shift {run.shift} slot {run.slot}: {exc}") from exc
     return RunMetrics(

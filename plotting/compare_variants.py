@@ -59,7 +59,8 @@ from proglearn_supcon.transfer import mean_and_interval, paired_difference
 #: Metrics of the summary table, in row order.
 SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
 #: Columns of the summary table, in order.
-SUMMARY_COLUMNS = ("metric", "mean_difference", "ci_low", "ci_high", "n_tasks_a_better", "n_tasks", "n_runs")
+SUMMARY_COLUMNS = ("metric", "mean_difference", "ci_low", "ci_high", "n_tasks_a_better", "n_tasks", "n_runs",
+                   "interval_over")
 
 
 class PairingWarning(UserWarning):
@@ -175,12 +176,16 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
     * ``mean_difference``: the mean over tasks of the per-task mean over runs,
       ``mean_t(mean_r D[r, t])`` (NaN-aware);
     * ``ci_low``, ``ci_high``: the Student-t ``confidence`` interval of the mean
-      over runs of the per-run task average ``d[r] = mean_t D[r, t]``
-      (NaN with fewer than 2 runs);
+      over runs of the per-run task average ``d[r] = mean_t D[r, t]``; with a
+      single run (no spread across runs to estimate) the interval of the mean
+      over tasks of ``D[0, t]`` instead, which reflects only task-to-task
+      variation (NaN with a single task);
     * ``n_tasks_a_better``: the number of tasks ``t`` with ``mean_r D[r, t] > 0``
       (higher is better for every metric). Note that the final BTE of the last
       task is 1 for both variants by definition, so that task never counts;
-    * ``n_tasks``: ``T``; ``n_runs``: the number of paired runs.
+    * ``n_tasks``: ``T``; ``n_runs``: the number of paired runs;
+    * ``interval_over``: ``"runs"`` or ``"tasks"`` (a single run), what the
+      interval's samples are.
     """
     rows = []
     finals = paired.finals()
@@ -189,7 +194,9 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
         per_task, _, _ = paired_difference(values_a, values_b, axis=0, confidence=confidence)
         with np.errstate(invalid="ignore"):
             per_run = nanmean_quiet(values_a - values_b, axis=1)
-        _, low, high = mean_and_interval(per_run, axis=0, confidence=confidence)
+        over = "runs" if paired.n_runs > 1 else "tasks"
+        samples = per_run if over == "runs" else per_task
+        _, low, high = mean_and_interval(samples, axis=0, confidence=confidence)
         rows.append({
             "metric": metric,
             "mean_difference": float(nanmean_quiet(per_task)),
@@ -198,6 +205,7 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
             "n_tasks_a_better": int(np.sum(per_task > 0)),
             "n_tasks": paired.n_tasks,
             "n_runs": paired.n_runs,
+            "interval_over": over,
         })
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 

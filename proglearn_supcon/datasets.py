@@ -5,7 +5,10 @@ Loaders
 * :func:`load_cifar` reads CIFAR-100 or CIFAR-10 in the official "python
   version" format (optionally downloading and checking the official archive);
 * :func:`load_digits_images` turns scikit-learn's bundled 8x8 digits into
-  small RGB images, for quick offline runs and tests.
+  small RGB images, for quick offline runs and tests;
+* :func:`load_hard_digits_images` rotates, shifts and adds noise to them
+  (data set "digits-hard", the quick start's default: no task is learned
+  perfectly, so the transfer efficiencies mean something).
 
 Task sequences
 --------------
@@ -46,6 +49,7 @@ __all__ = [
     "Task",
     "load_cifar",
     "load_digits_images",
+    "load_hard_digits_images",
     "resolve_data_dir",
     "split_class_pool",
     "task_indices",
@@ -121,6 +125,7 @@ DATASETS = {
     "cifar100": (10, 10, 500),
     "cifar10": (5, 2, 500),
     "digits": (5, 2, 100),
+    "digits-hard": (5, 2, 100),
 }
 
 
@@ -460,6 +465,65 @@ def load_digits_images(size: int = 32, mode: str = "bilinear") -> tuple[np.ndarr
     return X, digits.target.astype(np.int64)
 
 
+def load_hard_digits_images(
+    max_rotation: float = 45.0,
+    max_translation: float = 0.15,
+    noise_std: float = 0.3,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Randomly rotated, shifted and noisy versions of :func:`load_digits_images` (no network).
+
+    The clean digits are easy: a small CNN classifies most pairs of them
+    perfectly, so the transfer efficiencies, ratios of errors, say little. Each
+    image here is rotated, translated and covered with Gaussian pixel noise
+    once, with a fixed seed, so the data set is the same on every call and no
+    pair of digits is trivially separable.
+
+    Parameters
+    ----------
+    max_rotation : float, default 45.0
+        Rotation angles are uniform in ``[-max_rotation, max_rotation]`` degrees.
+    max_translation : float, default 0.15
+        Horizontal and vertical offsets are uniform in
+        ``[-max_translation, max_translation]`` times the image size.
+    noise_std : float, default 0.3
+        Standard deviation of the Gaussian noise added to intensities in
+        ``[0, 1]`` (independently per pixel, the same on the 3 channels),
+        before clipping back to ``[0, 1]``.
+    random_state : int, default 0
+        Seed of the distortions.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 32, 32, 3), uint8
+        Distorted digits, 3 identical channels.
+    y : ndarray of shape (1797,), int64
+        Digit labels 0..9, in scikit-learn's order (that of :func:`load_digits_images`).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    for name, value in (("max_rotation", max_rotation), ("max_translation", max_translation), ("noise_std", noise_std)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    X, y = load_digits_images()
+    rng = np.random.default_rng(random_state)
+    n = len(y)
+    angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation, n))
+    # affine_grid works in [-1, 1] coordinates, so an offset of 2 is the image size.
+    offset = 2.0 * rng.uniform(-max_translation, max_translation, (n, 2))
+    theta = np.zeros((n, 2, 3), dtype=np.float32)
+    theta[:, 0, 0], theta[:, 0, 1] = np.cos(angle), -np.sin(angle)
+    theta[:, 1, 0], theta[:, 1, 1] = np.sin(angle), np.cos(angle)
+    theta[:, :, 2] = offset
+    images = torch.from_numpy(X[..., 0].astype(np.float32) / 255.0)[:, None]
+    grid = F.affine_grid(torch.from_numpy(theta), list(images.shape), align_corners=False)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0].numpy()
+    noisy = np.clip(warped + rng.normal(0.0, noise_std, warped.shape), 0.0, 1.0)
+    gray = np.round(noisy * 255.0).astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=-1)), y
+
+
 # --------------------------------------------------------------------------- #
 # The task-sequence protocol
 # --------------------------------------------------------------------------- #
@@ -657,7 +721,7 @@ def task_sequence(
     1. The training and test images are pooled per class, in their original
        order: the class's training images first, then its test images. For
        CIFAR-100 a class has N = 600 (500 + 100), for CIFAR-10 N = 6000. For
-       "digits" (one set of 1797 images, 174..183 per class) each class's pool
+       "digits" and "digits-hard" (one set of 1797 images, 174..183 per class) each class's pool
        is its first ``N = 6 * floor(min_count / 6) = 174`` images in
        scikit-learn's order.
     2. Each class's pooled index list is rolled by ``(N / 6) * (shift - 1)``
@@ -675,10 +739,10 @@ def task_sequence(
 
     Parameters
     ----------
-    name : {"cifar100", "cifar10", "digits"}
+    name : {"cifar100", "cifar10", "digits", "digits-hard"}
         Data set. Defaults of (n_tasks, classes_per_task, n_train_per_task):
-        cifar100 (10, 10, 500), cifar10 (5, 2, 500), digits (5, 2, 100); see
-        :data:`DATASETS`.
+        cifar100 (10, 10, 500), cifar10 (5, 2, 500), digits and digits-hard
+        (5, 2, 100); see :data:`DATASETS`.
     n_tasks, classes_per_task, n_train_per_task : int, optional
         Override the defaults. ``n_tasks * classes_per_task`` must not exceed
         the number of classes and ``n_train_per_task`` must be a multiple of
@@ -688,8 +752,9 @@ def task_sequence(
     slot : int, default 0
         Training block, ``0 .. (5N/6) // (n_train_per_task / classes_per_task) - 1``.
     data_dir, download
-        Passed to :func:`load_cifar`; ignored for "digits" (bundled, offline,
-        32x32 images from :func:`load_digits_images`).
+        Passed to :func:`load_cifar`; ignored for "digits" and "digits-hard"
+        (bundled, offline, 32x32 images from :func:`load_digits_images` and
+        :func:`load_hard_digits_images`).
 
     Returns
     -------
@@ -715,8 +780,8 @@ def task_sequence(
     if not 1 <= operator.index(shift) <= 6:
         raise ValueError(f"shift must be in 1..6; got {shift}")
 
-    if name == "digits":
-        X_train, y_train = load_digits_images()
+    if name in ("digits", "digits-hard"):
+        X_train, y_train = load_digits_images() if name == "digits" else load_hard_digits_images()
         X_test, y_test = X_train[:0], y_train[:0]
     else:
         X_train, y_train, X_test, y_test = load_cifar(name, data_dir=data_dir, download=download)

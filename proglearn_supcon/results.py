@@ -112,6 +112,16 @@ class RunResult:
     def single_task_accuracy(self) -> np.ndarray:
         return self.tasks["single_task_accuracy"]
 
+    @property
+    def n_test_per_task(self) -> int | None:
+        """Test samples per task (``config["n_test_per_task"]``), or None if the file does not say.
+
+        :func:`proglearn_supcon.transfer.transfer_metrics` needs it (``n_test``)
+        to smooth zero errors.
+        """
+        value = self.config.get("n_test_per_task")
+        return None if value is None else int(value)
+
 
 def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:
     """Where the run (variant, shift, slot) is stored."""

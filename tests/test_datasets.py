@@ -23,6 +23,7 @@ from proglearn_supcon.datasets import (
     Task,
     load_cifar,
     load_digits_images,
+    load_hard_digits_images,
     split_class_pool,
     task_indices,
     task_sequence,
@@ -458,6 +459,27 @@ def test_digits_images():
     np.testing.assert_array_equal(Xn[:, ::2, ::2], X8[:, :, :])
     with pytest.raises(ValueError, match="mode"):
         load_digits_images(mode="bicubic")
+
+
+def test_hard_digits_images():
+    X, y = load_hard_digits_images()
+    clean, y_clean = load_digits_images()
+    assert X.shape == clean.shape and X.dtype == np.uint8
+    np.testing.assert_array_equal(y, y_clean)
+    assert (X[..., 0] == X[..., 2]).all()
+    np.testing.assert_array_equal(X, load_hard_digits_images()[0])  # fixed seed: the same data set
+    assert not np.array_equal(X, load_hard_digits_images(random_state=1)[0])
+    # no distortion gives the clean digits back (up to rounding of the identity resampling)
+    plain, _ = load_hard_digits_images(max_rotation=0, max_translation=0, noise_std=0)
+    assert np.abs(plain.astype(int) - clean.astype(int)).max() <= 1
+    # distorted: far from the clean images, and the noise reaches the empty background
+    assert np.abs(X.astype(int) - clean.astype(int)).mean() > 40
+    assert (X[clean == 0] > 0).mean() > 0.3
+    with pytest.raises(ValueError, match="noise_std"):
+        load_hard_digits_images(noise_std=-1)
+    tasks = task_sequence("digits-hard", n_tasks=2)
+    assert [t.classes.tolist() for t in tasks] == [[0, 1], [2, 3]]
+    assert tasks[0].X_train.shape == (100, 32, 32, 3) and tasks[0].X_test.shape == (58, 32, 32, 3)
 
 
 def test_digits_sequence_offline():

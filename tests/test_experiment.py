@@ -27,8 +27,17 @@ def test_help_documents_options(capsys):
         assert option in out
 
 
-def test_tiny_end_to_end(tmp_path):
+def test_tiny_end_to_end(tmp_path, capsys):
     assert exp.main([*TINY, "--variant", "supcon", "ce", "--out", str(tmp_path)]) == 0
+    # The job ends with the supcon - ce figure, its table and a summary saying where they are.
+    out = capsys.readouterr().out
+    figure, table = tmp_path / "supcon_vs_ce.png", tmp_path / "supcon_vs_ce_summary.csv"
+    assert figure.stat().st_size > 0 and table.is_file()
+    assert f"figure:  {figure}" in out and f"table:   {table}" in out
+    assert "supcon - ce after the last task" in out and "interval over the 2 tasks of one run" in out
+    for metric in ("accuracy", "FTE", "BTE", "TE"):
+        assert f"\n  {metric} " in out
+    assert "inf" not in out and "nan" not in out.lower()
     for variant in ("supcon", "ce"):
         (run,) = load_runs(tmp_path, variant)
         assert run.n_tasks == 2 and run.dataset == "digits"
@@ -44,7 +53,7 @@ def test_tiny_end_to_end(tmp_path):
         assert ((run.tasks["val_accuracy"] >= 0) & (run.tasks["val_accuracy"] <= 1)).all()
         assert run.library_version
         assert run.diagnostics is None  # only with --diagnostics
-        metrics = transfer_metrics(run.accuracy, run.single_task_accuracy)
+        metrics = transfer_metrics(run.accuracy, run.single_task_accuracy, n_test=run.n_test_per_task)
         assert metrics.fte[0] == pytest.approx(1.0)  # task 0's single-task learner is the network
     # Same seed per (shift, slot) across variants, so the pair differs only in the loss.
     a, b = (load_runs(tmp_path, v)[0].config["network_params"]["random_state"] for v in ("supcon", "ce"))
@@ -139,3 +148,25 @@ def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path):
     for name, values in run.diagnostics.geometry.items():
         assert values.shape == (2, 2) and np.isfinite(values).all(), name
     assert (run.diagnostics.geometry["effective_rank"] >= 1).all() and run.config["diagnostics"] is True
+
+
+def test_default_sequence_does_not_saturate(tmp_path):
+    # The shipped default (digits-hard) with a short budget: learnable, but no
+    # task learned perfectly, so every transfer efficiency is an informative ratio.
+    assert exp.build_parser().parse_args([]).dataset == "digits-hard"
+    assert exp.main(["--variant", "ce", "--epochs", "2", "--quiet", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    (run,) = load_runs(tmp_path, "ce")
+    assert run.dataset == "digits-hard" and run.n_tasks == 5
+    seen = np.tril_indices(5)
+    accuracies = np.concatenate([run.accuracy[seen], run.single_task_accuracy])
+    assert accuracies.max() < 1.0 and accuracies.mean() > 0.6
+    metrics = transfer_metrics(run.accuracy, run.single_task_accuracy, n_test=run.n_test_per_task)
+    assert np.isfinite(metrics.fte).all() and np.isfinite(metrics.te[seen]).all()
+
+
+def test_default_runs_every_variant_with_a_short_budget():
+    args = exp.build_parser().parse_args([])
+    assert args.variant == ["supcon", "ce", "tcl"]
+    assert exp.network_params(args, "ce", 1, 0)["epochs"] == exp.DEFAULT_EPOCHS["digits-hard"]
+    cifar = exp.build_parser().parse_args(["--dataset", "cifar100"])
+    assert "epochs" not in exp.network_params(cifar, "ce", 1, 0)  # the library default

@@ -205,6 +205,40 @@ def test_plot_variant_single_run_has_no_interval(tmp_path):
     assert not [c for c in axes["Accuracy"].collections if c.get_gid() == "data-interval"]
 
 
+def perfect_run(variant: str, shift: int, n_test: int = 58) -> RunResult:
+    """A run whose task 1 is learned perfectly (zero error) in both variants, recording n_test."""
+    run = make_run(variant, shift)
+    run.accuracy[:, 0] = np.where(np.isnan(run.accuracy[:, 0]), NAN, 1.0)
+    run.tasks["single_task_accuracy"][1] = 1.0
+    run.config = {"n_test_per_task": n_test}
+    return run
+
+
+def test_zero_error_task_fills_every_panel_with_smoothed_values(tmp_path):
+    for variant in ("supcon", "ce"):
+        for shift in SHIFTS:
+            write_run(tmp_path, perfect_run(variant, shift))
+    axes = by_title(plot_variant(tmp_path, "supcon"))
+    for title, ax in axes.items():
+        data = lines(ax, "data")
+        assert data, title
+        for line in data:
+            x, y = xy(line)
+            # every point of every line is drawn: nothing infinite or NaN was dropped
+            assert len(x) == len(y) > 0 and np.isfinite(y).all(), title
+        assert sum(len(xy(line)[0]) for line in data) == (3 if title.startswith("Forward") else 6), title
+    # FTE of task 1: single-task accuracy 0.5 - d, then no mistake in 58 (smoothed 1 / 60)
+    (fte_line,) = lines(axes["Forward transfer efficiency"], "data")
+    hand = np.mean([(58 * (0.5 + offset(s)) + 1) / 60 / (1 / 60) for s in SHIFTS])
+    assert xy(fte_line)[1][0] == pytest.approx(hand)
+
+    fig, summary = compare_variants(tmp_path, "supcon", "ce")
+    for ax in fig.axes:
+        (line,) = lines(ax, "data")
+        assert np.isfinite(xy(line)[1]).all() and len(xy(line)[1]) == T, ax.get_title()
+    assert np.isfinite(summary[["mean_difference", "ci_low", "ci_high"]].to_numpy()).all()
+
+
 def test_plot_timing_lines_are_mean_times(results):
     axes = by_title(plot_timing(results, "supcon"))
     expected = {
@@ -309,7 +343,7 @@ def expected_summary(shifts=SHIFTS) -> dict[str, dict[str, float]]:
 def test_summary_table(results):
     _, summary = compare_variants(results, "supcon", "ce")
     assert list(summary.columns) == ["metric", "mean_difference", "ci_low", "ci_high",
-                                     "n_tasks_a_better", "n_tasks", "n_runs"]
+                                     "n_tasks_a_better", "n_tasks", "n_runs", "interval_over"]
     assert list(summary["metric"]) == ["accuracy", "fte", "bte", "te"]
     expected = expected_summary()
     for _, row in summary.iterrows():
@@ -317,7 +351,7 @@ def test_summary_table(results):
         for column in ("mean_difference", "ci_low", "ci_high"):
             assert row[column] == pytest.approx(exp[column]), (row["metric"], column)
         assert row["n_tasks_a_better"] == exp["n_tasks_a_better"]
-        assert row["n_tasks"] == 3 and row["n_runs"] == 3
+        assert row["n_tasks"] == 3 and row["n_runs"] == 3 and row["interval_over"] == "runs"
     # by hand: final accuracies supcon [0.70, 0.65, 0.80] vs ce [0.45, 0.55, 0.60]
     accuracy = summary.set_index("metric").loc["accuracy"]
     assert accuracy["mean_difference"] == pytest.approx((0.25 + 0.10 + 0.20) / 3)
@@ -326,6 +360,17 @@ def test_summary_table(results):
     # in favour of ce): supcon better on 2 tasks only
     fte = summary.set_index("metric").loc["fte"]
     assert fte["n_tasks_a_better"] == 2
+
+
+def test_summary_of_a_single_pair_has_an_interval_over_tasks(tmp_path):
+    root = write_results(tmp_path, {"supcon": (2,), "ce": (2,)})
+    _, summary = compare_variants(root, "supcon", "ce")
+    accuracy = summary.set_index("metric").loc["accuracy"]
+    # shift 2 has no offset: final accuracy differences [0.25, 0.10, 0.20] over the 3 tasks
+    d = np.array([0.25, 0.10, 0.20])
+    half = T_95_2DF * d.std(ddof=1) / np.sqrt(3)
+    assert accuracy["interval_over"] == "tasks" and accuracy["n_runs"] == 1
+    assert (accuracy["ci_low"], accuracy["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
 
 
 def test_mismatched_shifts_pair_only_common_runs(tmp_path, capsys):

@@ -11,6 +11,7 @@ from proglearn_supcon.transfer import (
     TransferMetrics,
     mean_and_interval,
     paired_difference,
+    smoothed_error,
     transfer_metrics,
 )
 
@@ -100,14 +101,49 @@ def test_nan_single_task_accuracy_propagates():
     assert not np.isnan(m.bte[2, 1])
 
 
-def test_zero_error_gives_inf_without_warnings():
+def test_zero_error_is_smoothed_and_finite_without_warnings():
+    # Task 0: perfect after task 0 and after task 1; task 1: perfect single-task learner.
+    acc = [[1.0, NAN], [1.0, 0.5]]
+    single = [0.5, 1.0]
+    n = np.array([98, 8])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = transfer_metrics([[1.0, NAN], [1.0, 0.5]], [0.5, 1.0])
-    assert m.fte[0] == np.inf and m.log_fte[0] == np.inf
-    assert m.te[1, 0] == np.inf
-    assert np.isnan(m.bte[1, 0])  # 0 / 0
-    assert m.fte[1] == 0.0 and m.log_fte[1] == -np.inf  # perfect single-task learner
+        m = transfer_metrics(acc, single, n_test=n)
+    # (mistakes + 1) / (n + 2), worked out by hand:
+    e_single = [(49 + 1) / 100, (0 + 1) / 10]
+    e = {(0, 0): 1 / 100, (1, 0): 1 / 100, (1, 1): (4 + 1) / 10}
+    assert m.fte.tolist() == pytest.approx([e_single[0] / e[0, 0], e_single[1] / e[1, 1]])
+    assert m.fte.tolist() == pytest.approx([50.0, 0.2])
+    assert m.bte[1, 0] == pytest.approx(1.0) and m.bte[1, 1] == pytest.approx(1.0)
+    assert m.te[1, 0] == pytest.approx(50.0) and m.te[1, 1] == pytest.approx(0.2)
+    seen = np.tril(np.ones((2, 2), dtype=bool))
+    for values in (m.fte, m.bte[seen], m.te[seen], m.log_fte, m.log_bte[seen], m.log_te[seen]):
+        assert np.isfinite(values).all()
+    # One count for every task is the same as a constant array.
+    same = transfer_metrics(acc, single, n_test=98)
+    assert same.fte[0] == pytest.approx(50.0) and same.fte[1] == pytest.approx((1 / 100) / (50 / 100))
+
+
+def test_smoothed_error_matches_formula_and_is_close_to_raw():
+    assert smoothed_error(1.0, 98) == pytest.approx(0.01)
+    assert smoothed_error(0.0, 8) == pytest.approx(0.9)
+    acc = np.array([0.25, 0.5, 0.875])
+    e = smoothed_error(acc, 1000)
+    np.testing.assert_allclose(e, (1000 * (1 - acc) + 1) / 1002)
+    assert np.all(np.abs(e - (1 - acc)) < 1 / 1002)
+
+
+def test_zero_error_without_n_test_is_refused():
+    with pytest.raises(ValueError, match=r"acc\[1, 0\] is 1 .*pass n_test"):
+        transfer_metrics([[0.5, NAN], [1.0, 0.5]], [0.5, 0.5])
+    with pytest.raises(ValueError, match=r"single_acc\[1\] is 1"):
+        transfer_metrics([[0.5, NAN], [0.5, 0.5]], [0.5, 1.0])
+
+
+@pytest.mark.parametrize("n_test", [0, -5, 2.5, [10], [10, 10, 10], np.inf])
+def test_bad_n_test(n_test):
+    with pytest.raises(ValueError, match="n_test"):
+        transfer_metrics([[0.5, NAN], [0.5, 0.5]], [0.5, 0.5], n_test=n_test)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,113 @@
+"""The ``proglearn-supcon`` command installed by pip.
+
+Subcommands::
+
+    proglearn-supcon run ...       # the task-sequence experiment (experiments.cifar_task_sequence)
+    proglearn-supcon plot ...      # the figure of one variant (plotting.plot_variant)
+    proglearn-supcon compare ...   # the difference figure of two variants (plotting.compare_variants)
+
+Each subcommand takes exactly the options of its module's command line (the
+``python -m experiments.cifar_task_sequence`` and ``python plotting/...``
+forms keep working) and, after checking them here, runs that module's
+``main``. ``--help`` lists every option with its default. A bad argument is
+reported on one line, ``proglearn-supcon <command>: error: <what>``, with exit
+status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from proglearn_supcon._version import __version__
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: Subcommand -> (module whose ``build_parser`` and ``main`` it runs, one-line summary).
+COMMANDS = {
+    "run": (
+        "experiments.cifar_task_sequence",
+        "train progressive networks over a task sequence, write the results, and summarize supcon - ce",
+    ),
+    "plot": ("plotting.plot_variant", "plot the transfer and timing figures of one variant"),
+    "compare": ("plotting.compare_variants", "plot and summarize the differences between two variants"),
+}
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: ...)`` to options whose help does not already state a default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.required
+            # identity, not ==: a default of 0 is worth showing, and 0 == False
+            or any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``proglearn-supcon`` parser: one subparser per entry of :data:`COMMANDS`.
+
+    Each subparser inherits (``parents=``) the actions of its module's
+    ``build_parser()``, so the options, types and defaults are those of the
+    module's own command line.
+    """
+    parser = _OneLineErrorParser(
+        prog="proglearn-supcon",
+        description="Progressive learning with supervised contrastive transformers: experiment and figures.",
+        epilog="Run 'proglearn-supcon COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_OneLineErrorParser)
+    for name, (module_name, summary) in COMMANDS.items():
+        module_parser = importlib.import_module(module_name).build_parser()
+        commands.add_parser(
+            name,
+            parents=[module_parser],
+            add_help=False,  # the module parser's -h/--help is inherited
+            help=summary,
+            description=module_parser.description,
+            epilog=module_parser.epilog,
+            formatter_class=_DefaultsHelpFormatter,
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``proglearn-supcon``; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after the program name; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        The subcommand's exit status (0 on success, 2 on an error it reports).
+        ``--help`` and usage errors raise ``SystemExit`` (0 and 2).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    # The subcommand is argv[0] (the only top-level option, --version, exits),
+    # and its arguments were just checked; the module parses them again itself.
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Tests of the ``proglearn-supcon`` console command (proglearn_supcon/cli.py)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from proglearn_supcon import cli  # noqa: E402
+from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "2", "--quiet", "--device", "cpu"]
+
+
+def declared_entry_point():
+    """The console script declared in setup.py, resolved to the function it names."""
+    text = (REPO / "setup.py").read_text()
+    (spec,) = re.findall(r'"proglearn-supcon\s*=\s*([\w.]+):(\w+)"', text)
+    module, function = spec if isinstance(spec, tuple) else (spec, None)
+    return getattr(importlib.import_module(module), function)
+
+
+def write_synthetic(root: Path) -> Path:
+    """Two variants, two shifts, 2 tasks each; supcon is perfect on task 1."""
+    for variant, acc0 in (("supcon", 1.0), ("ce", 0.8)):
+        for shift in (1, 2):
+            acc = np.array([[acc0, np.nan], [acc0, 0.7 + 0.01 * shift]])
+            tasks = {name: np.full(2, 1.0) for name in TASK_FIELDS}
+            tasks["single_task_accuracy"] = np.array([0.8, 0.6])
+            write_run(root, RunResult(variant, "synthetic", shift, 0, acc, tasks, {"n_test_per_task": 50}))
+    return root
+
+
+def test_setup_declares_cli_main():
+    assert declared_entry_point() is cli.main
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: proglearn-supcon")
+    for command in ("run", "plot", "compare"):
+        assert f"    {command} " in out
+
+
+@pytest.mark.parametrize(
+    "command, shown",
+    [
+        ("run", ["--variant", "(default: supcon ce tcl)", "(default: digits-", "--shifts", "(default: 1)",
+                 "(default: 8 for digits-", "--seed", "(default: 0)", "--n-jobs", "--out"]),
+        ("plot", ["--results", "--variant", "--out", "--png", "(default: 0.95)"]),
+        ("compare", ["--results", "--a", "--b", "--out", "(default: 0.95)"]),
+    ],
+)
+def test_command_help_shows_options_and_defaults(command, shown, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, "--help"])
+    assert info.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())  # undo the help's line wrapping
+    assert out.startswith(f"usage: proglearn-supcon {command}")
+    for text in shown:
+        assert text in out, text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "proglearn-supcon: error: the following arguments are required: COMMAND"),
+        (["train"], "proglearn-supcon: error: argument COMMAND: invalid choice: 'train'"),
+        (["run", "--shifts", "x"], "proglearn-supcon run: error: argument --shifts: expected numbers"),
+        (["run", "--variant", "mse"], "proglearn-supcon run: error: argument --variant: invalid choice"),
+        (["plot", "--results", "r"], "proglearn-supcon plot: error: the following arguments are required"),
+        (["compare", "--results", "r", "--a", "x", "--b", "y", "--out", "f.pdf", "--confidence", "2"],
+         "proglearn-supcon compare: error: argument --confidence"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_status_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(message) and captured.err.count("\n") == 1 and captured.out == ""
+
+
+def test_tiny_run(tmp_path, capsys):
+    assert cli.main(["run", *TINY, "--variant", "ce", "--out", str(tmp_path)]) == 0
+    (run,) = load_runs(tmp_path, "ce")
+    assert run.n_tasks == 2 and run.config["epochs"] == 2
+    assert "results:" in capsys.readouterr().out
+
+
+def test_plot_and_compare_with_a_perfect_task(tmp_path, capsys):
+    root = write_synthetic(tmp_path / "results")
+    assert cli.main(["plot", "--results", str(root), "--variant", "supcon", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").is_file() and (tmp_path / "s_timing.png").is_file()
+    argv = ["compare", "--results", str(root), "--a", "supcon", "--b", "ce", "--out", str(tmp_path / "d.svg")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "d.svg").is_file() and (tmp_path / "d_summary.csv").is_file()
+    assert "inf" not in out and "nan" not in out.lower()
+
+
+def test_runtime_errors_are_status_2(tmp_path, capsys):
+    argv = ["compare", "--results", str(tmp_path / "missing"), "--a", "supcon", "--b", "ce", "--out", "d.pdf"]
+    assert cli.main(argv) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("proglearn-supcon") is None,
+                    reason="the proglearn-supcon script is not installed (pip install -e . installs it)")
+def test_installed_script(tmp_path):
+    done = subprocess.run(["proglearn-supcon", "compare", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage: proglearn-supcon compare" in done.stdout
+    done = subprocess.run(["proglearn-supcon", "run", "--n-jobs"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
