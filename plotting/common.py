@@ -254,3 +254,60 @@ def confidence_arg(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1, got {text}")
     return value
+
+
+class PairingWarning(UserWarning):
+    """The two variants do not have the same (shift, slot) runs; only the common ones are paired."""
+
+
+def add_pair_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of a figure comparing two variants: --results --a --b --out --png --confidence."""
+    parser.add_argument("--results", required=True, metavar="DIR",
+                        help="results directory holding <variant>/shift<k>_slot<s>.json files")
+    parser.add_argument("--a", required=True, metavar="VARIANT", help="variant A (e.g. supcon)")
+    parser.add_argument("--b", required=True, metavar="VARIANT", help="variant B, subtracted (e.g. ce)")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                        help="figure file; the format follows the suffix (.pdf, .png or .svg)")
+    parser.add_argument("--png", action="store_true", help="also write a PNG copy of the figure beside it")
+    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
+                        help="confidence level of the intervals (default: 0.95)")
+    return parser
+
+
+def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_summary) -> int:
+    """Main of a two-variant figure script; returns the exit status.
+
+    ``make_figure(results, a, b, confidence) -> (fig, summary DataFrame)``;
+    the figure is saved to ``--out`` (and a PNG copy with ``--png``), the
+    summary beside it as ``<stem>_summary.csv`` and printed with
+    ``format_summary(summary, a, b)``. Data errors print one line and give 2.
+    """
+    import sys
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    args = parser.parse_args(argv)
+    fig = None
+    try:
+        out = check_out_path(args.out)
+        with warnings.catch_warnings():
+            # pair_runs already printed the message to stderr; do not print it twice.
+            warnings.simplefilter("ignore", PairingWarning)
+            fig, summary = make_figure(args.results, args.a, args.b, args.confidence)
+        written = save_figure(fig, out, png=args.png)
+        csv_path = sibling(out, "_summary", ".csv")
+        summary.to_csv(csv_path, index=False)
+        written.append(csv_path)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if fig is not None:
+            plt.close(fig)
+    print(format_summary(summary, args.a, args.b))
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 
 from plotting.common import (
-    confidence_arg,
     MINUS,
+    PairingWarning,
     RunMetrics,
+    add_pair_arguments,
     add_reference_line,
-    check_out_path,
     check_task_counts,
     format_keys,
     integer_ticks,
@@ -49,8 +49,7 @@ from plotting.common import (
     plot_band,
     run_key,
     run_metrics,
-    save_figure,
-    sibling,
+    run_pair_figure,
     style_context,
 )
 from proglearn_supcon.results import RunResult, load_runs
@@ -61,10 +60,6 @@ SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
 #: Columns of the summary table, in order.
 SUMMARY_COLUMNS = ("metric", "mean_difference", "ci_low", "ci_high", "n_tasks_a_better", "n_tasks", "n_runs",
                    "interval_over")
-
-
-class PairingWarning(UserWarning):
-    """The two variants do not have the same (shift, slot) runs; only the common ones are paired."""
 
 
 def pair_runs(results_dir: str | os.PathLike, a: str, b: str) -> tuple[list[RunResult], list[RunResult]]:
@@ -284,16 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
             "task counts or no common run."
         ),
     )
-    parser.add_argument("--results", required=True, metavar="DIR",
-                        help="results directory holding <variant>/shift<k>_slot<s>.json files")
-    parser.add_argument("--a", required=True, metavar="VARIANT", help="variant A (e.g. supcon)")
-    parser.add_argument("--b", required=True, metavar="VARIANT", help="variant B, subtracted (e.g. ce)")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="figure file; the format follows the suffix (.pdf, .png or .svg)")
-    parser.add_argument("--png", action="store_true", help="also write a PNG copy of the figure beside it")
-    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
-                        help="confidence level of the intervals (default: 0.95)")
-    return parser
+    return add_pair_arguments(parser)
 
 
 def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
@@ -304,34 +290,7 @@ def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    fig = None
-    try:
-        out = check_out_path(args.out)
-        with warnings.catch_warnings():
-            # pair_runs already printed the message to stderr; do not print it twice.
-            warnings.simplefilter("ignore", PairingWarning)
-            fig, summary = compare_variants(args.results, args.a, args.b, args.confidence)
-        written = save_figure(fig, out, png=args.png)
-        csv_path = sibling(out, "_summary", ".csv")
-        summary.to_csv(csv_path, index=False)
-        written.append(csv_path)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if fig is not None:
-            plt.close(fig)
-    print(format_summary(summary, args.a, args.b))
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return run_pair_figure(build_parser(), argv, compare_variants, format_summary)
 
 
 if __name__ == "__main__":

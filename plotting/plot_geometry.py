@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,18 +41,16 @@ import pandas as pd
 
 from plotting.common import (
     MINUS,
-    check_out_path,
-    confidence_arg,
+    add_pair_arguments,
     format_keys,
     integer_ticks,
     nanmean_quiet,
     plot_band,
     run_key,
-    save_figure,
-    sibling,
+    run_pair_figure,
     style_context,
 )
-from plotting.compare_variants import PairingWarning, pair_runs
+from plotting.compare_variants import pair_runs
 from proglearn_supcon.results import RunResult
 from proglearn_supcon.transfer import mean_and_interval, paired_difference
 
@@ -281,16 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
             "diagnostics, different task counts or no common run."
         ),
     )
-    parser.add_argument("--results", required=True, metavar="DIR",
-                        help="results directory holding <variant>/shift<k>_slot<s>.json files")
-    parser.add_argument("--a", required=True, metavar="VARIANT", help="variant A (e.g. supcon)")
-    parser.add_argument("--b", required=True, metavar="VARIANT", help="variant B, subtracted (e.g. ce)")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="figure file; the format follows the suffix (.pdf, .png or .svg)")
-    parser.add_argument("--png", action="store_true", help="also write a PNG copy of the figure beside it")
-    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
-                        help="confidence level of the intervals (default: 0.95)")
-    return parser
+    return add_pair_arguments(parser)
 
 
 def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
@@ -301,33 +289,7 @@ def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    fig = None
-    try:
-        out = check_out_path(args.out)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PairingWarning)  # pair_runs already printed it to stderr
-            fig, summary = plot_geometry_comparison(args.results, args.a, args.b, args.confidence)
-        written = save_figure(fig, out, png=args.png)
-        csv_path = sibling(out, "_summary", ".csv")
-        summary.to_csv(csv_path, index=False)
-        written.append(csv_path)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if fig is not None:
-            plt.close(fig)
-    print(format_summary(summary, args.a, args.b))
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return run_pair_figure(build_parser(), argv, plot_geometry_comparison, format_summary)
 
 
 if __name__ == "__main__":
