@@ -47,14 +47,14 @@ def run_experiment(code_dir: Path, out: Path, argv: list[str]) -> tuple[float, o
     return wall, read_run(run_path(out, variant, shift, slot))
 
 
-def run(ref: str, argv: list[str], current_params: list[list[str]]) -> list[dict]:
-    """The earlier commit with ``argv``, then the current code with ``argv`` plus each parameter set."""
+def run(ref: str, argv: list[str], current_params: dict[str, list[str]]) -> list[dict]:
+    """The earlier commit with ``argv``, then the current code with ``argv`` plus each labelled argument list."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         old_dir = Path(tmp) / "code"
         commit = unpack(ref, old_dir)
         cases = [(f"commit {commit[:7]} ({ref})", old_dir, [])]
-        cases += [("current" + (" " + " ".join(p[1::2]) if p else ""), REPO, p) for p in current_params]
+        cases += [(f"current code, {label}", REPO, extra) for label, extra in current_params.items()]
         for i, (name, code_dir, extra) in enumerate(cases):
             wall, result = run_experiment(code_dir, Path(tmp) / f"out{i}", [*argv, *extra])
             rows.append({

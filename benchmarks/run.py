@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, wall, result = phases.run(b_argv, data_found=found)
         phases.report(seconds, wall, result, "CIFAR-100" if found else "synthetic 32x32 data (CIFAR-100 not found)")
     if "d" in args.only:
-        rows = baseline.run(args.baseline_ref, run_argv, [EARLIER_RECIPE])
+        rows = baseline.run(args.baseline_ref, run_argv, {"same recipe": EARLIER_RECIPE})
         what = f"{args.n_tasks}-task {args.variant} run, {'CIFAR-100' if found else 'digits'} shift {args.shift} slot 0"
         baseline.report(rows, what)
         print("  (the current code runs the earlier commit's recipe: validation-loss early stopping, "
