@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-import torch
 
 from proglearn_supcon.datasets import load_cifar
 from proglearn_supcon.transformers import resolve_device

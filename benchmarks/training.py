@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from proglearn_supcon.augment import ImageAugmenter
 from proglearn_supcon.losses import SupConLoss
