@@ -45,6 +45,8 @@ CONFIGS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
     "tcl k1 = 100": (("tcl",), {"tcl_k1": 100.0}),
     "ce label smoothing 0.1": (("ce",), {"label_smoothing": 0.1}),
     "ce label smoothing 0.2": (("ce",), {"label_smoothing": 0.2}),
+    # the two shared changes that helped on slot 1, together
+    "lr 2e-3, warm-up 5, flip averaging": (VARIANTS, {"lr": 2e-3, "warmup_epochs": 5, "flip_average": True}),
 }
 
 
