@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "variant_table"]
 
 _NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
 
@@ -89,3 +89,56 @@ def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: st
             f"{a} better on {row.n_tasks_a_better} of {row.n_tasks} tasks"
         )
     return "\n".join(lines)
+
+
+def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 0.95) -> str:
+    """A markdown table of each variant's means over its runs, with interval half-widths.
+
+    Columns: mean single-task accuracy, final accuracy, FTE (mean over tasks),
+    final BTE and TE (mean over tasks after the last one), training time per
+    task and the epochs run per task, then the number of runs. Each run is
+    first averaged over its tasks; ``±`` is the half-width of the Student-t
+    interval over runs.
+    """
+    from plotting.common import run_metrics
+    from proglearn_supcon.results import load_runs
+    from proglearn_supcon.transfer import mean_and_interval
+
+    def cell(per_run: np.ndarray, digits: int = 3) -> str:
+        mean, low, high = mean_and_interval(per_run, confidence=confidence)
+        spread = f" ± {(high - low) / 2:.{digits}f}" if np.isfinite(low) else ""
+        return f"{mean:.{digits}f}{spread}"
+
+    lines = ["| variant | single-task acc | final acc | FTE | final BTE | final TE | train s / task "
+             "| epochs / task | runs |", "|---|---|---|---|---|---|---|---|---|"]
+    for variant in variants:
+        runs = load_runs(results_dir, variant)
+        m = run_metrics(runs)
+        epochs = np.array([np.mean(r.tasks["n_epochs_run"]) for r in runs])  # NaN in older files
+        train = np.array([np.nanmean(r.tasks["train_time_s"]) for r in runs])
+        cells = [cell(m.single_task_accuracy.mean(1)), cell(m.accuracy[:, -1].mean(1)), cell(m.fte.mean(1)),
+                 cell(m.bte[:, -1].mean(1)), cell(m.te[:, -1].mean(1)), f"{np.mean(train):.1f}",
+                 f"{np.mean(epochs):.0f}" if np.isfinite(epochs).all() else "n/a"]
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {m.n_runs} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.summary",
+                                     description="Print a markdown table of each variant's means over its runs.")
+    parser.add_argument("--results", required=True, metavar="DIR")
+    parser.add_argument("--variants", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    try:
+        print(variant_table(args.results, args.variants))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

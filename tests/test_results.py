@@ -112,3 +112,21 @@ def test_files_without_diagnostics_still_load(tmp_path):
     path.write_text(json.dumps(payload))
     with pytest.raises(ValueError, match="not a valid results file.*2-D"):
         read_run(path)
+
+
+def test_variant_table_means_and_intervals(tmp_path):
+    from experiments.summary import main, variant_table
+    from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run
+
+    for shift, acc in ((1, 0.4), (2, 0.6)):
+        accuracy = np.array([[acc, np.nan], [acc + 0.1, acc + 0.1]])
+        tasks = {name: np.full(2, 7.0) for name in TASK_FIELDS}
+        tasks["single_task_accuracy"] = np.array([acc, acc])
+        write_run(tmp_path, RunResult("ce", "cifar100", shift, 0, accuracy, tasks, config={"n_test_per_task": 100}))
+    table = variant_table(tmp_path, ["ce"])
+    row = table.splitlines()[2].split(" | ")
+    assert row[0] == "| ce" and row[-1] == "2 |"
+    # single-task accuracy: runs 0.4 and 0.6 -> mean 0.5; t(0.975, 1) * std / sqrt(2) = 12.706 * 0.1
+    assert row[1] == "0.500 ± 1.271"
+    assert row[2].startswith("0.600 ± ") and row[6] == "7.0" and row[7] == "7"
+    assert main(["--results", str(tmp_path / "nothing"), "--variants", "ce"]) == 2
