@@ -29,7 +29,10 @@ setup(
         "pandas>=1.5",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # the tests cover the Dask backend, so they need it
+        "test": ["pytest>=7", "dask[distributed]>=2023.1"],
+        # benchmarks/loss.py compares with pytorch-metric-learning's SupConLoss
+        "bench": ["pytorch-metric-learning>=2.0"],
         # Backends of the experiment (--backend dask / ray).
         "dask": ["dask[distributed]>=2023.1"],
         "ray": ["ray>=2.9"],
