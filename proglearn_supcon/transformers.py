@@ -67,14 +67,16 @@ class NeuralClassificationTransformer(BaseEstimator):
         Training budget: the most epochs run, and the length of the cosine
         learning-rate schedule.
     batch_size : int, default=128
-    lr : float, default=1e-3
+    lr : float, default=2e-3
         Adam learning rate (peak, after the warm-up).
     weight_decay : float, default=1e-4
     lr_schedule : {"cosine", "constant"}, default="cosine"
         After the warm-up: cosine annealing to 0 over the rest of ``epochs``,
         or a constant rate.
-    warmup_epochs : int, default=0
-        Epochs of linear warm-up from ``lr / (warmup_epochs + 1)`` to ``lr``.
+    warmup_epochs : int, default=5
+        Epochs of linear warm-up from ``lr / (w + 1)`` to ``lr``, with
+        ``w = min(warmup_epochs, epochs - 1)`` so a short budget still
+        reaches ``lr``.
     temperature : float, default=0.2
         Temperature of SupCon / TCL.
     tcl_k1, tcl_k2 : float, default=1.0
@@ -110,7 +112,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         networks pass their voters' ``k``.
     metric : {"cosine", "euclidean"}, default="cosine"
         Distance of the validation kNN; the networks pass their voters'.
-    flip_average : bool, default=False
+    flip_average : bool, default=True
         Images only: :meth:`transform` returns the mean of the embeddings of
         each image and of its mirror image (test-time flip averaging).
     precision : {"auto", "bf16", "fp32"}, default="auto"
@@ -155,10 +157,10 @@ class NeuralClassificationTransformer(BaseEstimator):
         encoder: EncoderFactory | None = None,
         epochs: int = 100,
         batch_size: int = 128,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         weight_decay: float = 1e-4,
         lr_schedule: str = "cosine",
-        warmup_epochs: int = 0,
+        warmup_epochs: int = 5,
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
@@ -173,7 +175,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         validation_interval: int = 1,
         k: int | None = None,
         metric: str = "cosine",
-        flip_average: bool = False,
+        flip_average: bool = True,
         precision: str = "auto",
         compile: bool = False,
         device: str | torch.device = "auto",
@@ -218,8 +220,8 @@ class NeuralClassificationTransformer(BaseEstimator):
             value = getattr(self, name)
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not _is_int(self.warmup_epochs) or not 0 <= self.warmup_epochs < self.epochs:
-            raise ValueError(f"warmup_epochs must be an integer in [0, epochs), got {self.warmup_epochs!r}")
+        if not _is_int(self.warmup_epochs) or self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be an integer >= 0, got {self.warmup_epochs!r}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 (BatchNorm and contrastive pairs need it)")
         if not 0 <= self.validation_fraction < 1:
@@ -350,11 +352,12 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     def _lr_factor(self, epoch: int) -> float:
         """Learning-rate multiplier of ``epoch``: linear warm-up, then cosine (or constant)."""
-        if epoch < self.warmup_epochs:
-            return (epoch + 1) / (self.warmup_epochs + 1)
+        warmup = min(self.warmup_epochs, self.epochs - 1)
+        if epoch < warmup:
+            return (epoch + 1) / (warmup + 1)
         if self.lr_schedule == "constant":
             return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * (epoch - self.warmup_epochs) / (self.epochs - self.warmup_epochs)))
+        return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / (self.epochs - warmup)))
 
     def _optimizer(self, params: list) -> torch.optim.Optimizer:
         try:

@@ -105,7 +105,6 @@ def test_device_auto_is_cpu_without_cuda():
         ({"early_stopping": "acc"}, "early_stopping must be one of"),
         ({"validation_interval": 0}, "validation_interval must be a positive integer"),
         ({"patience": 0}, "patience must be a positive integer"),
-        ({"warmup_epochs": 5, "epochs": 5}, "warmup_epochs"),
         ({"warmup_epochs": -1}, "warmup_epochs"),
         ({"precision": "fp16"}, "precision must be one of"),
         ({"k": 0}, "k must be an integer"),
@@ -138,7 +137,8 @@ def test_cuda_fit_transform(blob_images):
 # --------------------------------------------------------------------------- #
 # model selection (early_stopping) and the training record
 # --------------------------------------------------------------------------- #
-SELECT = dict(FAST, lr_schedule="constant", lr=3e-3, epochs=10, patience=3)
+# constant rate and no warm-up: a replay with fewer epochs sees the same rates
+SELECT = dict(FAST, lr_schedule="constant", warmup_epochs=0, lr=3e-3, epochs=10, patience=3)
 
 
 def test_knn_selection_keeps_best_accuracy_epoch_and_restores_its_weights(blob_images):
@@ -187,13 +187,16 @@ def test_warmup_then_cosine_learning_rate():
     factors = [tr._lr_factor(e) for e in range(10)]
     np.testing.assert_allclose(factors[:3], [1 / 3, 2 / 3, 1.0])
     np.testing.assert_allclose(factors[2:], 0.5 * (1 + np.cos(np.pi * np.arange(8) / 8)))
-    constant = NeuralClassificationTransformer(epochs=10, lr_schedule="constant")
+    short = NeuralClassificationTransformer(epochs=3, warmup_epochs=5)  # warm-up capped at epochs - 1
+    np.testing.assert_allclose([short._lr_factor(e) for e in range(3)], [1 / 3, 2 / 3, 1.0])
+    constant = NeuralClassificationTransformer(epochs=10, warmup_epochs=0, lr_schedule="constant")
     assert [constant._lr_factor(e) for e in range(10)] == [1.0] * 10
 
 
 def test_flip_average_is_mean_of_image_and_mirror(blob_images):
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", **{**FAST, "epochs": 1}).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", flip_average=False,
+                                         **{**FAST, "epochs": 1}).fit(X, y)
     plain, mirrored = tr.transform(X), tr.transform(X[:, :, ::-1])
     tr.flip_average = True
     np.testing.assert_allclose(tr.transform(X), (plain + mirrored) / 2, rtol=1e-5, atol=1e-5)
