@@ -23,7 +23,7 @@ def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatc
 
     monkeypatch.setattr(exp, "task_sequence", fake_sequence)
     monkeypatch.setattr(recipe_search, "CONFIGS", {
-        "default": (("supcon", "ce"), {"epochs": 2}),
+        "base": (("supcon", "ce"), {"epochs": 2}),
         "loss rule": (("supcon", "ce"), {"epochs": 2, "early_stopping": "loss"}),
     })
     code = recipe_search.main(["run", "--out", str(tmp_path), "--slots", "1", "--n-tasks", "1", "--n-jobs", "1"])
