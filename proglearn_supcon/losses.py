@@ -117,36 +117,51 @@ def _mean_over_valid(per_anchor: Tensor, n_pos: Tensor) -> Tensor:
     return per_anchor.sum() / valid.sum().clamp(min=1).to(per_anchor.dtype)
 
 
+#: Largest spread between the rows' maxima for which one shift serves every row.
+_SHARED_SHIFT_SPREAD = 50.0
+
+
 class _OffDiagonalLogSumExp(torch.autograd.Function):
     """``lse_i = log sum_{a != i} exp(z_i . z_a / t)`` for rows ``z`` ``(N, D)``.
 
-    The forward pass keeps one N x N buffer: the logits, exponentiated in
-    place into the softmax ``P`` (zero diagonal). That is all the backward
-    pass needs: with ``G = diag(g) P`` for the incoming gradient ``g``,
-    ``dL/dz = (G + G^T) z / t``, built in one more N x N buffer and applied
-    with a single matmul.
+    The forward pass keeps one N x N buffer, ``E = exp(S - c)`` of the
+    logits ``S`` (zero diagonal), and the row sums ``s``; the backward pass
+    needs nothing else. With ``w = g / s`` for the incoming gradient ``g``,
+    ``dL/dz = (w * (E z) + E^T (w * z)) / t``.
+
+    ``c`` is one shift for all rows (the largest off-diagonal logit) when the
+    rows' maxima lie within ``_SHARED_SHIFT_SPREAD`` of it, as they always do
+    for unit-norm rows and ``t >= 0.04``: then ``E`` is symmetric and the
+    gradient is one matmul, ``E [z, w * z]``. Otherwise each row is shifted
+    by its own maximum (no underflow whatever the spread) and the gradient
+    takes two matmuls.
     """
 
     @staticmethod
     def forward(ctx, z: Tensor, temperature: float) -> Tensor:
-        logits = z @ z.T
-        logits.div_(temperature)
+        logits = (z / temperature) @ z.T
         logits.diagonal().fill_(-math.inf)
-        row_max = logits.amax(dim=1, keepdim=True)
-        probs = logits.sub_(row_max).exp_()  # in place: logits -> unnormalised softmax
-        sums = probs.sum(dim=1, keepdim=True)
-        probs.div_(sums)
-        ctx.save_for_backward(z, probs)
-        ctx.temperature = temperature
-        return (row_max + sums.log()).squeeze(1)
+        row_max = logits.amax(dim=1)
+        shift = row_max.max()
+        shared = bool(shift - row_max.min() < _SHARED_SHIFT_SPREAD)
+        if not shared:
+            shift = row_max[:, None]
+        exp = logits.sub_(shift).exp_()  # in place: the logits become E
+        sums = exp.sum(dim=1)
+        ctx.save_for_backward(z, exp, sums)
+        ctx.temperature, ctx.shared = temperature, shared
+        return (shift if shared else row_max) + sums.log()
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        z, probs = ctx.saved_tensors
-        # sym[i, a] = g_i P_ia + g_a P_ai, without modifying the saved P
-        sym = probs.T * grad[None, :]
-        sym.addcmul_(probs, grad[:, None])
-        return (sym @ z).div_(ctx.temperature), None
+        z, exp, sums = ctx.saved_tensors
+        w = (grad / sums)[:, None]
+        if ctx.shared:  # E symmetric: E z and E (w z) in one matmul
+            both = exp @ torch.cat([z, w * z], dim=1)
+            grad_z = w * both[:, : z.shape[1]] + both[:, z.shape[1] :]
+        else:
+            grad_z = w * (exp @ z) + exp.T @ (w * z)
+        return grad_z.div_(ctx.temperature), None
 
 
 def _supcon_out(z: Tensor, labels: Tensor | None, temperature: float) -> Tensor:
@@ -155,7 +170,7 @@ def _supcon_out(z: Tensor, labels: Tensor | None, temperature: float) -> Tensor:
     ``l_i = lse_i - (1/|P(i)|) sum_{p in P(i)} s_ip``, and the positives' sum
     is ``z_i . (S_{y_i} - z_i) / t`` with ``S_c`` the sum of the rows of class
     ``c``: no N x N label mask is ever built, and the only N x N buffer is
-    the softmax kept by :class:`_OffDiagonalLogSumExp`.
+    the one kept by :class:`_OffDiagonalLogSumExp`.
     """
     zf, lab = _flatten(z, labels)
     _, lab_idx, counts = torch.unique(lab, return_inverse=True, return_counts=True)

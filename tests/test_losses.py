@@ -380,3 +380,20 @@ def test_one_pass_out_gradient_accumulates_twice_with_retain_graph():
     first = x.grad.clone()
     loss.backward()
     torch.testing.assert_close(x.grad, 2 * first)
+
+
+@pytest.mark.parametrize("t", [0.5, 0.05, 0.005])
+def test_one_pass_out_matches_masked_with_shared_and_per_row_shifts(t):
+    # t >= 0.04 on unit rows takes the shared (symmetric) shift; 0.005 spreads
+    # the rows' maxima beyond it and takes the per-row shift
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 2, 8, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 6, (64,), generator=g)
+    results = []
+    for fn in (lambda z: SupConLoss(t)(z, labels), lambda z: masked_supcon_out(z, labels, t)):
+        xi = x.clone().requires_grad_(True)
+        value = fn(F.normalize(xi, dim=-1))
+        value.backward()
+        results.append((value.detach(), xi.grad))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-8, atol=1e-10)
