@@ -341,17 +341,10 @@ def test_bad_hyperparameters():
 # the one-pass L_out against a plain masked autograd implementation
 # --------------------------------------------------------------------------- #
 def masked_supcon_out(z, labels, t):
-    """L_out the textbook way: N x N masks, log-softmax, autograd backward."""
-    B, V, D = z.shape
-    zf = z.reshape(B * V, D)
-    lab = labels.repeat_interleave(V)
-    logits = zf @ zf.T / t
-    eye = torch.eye(len(zf), dtype=torch.bool)
-    log_prob = logits - torch.logsumexp(logits.masked_fill(eye, -math.inf), 1, keepdim=True)
-    pos = (lab[:, None] == lab[None, :]) & ~eye
-    n_pos = pos.sum(1)
-    per = -(log_prob * pos).sum(1) / n_pos.clamp(min=1)
-    return per[n_pos > 0].mean()
+    """L_out the textbook way (N x N masks, autograd): the benchmark's plain reference."""
+    from benchmarks.loss import plain_supcon
+
+    return plain_supcon(z, labels, t)
 
 
 @pytest.mark.parametrize("seed", range(3))
