@@ -102,7 +102,7 @@ def test_diagnostics_round_trip(tmp_path):
 
 
 def test_files_without_diagnostics_still_load(tmp_path):
-    committed = Path(__file__).resolve().parents[1] / "docs/results/cifar100/supcon/shift1_slot0.json"
+    committed = Path(__file__).resolve().parents[1] / "docs/results/cifar100_valloss/supcon/shift1_slot0.json"
     assert read_run(committed).diagnostics is None  # written before diagnostics existed
     path = write_run(tmp_path, _run())
     payload = json.loads(path.read_text())
