@@ -124,7 +124,7 @@ def peak_memory_mib(name: str, batch: int, views: int, dim: int, n_classes: int,
 
 
 def run(batch: int = 2048, views: int = 2, dim: int = 128, n_classes: int = 100, t: float = 0.1,
-        repeats: int = 5, measure_memory: bool = True) -> list[dict]:
+        repeats: int = 15, measure_memory: bool = True) -> list[dict]:
     """Time and measure every implementation; check the values agree to 1e-4."""
     x, labels = make_inputs(batch, views, dim, n_classes)
     rows = []
@@ -141,7 +141,7 @@ def run(batch: int = 2048, views: int = 2, dim: int = 128, n_classes: int = 100,
 
 def report(rows: list[dict], batch: int, views: int, dim: int, n_classes: int) -> None:
     print(f"\nc) SupConLoss forward + backward, B={batch} x {views} views, D={dim}, "
-          f"{n_classes} classes (median of 5; peak = RSS growth in a fresh process)")
+          f"{n_classes} classes (median of the timed repeats, taken in turns; peak = RSS growth in a fresh process)")
     ours = rows[0]["seconds"]
     print(f"  {'implementation':<26}{'value':>10}{'ms':>10}{'peak MiB':>10}{'ours is x faster':>18}")
     for row in rows:
