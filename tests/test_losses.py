@@ -347,6 +347,18 @@ def masked_supcon_out(z, labels, t):
     return plain_supcon(z, labels, t)
 
 
+def assert_matches_masked(x, labels, t, value_tol, grad_rtol, grad_atol):
+    """SupConLoss and the masked reference agree in value and in the gradient w.r.t. x."""
+    results = []
+    for fn in (lambda z: SupConLoss(t)(z, labels), lambda z: masked_supcon_out(z, labels, t)):
+        xi = x.clone().requires_grad_(True)
+        value = fn(F.normalize(xi, dim=-1))
+        value.backward()
+        results.append((value.detach(), xi.grad))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=value_tol, atol=value_tol)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=grad_rtol, atol=grad_atol)
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("t", [0.05, 0.2])
 def test_one_pass_out_matches_masked_values_and_gradients(seed, t):
@@ -354,14 +366,7 @@ def test_one_pass_out_matches_masked_values_and_gradients(seed, t):
     x = torch.randn(96, 2, 16, generator=g, dtype=torch.float64)
     labels = torch.randint(0, 12, (96,), generator=g)
     labels[:3] = torch.tensor([100, 101, 102])  # singletons: positives only across views
-    grads = []
-    for fn in (lambda z: SupConLoss(t)(z, labels), lambda z: masked_supcon_out(z, labels, t)):
-        xi = x.clone().requires_grad_(True)
-        value = fn(F.normalize(xi, dim=-1))
-        value.backward()
-        grads.append((value.detach(), xi.grad))
-    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-10, atol=1e-12)
+    assert_matches_masked(x, labels, t, value_tol=1e-12, grad_rtol=1e-10, grad_atol=1e-12)
 
 
 def test_one_pass_out_gradient_accumulates_twice_with_retain_graph():
@@ -382,11 +387,4 @@ def test_one_pass_out_matches_masked_with_shared_and_per_row_shifts(t):
     g = torch.Generator().manual_seed(1)
     x = torch.randn(64, 2, 8, generator=g, dtype=torch.float64)
     labels = torch.randint(0, 6, (64,), generator=g)
-    results = []
-    for fn in (lambda z: SupConLoss(t)(z, labels), lambda z: masked_supcon_out(z, labels, t)):
-        xi = x.clone().requires_grad_(True)
-        value = fn(F.normalize(xi, dim=-1))
-        value.backward()
-        results.append((value.detach(), xi.grad))
-    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-8, atol=1e-10)
+    assert_matches_masked(x, labels, t, value_tol=1e-10, grad_rtol=1e-8, grad_atol=1e-10)
