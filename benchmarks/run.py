@@ -1,12 +1,13 @@
 """Run the benchmarks and print their tables with the machine facts.
 
-    python -m benchmarks.run                      # a, b, c, d on what is found
+    python -m benchmarks.run                      # a to e on what is found
     python -m benchmarks.run --only a c           # some of them
     python -m benchmarks.run --data-dir ../shared/data --baseline-ref d7cc1b9
 
 a) training throughput against a plain fp32 loop; b) per-phase breakdown of
 one task-sequence run; c) SupConLoss against a plain reference and
-pytorch-metric-learning; d) a whole run against an earlier commit.
+pytorch-metric-learning; d) a whole run against an earlier commit; e) how
+far a training step and the loss are from the CPU's matmul rate.
 Timings live here, never in the tests.
 """
 
@@ -20,7 +21,7 @@ import sys
 from proglearn_supcon.datasets import load_cifar
 from proglearn_supcon.transformers import resolve_device
 
-from . import baseline, loss, phases, training
+from . import baseline, loss, phases, roofline, training
 from .machine import machine_facts, print_facts
 
 
@@ -42,7 +43,7 @@ def _cifar_found(data_dir: str | None) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=list("abcd"), default=list("abcd"),
+    parser.add_argument("--only", nargs="+", choices=list("abcde"), default=list("abcde"),
                         help="which benchmarks to run (default: all)")
     parser.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda', ... (default: auto)")
     parser.add_argument("--data-dir", default=os.environ.get("PROGLEARN_SUPCON_DATA"),
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         baseline.report(rows, what)
         print("  (the current code runs the earlier commit's recipe: validation-loss early stopping, "
               "lr 1e-3, patience 20; b above times the new default recipe)")
+    if "e" in args.only:
+        roofline.report(*roofline.run())
     return 0
 
 
