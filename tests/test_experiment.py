@@ -27,8 +27,12 @@ def test_help_documents_options(capsys):
         assert option in out
 
 
-def test_tiny_end_to_end(tmp_path, capsys):
+def test_tiny_end_to_end(tmp_path, capsys, monkeypatch):
+    retained = []
+    real_retain = exp.retain_freed_memory
+    monkeypatch.setattr(exp, "retain_freed_memory", lambda: retained.append(real_retain()) or retained[-1])
     assert exp.main([*TINY, "--variant", "supcon", "ce", "--out", str(tmp_path)]) == 0
+    assert len(retained) == 2  # each run keeps freed memory in the process that trains it
     # The job ends with the supcon - ce figure, its table and a summary saying where they are.
     out = capsys.readouterr().out
     figure, table = tmp_path / "supcon_vs_ce.png", tmp_path / "supcon_vs_ce_summary.csv"
