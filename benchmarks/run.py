@@ -65,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:")
     print_facts(machine_facts(device))
     found = _cifar_found(args.data_dir)
-    dataset = ["--dataset", "cifar100", "--data-dir", args.data_dir] if found else ["--dataset", "digits"]
+    dataset = ["--dataset", "cifar100"] if found else ["--dataset", "digits"]
+    if found and args.data_dir:
+        # absolute: d runs the earlier commit's code from a temporary folder
+        dataset += ["--data-dir", os.path.abspath(args.data_dir)]
     run_argv = [*dataset, "--variant", args.variant, "--shifts", str(args.shift), "--slots", "0",
                 "--n-tasks", str(args.n_tasks), "--device", str(device)]
     if "a" in args.only:

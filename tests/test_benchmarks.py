@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import loss, phases, roofline
+from benchmarks import baseline, loss, phases, roofline
+from benchmarks import run as bench_run
 
 
 def test_phase_timer_counts_nested_time_for_the_inner_phase_only():
@@ -61,3 +62,15 @@ def test_roofline_report_prints_the_floor_and_the_targets(capsys):
     assert "all arithmetic at the bf16 matmul rate: 50.0 ms" in out  # 18 GFLOP / 360 GFLOP/s
     assert "needs <= 80.0 ms" in out  # 200 ms / 2.5
     assert "at the fp32 matmul rate 80.0 ms" in out and "needs <= 100.0 ms" in out
+
+
+def test_whole_run_benchmark_passes_the_data_folder_as_an_absolute_path(monkeypatch, tmp_path):
+    # d runs the earlier commit from a temporary folder, where a relative path would point elsewhere
+    seen = {}
+    monkeypatch.setattr(bench_run, "_cifar_found", lambda data_dir: True)
+    monkeypatch.setattr(baseline, "run", lambda ref, argv, extra: seen.setdefault("argv", argv) and [])
+    monkeypatch.setattr(baseline, "report", lambda rows, what: None)
+    monkeypatch.chdir(tmp_path)
+    assert bench_run.main(["--only", "d", "--data-dir", "data"]) == 0
+    argv = seen["argv"]
+    assert argv[argv.index("--data-dir") + 1] == str(tmp_path / "data")
