@@ -12,6 +12,9 @@ SupCon forward + backward with ``torch.utils.flop_counter``, and prints:
 * for the loss: the time the loss's own matmuls need at the fp32 matmul rate
   (the loss must stay in fp32 to give the same value to 1e-4), against the
   time that would be ``target`` times faster than pytorch-metric-learning.
+
+The step and loss times are those benchmarks a and c measured in the same
+run; e measures them itself (the same way) only when a or c did not run.
 """
 
 from __future__ import annotations
@@ -65,58 +68,60 @@ def kernel_split_ms(step: Callable[[], None], steps: int = 5) -> tuple[float, fl
     return arithmetic / steps / 1e3, (total - arithmetic) / steps / 1e3
 
 
-def _time_in_turns(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds per call of every step, calls taken in turns."""
-    for step in steps.values():
-        step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+def run_training(rows: list[dict] | None = None, batch: int = 128, n_views: int = 2) -> dict:
+    """FLOPs and kernel split of the library's training step, with the step times of benchmark a.
 
-
-def run_training(batch: int = 128, n_views: int = 2, repeats: int = 10) -> dict:
-    """FLOPs, measured time and kernel split of the plain fp32 step and the library's step."""
+    ``rows`` are benchmark a's results on the CPU (``training.run``); they are
+    measured here when not given.
+    """
     device = torch.device("cpu")
+    rows = rows if rows is not None else training.run(device, batch=batch, n_views=n_views)
+    plain_row = rows[0]  # the baseline comes first
+    (library_row,) = [row for row in rows if row["config"].startswith("library")]
     g = torch.Generator().manual_seed(0)
     views = torch.rand(batch, n_views, 3, 32, 32, generator=g)
     labels = torch.randint(0, 10, (batch,), generator=g)
-    plain = training._Trainer(training.configs(device)[0], device)
     library = training._LibraryTrainer(device)
-    steps = {"plain": lambda: plain.step(views, labels), "library": lambda: library.step(views, labels)}
-    seconds = _time_in_turns(steps, repeats)
-    arithmetic_ms, other_ms = kernel_split_ms(steps["library"])
+
+    def step() -> None:
+        library.step(views, labels)
+
+    arithmetic_ms, other_ms = kernel_split_ms(step)
+    n = batch * n_views
     return {
-        "views": batch * n_views,
-        "gflop": count_flops(steps["library"]) / 1e9,
-        "plain_ms": 1e3 * seconds["plain"],
-        "library_ms": 1e3 * seconds["library"],
+        "views": n,
+        "gflop": count_flops(step) / 1e9,
+        "plain_ms": 1e3 * n / plain_row["views_per_s"],
+        "library_ms": 1e3 * n / library_row["views_per_s"],
         "library_arithmetic_ms": arithmetic_ms,
         "library_other_ms": other_ms,
         "library_bf16": library.bf16,
     }
 
 
-def run_loss(batch: int = 2048, views: int = 2, dim: int = 128, n_classes: int = 100, t: float = 0.1,
-             repeats: int = 5) -> dict:
-    """FLOPs of our loss and the measured times of ours and pytorch-metric-learning's (if installed)."""
+def run_loss(rows: list[dict] | None = None, batch: int = 2048, views: int = 2, dim: int = 128,
+             n_classes: int = 100, t: float = 0.1) -> dict:
+    """FLOPs of our loss, with the times of ours and pytorch-metric-learning's from benchmark c.
+
+    ``rows`` are benchmark c's results (``loss.run``) at the same sizes; they
+    are measured here (without the memory part) when not given.
+    """
+    if rows is None:
+        rows = loss_bench.run(batch, views, dim, n_classes, t, measure_memory=False)
+    seconds = {row["implementation"]: row["seconds"] for row in rows}
     x, labels = loss_bench.make_inputs(batch, views, dim, n_classes)
-    impls = loss_bench.implementations(t)
-    ours = impls["proglearn_supcon"]
-    timed = loss_bench.time_losses(impls, x, labels, repeats)
+    ours = loss_bench.implementations(t)["proglearn_supcon"]
+    pml = seconds.get("pytorch-metric-learning")
     return {
         "gflop": count_flops(lambda: loss_bench._step(ours, x, labels)) / 1e9,
-        "ours_ms": 1e3 * timed["proglearn_supcon"][1],
-        "pml_ms": 1e3 * timed["pytorch-metric-learning"][1] if "pytorch-metric-learning" in timed else None,
+        "ours_ms": 1e3 * seconds["proglearn_supcon"],
+        "pml_ms": None if pml is None else 1e3 * pml,
     }
 
 
 def report(rates: dict[str, float], train: dict, loss: dict, throughput_target: float = 2.5,
            loss_target: float = 8.0) -> None:
-    print("\ne) distance to the machine's arithmetic rate (median times, taken in turns)")
+    print("\ne) distance to the machine's arithmetic rate (step and loss times from a and c)")
     print(f"  matmul rate, 2048^3: fp32 {rates['fp32']:.0f} GFLOP/s, bf16 {rates['bf16']:.0f} GFLOP/s")
     precision = "bf16" if train["library_bf16"] else "fp32"
     rate = rates[precision]
@@ -126,7 +131,7 @@ def report(rates: dict[str, float], train: dict, loss: dict, throughput_target: 
     print(f"    library ({precision})         {train['library_ms']:7.1f} ms  "
           f"({1e3 * train['gflop'] / train['library_ms']:.0f} GFLOP/s; x{train['plain_ms'] / train['library_ms']:.2f})")
     print(f"      conv + matmul kernels {train['library_arithmetic_ms']:5.1f} ms, everything else "
-          f"{train['library_other_ms']:.1f} ms (profiled, so a little slower)")
+          f"{train['library_other_ms']:.1f} ms (profiled alone, not in turns)")
     print(f"    all arithmetic at the {precision} matmul rate: {1e3 * train['gflop'] / rate:.1f} ms; "
           f"x{throughput_target:g} the plain loop needs <= {train['plain_ms'] / throughput_target:.1f} ms")
     print(f"  SupConLoss forward + backward: {loss['gflop']:.1f} GFLOP, "
@@ -136,6 +141,7 @@ def report(rates: dict[str, float], train: dict, loss: dict, throughput_target: 
               f"<= {loss['pml_ms'] / loss_target:.1f} ms")
 
 
-def run() -> tuple[dict, dict, dict]:
+def run(training_rows: list[dict] | None = None, loss_rows: list[dict] | None = None) -> tuple[dict, dict, dict]:
+    """Matmul rates, training-step and loss figures; reuses a's (CPU) and c's rows when given."""
     rates = {"fp32": matmul_rate(torch.float32), "bf16": matmul_rate(torch.bfloat16)}
-    return rates, run_training(), run_loss()
+    return rates, run_training(training_rows), run_loss(loss_rows)
