@@ -15,8 +15,9 @@ setup(
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    # experiments and plotting are installed too: the proglearn-supcon command runs them.
-    packages=find_packages(include=["proglearn_supcon", "proglearn_supcon.*", "experiments", "plotting"]),
+    # One top-level name: experiments/ and plotting/ in the checkout are thin scripts
+    # over proglearn_supcon.experiments and proglearn_supcon.plotting.
+    packages=find_packages(include=["proglearn_supcon", "proglearn_supcon.*"]),
     entry_points={"console_scripts": ["proglearn-supcon = proglearn_supcon.cli:main"]},
     install_requires=[
         "torch>=2.0",

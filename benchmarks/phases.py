@@ -20,7 +20,7 @@ from unittest import mock
 
 import numpy as np
 
-from experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.datasets import Task
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 from proglearn_supcon.voters import KNNClassificationVoter

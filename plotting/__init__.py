@@ -1,0 +1,1 @@
+"""Entry scripts of the figures; the code lives in :mod:`proglearn_supcon.plotting`."""

@@ -27,11 +27,11 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: Subcommand -> (module whose ``build_parser`` and ``main`` it runs, one-line summary).
 COMMANDS = {
     "run": (
-        "experiments.cifar_task_sequence",
+        "proglearn_supcon.experiments.cifar_task_sequence",
         "train progressive networks over a task sequence, write the results, and summarize supcon - ce",
     ),
-    "plot": ("plotting.plot_variant", "plot the transfer and timing figures of one variant"),
-    "compare": ("plotting.compare_variants", "plot and summarize the differences between two variants"),
+    "plot": ("proglearn_supcon.plotting.plot_variant", "plot the transfer and timing figures of one variant"),
+    "compare": ("proglearn_supcon.plotting.compare_variants", "plot and summarize the differences between two variants"),
 }
 
 

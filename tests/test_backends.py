@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.parallel import claim_device, device_slots
 from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
 
@@ -79,7 +79,7 @@ def test_dask_results_equal_sequential(sequential, cluster, tmp_path):
 
 def _break_shift(shift):
     """On a worker: make runs of ``shift`` raise, as a bug or a bad node would."""
-    from experiments import cifar_task_sequence as worker_exp
+    from proglearn_supcon.experiments import cifar_task_sequence as worker_exp
 
     real = worker_exp.__dict__.setdefault("_real_run_one", worker_exp.run_one)
 
@@ -92,7 +92,7 @@ def _break_shift(shift):
 
 
 def _repair():
-    from experiments import cifar_task_sequence as worker_exp
+    from proglearn_supcon.experiments import cifar_task_sequence as worker_exp
 
     worker_exp.run_one = worker_exp.__dict__.pop("_real_run_one", worker_exp.run_one)
 

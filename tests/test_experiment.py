@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.geometry import GEOMETRY_METRICS
 from proglearn_supcon.results import load_runs, run_path
 from proglearn_supcon.transfer import transfer_metrics

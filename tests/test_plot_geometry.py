@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `plotting` is not an installed package
     sys.path.insert(0, str(REPO))
 
-from plotting.plot_geometry import main, plot_geometry_comparison  # noqa: E402
+from proglearn_supcon.plotting.plot_geometry import main, plot_geometry_comparison  # noqa: E402
 from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult, write_run  # noqa: E402
 
 T = 3

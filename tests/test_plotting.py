@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `plotting` is not an installed package
     sys.path.insert(0, str(REPO))
 
-from plotting.compare_variants import PairingWarning, compare_variants  # noqa: E402
-from plotting.compare_variants import main as compare_main  # noqa: E402
-from plotting.plot_variant import plot_timing, plot_variant  # noqa: E402
-from plotting.plot_variant import main as variant_main  # noqa: E402
+from proglearn_supcon.plotting.compare_variants import PairingWarning, compare_variants  # noqa: E402
+from proglearn_supcon.plotting.compare_variants import main as compare_main  # noqa: E402
+from proglearn_supcon.plotting.plot_variant import plot_timing, plot_variant  # noqa: E402
+from proglearn_supcon.plotting.plot_variant import main as variant_main  # noqa: E402
 from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run  # noqa: E402
 
 NAN = np.nan

@@ -1,6 +1,6 @@
 import numpy as np
 
-from experiments import recipe_search
+from proglearn_supcon.experiments import recipe_search
 from proglearn_supcon.results import load_runs
 
 
@@ -10,7 +10,7 @@ def test_every_variant_gets_the_same_number_of_configurations():
 
 
 def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatch, capsys, blob_images):
-    from experiments import cifar_task_sequence as exp
+    from proglearn_supcon.experiments import cifar_task_sequence as exp
     from proglearn_supcon.datasets import Task
 
     X, y = blob_images([0, 1], 20, seed=0)

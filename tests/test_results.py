@@ -115,7 +115,7 @@ def test_files_without_diagnostics_still_load(tmp_path):
 
 
 def test_variant_table_means_and_intervals(tmp_path):
-    from experiments.summary import main, variant_table
+    from proglearn_supcon.experiments.summary import main, variant_table
     from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run
 
     for shift, acc in ((1, 0.4), (2, 0.6)):

@@ -60,7 +60,7 @@ def execute_run(spec, args: argparse.Namespace, threads: int | str | None, devic
     An ``Exception`` comes back as a :class:`RunFailure` so the other runs go on.
     """
     # Looked up at call time, so the function the experiment module has now is the one run.
-    from experiments import cifar_task_sequence as experiment
+    from proglearn_supcon.experiments import cifar_task_sequence as experiment
 
     worker = worker_name()
     try:

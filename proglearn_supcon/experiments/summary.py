@@ -1,0 +1,144 @@
+"""The short report that ends the task-sequence experiment.
+
+After the runs, :func:`summarize` writes the comparison figure of two variants
+(``<out>/<a>_vs_<b>.png``, see :mod:`plotting.compare_variants`) and its table
+(``<out>/<a>_vs_<b>_summary.csv``), and returns the text printed at the end of
+the job: where the files are, each variant's mean final accuracy, FTE and TE,
+and the differences ``a - b`` with their intervals.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["summarize", "variant_table"]
+
+_NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}" if np.isfinite(value) else "n/a"
+
+
+def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: str = "ce",
+              confidence: float = 0.95) -> str:
+    """Write the ``a - b`` figure and table under ``results_dir``; return the report text.
+
+    Parameters
+    ----------
+    results_dir : path-like
+        The experiment's ``--out`` folder.
+    variants : sequence of str
+        Variants to report on (those that have results there).
+    a, b : str, default "supcon", "ce"
+        The compared pair; without both in ``variants`` only the per-variant
+        lines are reported and no figure is written.
+    confidence : float, default 0.95
+        Coverage of the intervals.
+
+    Returns
+    -------
+    str
+        Several lines, no trailing newline.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from proglearn_supcon.plotting.common import run_metrics, save_figure, sibling
+    from proglearn_supcon.plotting.compare_variants import PairingWarning, compare_variants
+    from proglearn_supcon.results import load_runs
+
+    root = Path(results_dir)
+    lines = [f"results: {root / '<variant>' / 'shift<s>_slot<k>.json'} ({', '.join(variants)})"]
+    for variant in variants:
+        metrics = run_metrics(load_runs(root, variant))
+        lines.append(
+            f"  {variant:<7} final accuracy {np.mean(metrics.accuracy[:, -1, :]):.3f}   "
+            f"mean FTE {np.mean(metrics.fte):.3f}   final TE {np.mean(metrics.te[:, -1, :]):.3f}   "
+            f"({metrics.n_runs} run{'s' if metrics.n_runs != 1 else ''})"
+        )
+    if a not in variants or b not in variants:
+        return "\n".join(lines)
+    out = root / f"{a}_vs_{b}.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PairingWarning)  # pair_runs prints it to stderr already
+        fig, table = compare_variants(root, a, b, confidence)
+    try:
+        save_figure(fig, out)
+    finally:
+        plt.close(fig)
+    csv_path = sibling(out, "_summary", ".csv")
+    table.to_csv(csv_path, index=False)
+    n_runs, n_tasks, over = int(table["n_runs"][0]), int(table["n_tasks"][0]), table["interval_over"][0]
+    samples = f"the {n_tasks} tasks of one run" if over == "tasks" else f"{n_runs} paired runs"
+    lines += [
+        f"figure:  {out}",
+        f"table:   {csv_path}",
+        f"{a} - {b} after the last task (positive: {a} better; {confidence:.0%} interval over {samples}):",
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"  {_NAMES[row.metric]:<8} {_signed(row.mean_difference)}  "
+            f"[{_signed(row.ci_low)}, {_signed(row.ci_high)}]  "
+            f"{a} better on {row.n_tasks_a_better} of {row.n_tasks} tasks"
+        )
+    return "\n".join(lines)
+
+
+def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 0.95) -> str:
+    """A markdown table of each variant's means over its runs, with interval half-widths.
+
+    Columns: mean single-task accuracy, final accuracy, FTE (mean over tasks),
+    final BTE and TE (mean over tasks after the last one), training time per
+    task and the epochs run per task, then the number of runs. Each run is
+    first averaged over its tasks; ``±`` is the half-width of the Student-t
+    interval over runs.
+    """
+    from proglearn_supcon.plotting.common import run_metrics
+    from proglearn_supcon.results import load_runs
+    from proglearn_supcon.transfer import mean_and_interval
+
+    def cell(per_run: np.ndarray, digits: int = 3) -> str:
+        mean, low, high = mean_and_interval(per_run, confidence=confidence)
+        spread = f" ± {(high - low) / 2:.{digits}f}" if np.isfinite(low) else ""
+        return f"{mean:.{digits}f}{spread}"
+
+    lines = ["| variant | single-task acc | final acc | FTE | final BTE | final TE | train s / task "
+             "| epochs / task | runs |", "|---|---|---|---|---|---|---|---|---|"]
+    for variant in variants:
+        runs = load_runs(results_dir, variant)
+        m = run_metrics(runs)
+        epochs = np.array([np.mean(r.tasks["n_epochs_run"]) for r in runs])  # NaN in older files
+        train = np.array([np.nanmean(r.tasks["train_time_s"]) for r in runs])
+        cells = [cell(m.single_task_accuracy.mean(1)), cell(m.accuracy[:, -1].mean(1)), cell(m.fte.mean(1)),
+                 cell(m.bte[:, -1].mean(1)), cell(m.te[:, -1].mean(1)), f"{np.mean(train):.1f}",
+                 f"{np.mean(epochs):.0f}" if np.isfinite(epochs).all() else "n/a"]
+        lines.append(f"| {variant} | " + " | ".join(cells) + f" | {m.n_runs} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.summary",
+                                     description="Print a markdown table of each variant's means over its runs.")
+    parser.add_argument("--results", required=True, metavar="DIR")
+    parser.add_argument("--variants", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    try:
+        print(variant_table(args.results, args.variants))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

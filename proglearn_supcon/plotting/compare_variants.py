@@ -1,0 +1,297 @@
+"""Differences between two variants (A - B) measured on the same runs.
+
+Command line (from the repository root)::
+
+    python plotting/compare_variants.py --results results --a supcon --b ce --out diff.pdf [--png]
+    python -m plotting.compare_variants --results results --a supcon --b ce --out diff.pdf
+
+writes the 2x2 difference figure ``diff.pdf`` and the summary table
+``diff_summary.csv`` beside it, and prints the table.
+
+From Python (a notebook)::
+
+    from proglearn_supcon.plotting.compare_variants import compare_variants
+    fig, summary = compare_variants("results", "supcon", "ce")
+
+Runs are paired by ``(shift, slot)``: the difference is taken within each pair,
+then averaged over pairs with a Student-t interval of the paired difference
+(:func:`proglearn_supcon.transfer.paired_difference`). For every metric shown
+(FTE, BTE, TE, accuracy) higher is better, so a positive difference means A is
+better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `plotting` and `proglearn_supcon` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import pandas as pd
+
+from proglearn_supcon.plotting.common import (
+    MINUS,
+    PairingWarning,
+    RunMetrics,
+    add_pair_arguments,
+    add_reference_line,
+    check_task_counts,
+    format_keys,
+    integer_ticks,
+    mean_over_seen,
+    nanmean_quiet,
+    plot_band,
+    run_key,
+    run_metrics,
+    run_pair_figure,
+    style_context,
+)
+from proglearn_supcon.results import RunResult, load_runs
+from proglearn_supcon.transfer import mean_and_interval, paired_difference
+
+#: Metrics of the summary table, in row order.
+SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
+#: Columns of the summary table, in order.
+SUMMARY_COLUMNS = ("metric", "mean_difference", "ci_low", "ci_high", "n_tasks_a_better", "n_tasks", "n_runs",
+                   "interval_over")
+
+
+def pair_runs(results_dir: str | os.PathLike, a: str, b: str) -> tuple[list[RunResult], list[RunResult]]:
+    """The runs of ``a`` and ``b`` that share a ``(shift, slot)``, in the same order.
+
+    If the sets of ``(shift, slot)`` differ, only the common runs are kept and the
+    message ``"pairing only the N common (shift, slot) runs: A has ...; B has ...
+    (left out: ...)"`` is printed to stderr and issued as a :class:`PairingWarning`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``results_dir`` does not exist.
+    ValueError
+        If a variant has no results, its runs have different task counts, the
+        two variants have different numbers of tasks (``"variants 'A' and 'B'
+        have different numbers of tasks (A: 10, B: 5)"``), or no
+        ``(shift, slot)`` is common to both.
+    """
+    runs_a = load_runs(results_dir, a)
+    runs_b = load_runs(results_dir, b)
+    tasks_a = check_task_counts(runs_a, a)
+    tasks_b = check_task_counts(runs_b, b)
+    if tasks_a != tasks_b:
+        raise ValueError(
+            f"variants {a!r} and {b!r} have different numbers of tasks ({a}: {tasks_a}, {b}: {tasks_b})"
+        )
+    by_a = {run_key(r): r for r in runs_a}
+    by_b = {run_key(r): r for r in runs_b}
+    common = sorted(by_a.keys() & by_b.keys())
+    keys_text = f"{a} has {format_keys(sorted(by_a))}; {b} has {format_keys(sorted(by_b))}"
+    if not common:
+        raise ValueError(f"variants {a!r} and {b!r} have no (shift, slot) run in common, nothing to pair: {keys_text}")
+    if by_a.keys() != by_b.keys():
+        left_out = [f"{a} {format_keys([k])}" for k in sorted(by_a.keys() - by_b.keys())]
+        left_out += [f"{b} {format_keys([k])}" for k in sorted(by_b.keys() - by_a.keys())]
+        message = (
+            f"pairing only the {len(common)} common (shift, slot) runs: {keys_text} "
+            f"(left out: {', '.join(left_out)})"
+        )
+        print(f"warning: {message}", file=sys.stderr)
+        warnings.warn(message, PairingWarning, stacklevel=2)
+    return [by_a[k] for k in common], [by_b[k] for k in common]
+
+
+@dataclass(frozen=True)
+class PairedMetrics:
+    """Metrics of the paired runs of two variants (run ``r`` of ``a`` pairs with run ``r`` of ``b``)."""
+
+    a: str
+    b: str
+    metrics_a: RunMetrics
+    metrics_b: RunMetrics
+
+    @property
+    def n_runs(self) -> int:
+        return self.metrics_a.n_runs
+
+    @property
+    def n_tasks(self) -> int:
+        return self.metrics_a.n_tasks
+
+    def curves(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per-run curves (R, T) of each variant, as plotted: ``{metric: (a, b)}``.
+
+        * ``fte``: ``fte[t]`` per task;
+        * ``bte``, ``te``: at ``n_tasks_seen = j + 1``, the mean of ``bte[j, t]``
+          (``te[j, t]``) over the tasks seen ``t = 0..j``;
+        * ``accuracy``: the mean accuracy over the tasks seen after task ``j``.
+        """
+        ma, mb = self.metrics_a, self.metrics_b
+        return {
+            "fte": (ma.fte, mb.fte),
+            "bte": (mean_over_seen(ma.bte), mean_over_seen(mb.bte)),
+            "te": (mean_over_seen(ma.te), mean_over_seen(mb.te)),
+            "accuracy": (ma.mean_accuracy, mb.mean_accuracy),
+        }
+
+    def finals(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per-run, per-task values (R, T) of the summary table: ``{metric: (a, b)}``.
+
+        ``accuracy``: ``acc[T-1, t]``; ``fte``: ``fte[t]``; ``bte``: ``bte[T-1, t]``;
+        ``te``: ``te[T-1, t]`` (values after the last task).
+        """
+        ma, mb = self.metrics_a, self.metrics_b
+        return {
+            "accuracy": (ma.accuracy[:, -1, :], mb.accuracy[:, -1, :]),
+            "fte": (ma.fte, mb.fte),
+            "bte": (ma.bte[:, -1, :], mb.bte[:, -1, :]),
+            "te": (ma.te[:, -1, :], mb.te[:, -1, :]),
+        }
+
+
+def load_paired(results_dir: str | os.PathLike, a: str, b: str) -> PairedMetrics:
+    """:func:`pair_runs`, then the transfer metrics of each paired run."""
+    runs_a, runs_b = pair_runs(results_dir, a, b)
+    return PairedMetrics(a, b, run_metrics(runs_a), run_metrics(runs_b))
+
+
+def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFrame:
+    """Summary of ``a - b`` after the last task, one row per metric.
+
+    For each metric of :data:`SUMMARY_METRICS`, let ``D[r, t] = A[r, t] - B[r, t]``
+    be the paired difference of run ``r`` on task ``t`` of the values of
+    :meth:`PairedMetrics.finals` (final accuracy ``acc[T-1, t]``, ``fte[t]``,
+    final ``bte[T-1, t]``, final ``te[T-1, t]``). Columns:
+
+    * ``metric``: ``"accuracy"``, ``"fte"``, ``"bte"`` or ``"te"``;
+    * ``mean_difference``: the mean over tasks of the per-task mean over runs,
+      ``mean_t(mean_r D[r, t])`` (NaN-aware);
+    * ``ci_low``, ``ci_high``: the Student-t ``confidence`` interval of the mean
+      over runs of the per-run task average ``d[r] = mean_t D[r, t]``; with a
+      single run (no spread across runs to estimate) the interval of the mean
+      over tasks of ``D[0, t]`` instead, which reflects only task-to-task
+      variation (NaN with a single task);
+    * ``n_tasks_a_better``: the number of tasks ``t`` with ``mean_r D[r, t] > 0``
+      (higher is better for every metric). Note that the final BTE of the last
+      task is 1 for both variants by definition, so that task never counts;
+    * ``n_tasks``: ``T``; ``n_runs``: the number of paired runs;
+    * ``interval_over``: ``"runs"`` or ``"tasks"`` (a single run), what the
+      interval's samples are.
+    """
+    rows = []
+    finals = paired.finals()
+    for metric in SUMMARY_METRICS:
+        values_a, values_b = finals[metric]
+        per_task, _, _ = paired_difference(values_a, values_b, axis=0, confidence=confidence)
+        with np.errstate(invalid="ignore"):
+            per_run = nanmean_quiet(values_a - values_b, axis=1)
+        over = "runs" if paired.n_runs > 1 else "tasks"
+        samples = per_run if over == "runs" else per_task
+        _, low, high = mean_and_interval(samples, axis=0, confidence=confidence)
+        rows.append({
+            "metric": metric,
+            "mean_difference": float(nanmean_quiet(per_task)),
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "n_tasks_a_better": int(np.sum(per_task > 0)),
+            "n_tasks": paired.n_tasks,
+            "n_runs": paired.n_runs,
+            "interval_over": over,
+        })
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+#: (metric, panel title, x label) of the four panels, row by row.
+PANELS = (
+    ("fte", "FTE per task", "task"),
+    ("bte", "BTE, mean over tasks seen", "number of tasks seen"),
+    ("te", "TE, mean over tasks seen", "number of tasks seen"),
+    ("accuracy", "Accuracy, mean over tasks seen", "number of tasks seen"),
+)
+
+
+def plot_differences(paired: PairedMetrics, confidence: float = 0.95):
+    """The 2x2 difference figure of already paired metrics (see :func:`compare_variants`)."""
+    import matplotlib.pyplot as plt
+
+    a, b, n_tasks = paired.a, paired.b, paired.n_tasks
+    sign = f"{a} {MINUS} {b}"
+    curves = paired.curves()
+    x = np.arange(1, n_tasks + 1)
+    with style_context():
+        fig = plt.figure(figsize=(7.0, 5.0), layout="constrained")
+        axes = fig.subplots(2, 2).ravel()
+        for ax, (metric, title, xlabel) in zip(axes, PANELS):
+            values_a, values_b = curves[metric]
+            mean, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence)
+            plot_band(ax, x, mean, low, high, color="C0", label=sign)
+            add_reference_line(ax, 0.0)
+            ylabel = "accuracy" if metric == "accuracy" else metric.upper()
+            ax.set(title=title, xlabel=xlabel, ylabel=f"\u0394 {ylabel} ({sign})")
+            integer_ticks(ax, n_tasks)
+        n = paired.n_runs
+        band = f"shaded: {confidence:.0%} interval of the paired difference" if n > 1 else "one pair: no interval"
+        fig.suptitle(f"{sign} (positive: {a} better)\n{n} paired run{'s' if n != 1 else ''} "
+                     f"(shift, slot); {band}")
+        fig.draw_without_rendering()  # lay out (and create ticks) inside the style
+    return fig
+
+
+def compare_variants(results_dir: str | os.PathLike, a: str, b: str, confidence: float = 0.95):
+    """The difference figure ``a - b`` and its summary table; returns ``(Figure, DataFrame)``.
+
+    Panels (one line each, ``gid="data"``, label ``"a − b"``; shaded
+    ``confidence`` interval of the paired difference over runs; dashed reference
+    line at 0, ``gid="reference"``):
+
+    * FTE difference per task (``x`` = task, 1-based);
+    * BTE and TE: at ``x`` = number of tasks seen ``j + 1``, the difference of the
+      mean over the tasks seen ``t = 0..j`` of ``bte[j, t]`` (``te[j, t]``);
+    * accuracy: the difference of the mean accuracy over the tasks seen.
+
+    The table is :func:`summary_table`. Pairing and errors are those of
+    :func:`pair_runs`.
+    """
+    paired = load_paired(results_dir, a, b)
+    return plot_differences(paired, confidence), summary_table(paired, confidence)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="compare_variants",
+        description=(
+            "Plot the differences A - B of FTE, BTE, TE and accuracy between two variants, "
+            "paired by (shift, slot), with intervals of the paired difference, and print and save "
+            "a summary table (mean difference after the last task, its interval, and on how many "
+            "tasks A is better)."
+        ),
+        epilog=(
+            "The summary is written beside --out as <stem>_summary.csv. Runs whose (shift, slot) "
+            "exists for only one variant are left out, with a warning. Exit status: 0 on success, "
+            "2 on a usage error, a missing results directory, a variant without results, different "
+            "task counts or no common run."
+        ),
+    )
+    return add_pair_arguments(parser)
+
+
+def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
+    """The summary table as printed text."""
+    header = f"{a} - {b} after the last task (positive: {a} better)"
+    return header + "\n" + summary.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
+    return run_pair_figure(build_parser(), argv, compare_variants, format_summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
