@@ -1,4 +1,4 @@
-"""Tests of proglearn_supcon.datasets.
+"""Tests of proglearn_supcon.datasets (cifar, digits, protocol).
 
 Everything runs offline on tiny files in the official formats written to
 ``tmp_path``; only the tests marked ``real_data`` read the real CIFAR-100 in
@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from proglearn_supcon import datasets
+from proglearn_supcon.datasets import cifar  # private names are patched where they are looked up
 from proglearn_supcon.datasets import (
     CorruptDataError,
     Task,
@@ -30,7 +31,7 @@ from proglearn_supcon.datasets import (
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-REAL_FETCH = datasets._fetch  # kept before the autouse fixture replaces it
+REAL_FETCH = cifar._fetch  # kept before the autouse fixture replaces it
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
 # Tiny fake data sets: per class this many training / test images.
@@ -46,7 +47,7 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(datasets, "_fetch", refuse)
+    monkeypatch.setattr(cifar, "_fetch", refuse)
     monkeypatch.delenv(datasets.ENV_VAR, raising=False)
 
 
@@ -98,7 +99,7 @@ def write_fake_archive(parent: Path, name: str = "cifar100", extra_members=()) -
     """Write ``cifar-*-python.tar.gz`` holding a fake extracted folder (plus extra members)."""
     source = parent / "src"
     folder = write_fake_cifar(source, name)
-    archive = parent / datasets._CIFAR[name].archive
+    archive = parent / cifar._CIFAR[name].archive
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname=folder.name)
         for member, payload in extra_members:
@@ -265,7 +266,7 @@ def test_download_fetches_checks_and_renames(tmp_path, fake_sizes, monkeypatch):
         assert Path(dest).parent == target and Path(dest).name != "cifar-100-python.tar.gz"
         Path(dest).write_bytes(payload)
 
-    monkeypatch.setattr(datasets, "_fetch", fake_fetch)
+    monkeypatch.setattr(cifar, "_fetch", fake_fetch)
     target = tmp_path / "new" / "data"
     X_train, *_ = load_cifar("cifar100", data_dir=target, download=True)
     assert calls == [CIFAR100_URL]
@@ -279,7 +280,7 @@ def test_download_fetches_checks_and_renames(tmp_path, fake_sizes, monkeypatch):
 
 def test_download_with_wrong_checksum_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(datasets.ARCHIVE_MD5, "cifar100", "0" * 32)
-    monkeypatch.setattr(datasets, "_fetch", lambda url, dest: Path(dest).write_bytes(b"not an archive"))
+    monkeypatch.setattr(cifar, "_fetch", lambda url, dest: Path(dest).write_bytes(b"not an archive"))
     with pytest.raises(CorruptDataError, match="MD5.*download=True"):
         load_cifar("cifar100", data_dir=tmp_path, download=True)
     assert list(tmp_path.iterdir()) == []
@@ -289,7 +290,7 @@ def test_download_network_failure_is_explained(tmp_path, monkeypatch):
     def offline(url, dest):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(datasets, "_fetch", offline)
+    monkeypatch.setattr(cifar, "_fetch", offline)
     with pytest.raises(OSError, match="could not download CIFAR-100"):
         load_cifar("cifar100", data_dir=tmp_path, download=True)
     assert list(tmp_path.iterdir()) == []

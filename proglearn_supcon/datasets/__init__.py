@@ -1,0 +1,50 @@
+"""Image data sets and the ProgLearn task-sequence protocol.
+
+Loaders
+-------
+* :func:`load_cifar` (:mod:`.cifar`) reads CIFAR-100 or CIFAR-10 in the
+  official "python version" format (optionally downloading and checking the
+  official archive);
+* :func:`load_digits_images` (:mod:`.digits`) turns scikit-learn's bundled 8x8
+  digits into small RGB images, for quick offline runs and tests;
+* :func:`load_hard_digits_images` rotates, shifts and adds noise to them
+  (data set "digits-hard", the quick start's default: no task is learned
+  perfectly, so the transfer efficiencies mean something).
+
+Task sequences
+--------------
+:func:`task_sequence` (:mod:`.protocol`) splits a data set into a sequence of
+class-disjoint tasks following ProgLearn's CIFAR 10x10 protocol; the index
+arithmetic lives in the pure functions :func:`split_class_pool` and
+:func:`task_indices`, which work on label arrays alone.
+
+Images are always uint8 of shape (n, height, width, 3) (NHWC) and labels int64.
+"""
+
+from .cifar import (
+    ARCHIVE_MD5,
+    DEFAULT_DATA_DIR,
+    ENV_VAR,
+    EXPECTED_SIZES,
+    CorruptDataError,
+    load_cifar,
+    resolve_data_dir,
+)
+from .digits import load_digits_images, load_hard_digits_images
+from .protocol import DATASETS, Task, split_class_pool, task_indices, task_sequence
+
+__all__ = [
+    "ARCHIVE_MD5",
+    "DATASETS",
+    "ENV_VAR",
+    "EXPECTED_SIZES",
+    "CorruptDataError",
+    "Task",
+    "load_cifar",
+    "load_digits_images",
+    "load_hard_digits_images",
+    "resolve_data_dir",
+    "split_class_pool",
+    "task_indices",
+    "task_sequence",
+]
