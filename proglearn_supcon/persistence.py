@@ -8,20 +8,18 @@ device are stored portably. Files are pickles: load only files you trust.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ._version import __version__
+from .fileio import atomic_path
 
 FORMAT = "proglearn_supcon.estimator/1"
 
 
 def save_object(obj, path: str | os.PathLike) -> None:
     """Write ``obj`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "library_version": __version__,
@@ -29,14 +27,8 @@ def save_object(obj, path: str | os.PathLike) -> None:
         "class": f"{type(obj).__module__}.{type(obj).__qualname__}",
         "object": obj,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_object(path: str | os.PathLike, expected_type: type | None = None):

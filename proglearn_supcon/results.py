@@ -28,7 +28,8 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
 
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. Files are written atomically (a
-temporary file in the same folder, then :func:`os.replace`), so a file that
+temporary file in the same folder, then :func:`os.replace`; see
+:mod:`proglearn_supcon.fileio`), so a file that
 exists is a finished run.
 """
 
@@ -37,12 +38,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
 
 SCHEMA = 1
 TASK_FIELDS = (
@@ -126,22 +128,6 @@ class RunResult:
 def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:
     """Where the run (variant, shift, slot) is stored."""
     return Path(results_dir) / variant / f"shift{shift}_slot{slot}.json"
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _finite_or_none(value: float) -> float | None:

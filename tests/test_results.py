@@ -73,7 +73,7 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("proglearn_supcon.results.os.replace", broken_replace)
+    monkeypatch.setattr("proglearn_supcon.fileio.os.replace", broken_replace)
     with pytest.raises(OSError):
         atomic_write_text(path, "new")
     assert path.read_text() == "old"

@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..fileio import atomic_path
+
 __all__ = [
     "ARCHIVE_MD5",
     "DEFAULT_DATA_DIR",
@@ -167,12 +169,8 @@ def _fetch(url: str, dest: Path) -> None:
 
 def _download(name: str, spec: _CifarSpec, archive: Path) -> None:
     """Fetch the official archive to a temporary file, check its MD5, then move it into place."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
     logger.info("downloading %s from %s to %s", spec.title, spec.url, archive)
-    fd, tmp_name = tempfile.mkstemp(dir=archive.parent, prefix=f".{archive.name}.", suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(archive, suffix=".part") as tmp:
         try:
             _fetch(spec.url, tmp)
         except OSError as exc:  # URLError, timeouts, refused connections
@@ -182,9 +180,6 @@ def _download(name: str, spec: _CifarSpec, archive: Path) -> None:
             ) from exc
         # Checked before the rename, so a bad download never sits at the final name.
         _verify_md5(tmp, ARCHIVE_MD5[name], "The download was damaged; run again with download=True.")
-        os.replace(tmp, archive)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
