@@ -25,7 +25,7 @@ from .losses import SupConLoss, TunedContrastiveLoss
 from .networks import EncoderFactory, ProjectionHead, Standardize, default_encoder, embedding_dim
 from .precision import autocast, check_precision, use_bf16
 from .selection import EARLY_STOPPING, EarlyStopping, knn_accuracy
-from .validation import check_input_shape, check_inputs, check_labels
+from .validation import check_input_shape, check_inputs, check_labels, is_int
 from .voters import KNNClassificationVoter
 
 LOSSES = ("supcon", "ce", "tcl")
@@ -40,10 +40,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device} was requested but CUDA is not available")
     return device
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -218,9 +214,9 @@ class NeuralClassificationTransformer(BaseEstimator):
         for name in ("epochs", "batch_size", "n_views", "projection_dim", "projection_hidden_dim",
                      "patience", "validation_interval"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not _is_int(self.warmup_epochs) or self.warmup_epochs < 0:
+        if not is_int(self.warmup_epochs) or self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be an integer >= 0, got {self.warmup_epochs!r}")
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 (BatchNorm and contrastive pairs need it)")

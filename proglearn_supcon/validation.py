@@ -6,10 +6,17 @@ says what was expected.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
+
+
+def is_int(value: object) -> bool:
+    """True for Python and numpy integers, False for bools (which are ints to Python)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def check_inputs(X, *, name: str = "X") -> np.ndarray:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
+from .validation import is_int
+
 __all__ = ["KNNClassificationVoter"]
 
 _METRICS = ("cosine", "euclidean")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _check_embeddings(X, *, copy: bool = False) -> np.ndarray:
@@ -119,11 +115,11 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         """Raise ValueError if a constructor parameter is invalid."""
-        if self.k is not None and (not _is_int(self.k) or self.k < 1):
+        if self.k is not None and (not is_int(self.k) or self.k < 1):
             raise ValueError(f"k must be an integer >= 1 or None, got {self.k!r}.")
         if self.metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}, got {self.metric!r}.")
-        if not _is_int(self.batch_size) or self.batch_size < 1:
+        if not is_int(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
 
     def _resolve_classes(self, y: np.ndarray) -> np.ndarray:
