@@ -14,7 +14,6 @@ the data's device is used.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from numbers import Integral, Real
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .precision import no_autocast
 
 __all__ = ["ImageAugmenter", "TabularAugmenter"]
 
@@ -65,13 +66,6 @@ def _check_call_args(x: object, ndim: int, n_views: object, generator: object) -
         raise ValueError(
             f"generator must be a torch.Generator or None, got {type(generator).__name__}."
         )
-
-
-def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """Keep the augmentation in the input's dtype inside a training autocast region."""
-    if device.type in ("cpu", "cuda"):
-        return torch.autocast(device.type, enabled=False)
-    return contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------
@@ -329,7 +323,8 @@ class ImageAugmenter:
         b, c, h, w = x.shape
         views = x.repeat_interleave(n_views, dim=0)  # (B * n_views, C, H, W), a copy
         if views.shape[0] > 0:
-            with _no_autocast(x.device):
+            # Keep the views in the input's dtype inside a training autocast region.
+            with no_autocast(x.device):
                 views = self._augment(views, generator)
         return views.reshape(b, n_views, c, h, w)
 

@@ -20,11 +20,12 @@ gradient is zero, never NaN).
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import torch
 from torch import Tensor, nn
+
+from .precision import no_autocast
 
 __all__ = ["SupConLoss", "TunedContrastiveLoss"]
 
@@ -49,14 +50,6 @@ def _check_weight(k: float, name: str) -> float:
     if not (k >= 0 and math.isfinite(k)):
         raise ValueError(f"{name} must be a finite number >= 0, got {k}")
     return k
-
-
-def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """Context in which autocast is off on ``device`` (no-op where unsupported)."""
-    available = getattr(torch.amp, "is_autocast_available", None)
-    if available is not None and not available(device.type):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, enabled=False)
 
 
 def _flatten(z: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -239,7 +232,7 @@ class SupConLoss(nn.Module):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Loss of projections ``z`` ``(B, V, D)`` with ``labels`` ``(B,)`` or None."""
-        with _no_autocast(z.device if isinstance(z, Tensor) else torch.device("cpu")):
+        with no_autocast(z.device if isinstance(z, Tensor) else torch.device("cpu")):
             if self.variant == "out":
                 loss = _supcon_out(z, labels, self.temperature)
             else:
@@ -307,7 +300,7 @@ class TunedContrastiveLoss(nn.Module):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Loss of projections ``z`` ``(B, V, D)`` with ``labels`` ``(B,)`` or None."""
-        with _no_autocast(z.device if isinstance(z, Tensor) else torch.device("cpu")):
+        with no_autocast(z.device if isinstance(z, Tensor) else torch.device("cpu")):
             logits, self_mask, pos, n_pos = _prepare(z, labels, self.temperature)
             terms = [logits.masked_fill(~pos, -math.inf)]
             if self.k1 > 0:

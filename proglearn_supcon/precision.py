@@ -44,3 +44,29 @@ def autocast(enabled: bool, device: torch.device) -> contextlib.AbstractContextM
     if not enabled or device.type not in ("cpu", "cuda"):
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast turned off on ``device``'s type, for code that must keep its inputs' dtype.
+
+    The losses compute their similarity matrices in float32 and the augmenters
+    keep views in the input's dtype, even when called inside a training step's
+    bf16 autocast region (of this library or of the caller).
+
+    Parameters
+    ----------
+    device : torch.device
+        Device of the tensors the code works on.
+
+    Returns
+    -------
+    context manager
+        ``torch.autocast(device.type, enabled=False)`` where torch has autocast
+        for that device type (CPU, CUDA, and e.g. MPS or XPU); a no-op context
+        elsewhere (e.g. "meta"), where asking for autocast would warn.
+    """
+    available = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.4
+    supported = available(device.type) if available is not None else device.type in ("cpu", "cuda")
+    if not supported:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, enabled=False)
