@@ -21,6 +21,7 @@ from unittest import mock
 import numpy as np
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon import training
 from proglearn_supcon.datasets import Task
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 from proglearn_supcon.voters import KNNClassificationVoter
@@ -79,7 +80,7 @@ def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, obj
     timer = PhaseTimer()
     T, V = NeuralClassificationTransformer, KNNClassificationVoter
     with ExitStack() as stack:
-        for owner, name, phase in ((T, "fit", "training"), (T, "_evaluate", "validation"),
+        for owner, name, phase in ((T, "fit", "training"), (training, "evaluate", "validation"),
                                    (T, "transform", "embedding"), (V, "fit", "kNN voters"),
                                    (V, "predict_proba", "kNN voters")):
             stack.enter_context(mock.patch.object(owner, name, timer.wrap(phase, getattr(owner, name))))

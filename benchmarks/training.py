@@ -20,6 +20,7 @@ from proglearn_supcon.augment import ImageAugmenter
 from proglearn_supcon.losses import SupConLoss
 from proglearn_supcon.networks import ProgLearnCNN, ProjectionHead
 from proglearn_supcon.precision import autocast, native_bf16
+from proglearn_supcon.training import TrainingConfig, batch_loss, make_criterion, make_optimizer
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 from .loss import plain_supcon
@@ -77,7 +78,7 @@ class _Trainer:
 
 
 class _LibraryTrainer:
-    """The library's own training step: NeuralClassificationTransformer._batch_loss + its optimiser."""
+    """The library's own training step: proglearn_supcon.training's batch_loss and optimiser."""
 
     def __init__(self, device: torch.device) -> None:
         self.transformer = NeuralClassificationTransformer(device=device, random_state=0)
@@ -88,14 +89,15 @@ class _LibraryTrainer:
         self.transformer.set_params(epochs=1, validation_fraction=0.0).fit(X, y)
         t = self.transformer
         self.encoder, self.head = t.encoder_.train(), t.head_.train()
-        self.criterion = t._criterion()
-        self.optimizer = t._optimizer(list(self.encoder.parameters()) + list(self.head.parameters()))
+        self.config = TrainingConfig.from_params(t.get_params(deep=False))
+        self.criterion = make_criterion(self.config)
+        self.optimizer = make_optimizer(list(self.encoder.parameters()) + list(self.head.parameters()), self.config)
         self.bf16 = native_bf16(device)
         self.device = device
 
     def step(self, views: torch.Tensor, labels: torch.Tensor) -> None:
         with autocast(self.bf16, self.device):
-            loss = self.transformer._batch_loss(views, labels, self.encoder, self.head, self.criterion)
+            loss = batch_loss(views, labels, self.encoder, self.head, self.criterion, self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

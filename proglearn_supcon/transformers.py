@@ -5,6 +5,9 @@ voters of every task are fitted on that representation. Here it is a CNN (or an
 MLP for feature vectors) trained with SupCon, TCL or cross-entropy; after
 training only the encoder is kept in use and :meth:`transform` returns its
 output (the penultimate layer of the classification network).
+
+This module holds the estimator: parameter checks, data preparation and the
+model; the training loop itself is in :mod:`proglearn_supcon.training`.
 """
 
 from __future__ import annotations
@@ -18,18 +21,16 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
-from tqdm.auto import tqdm
 
 from .augment import ImageAugmenter, TabularAugmenter
-from .losses import SupConLoss, TunedContrastiveLoss
 from .networks import EncoderFactory, ProjectionHead, Standardize, default_encoder, embedding_dim
-from .precision import autocast, check_precision, use_bf16
-from .selection import EARLY_STOPPING, EarlyStopping, knn_accuracy
+from .precision import check_precision, use_bf16
+from .selection import EARLY_STOPPING
+from .training import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
 from .validation import check_input_shape, check_inputs, check_labels, is_int
 from .voters import KNNClassificationVoter
 
-LOSSES = ("supcon", "ce", "tcl")
-LR_SCHEDULES = ("cosine", "constant")
+__all__ = ["LOSSES", "LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -40,11 +41,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device} was requested but CUDA is not available")
     return device
-
-
-def _channels_last(x: torch.Tensor) -> torch.Tensor:
-    """Image batches in channels-last memory order (faster convolutions on CPU and GPU)."""
-    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
 
 class NeuralClassificationTransformer(BaseEstimator):
@@ -247,30 +243,6 @@ class NeuralClassificationTransformer(BaseEstimator):
             return None
         return ImageAugmenter() if len(self.input_shape_) == 3 else TabularAugmenter()
 
-    def _views(self, x: torch.Tensor, augmenter, generator: torch.Generator) -> torch.Tensor:
-        """(B, ...) -> (B, V, ...): augmented views, or copies when augmentation is off."""
-        if augmenter is None:
-            return x.unsqueeze(1).expand(x.shape[0], self.n_views, *x.shape[1:])
-        return augmenter(x, self.n_views, generator)
-
-    # ----------------------------------------------------------------- losses
-    def _criterion(self) -> nn.Module:
-        if self.loss == "supcon":
-            return SupConLoss(temperature=self.temperature)
-        if self.loss == "tcl":
-            return TunedContrastiveLoss(temperature=self.temperature, k1=self.tcl_k1, k2=self.tcl_k2)
-        return nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
-
-    def _batch_loss(self, views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head: nn.Module,
-                    criterion) -> torch.Tensor:
-        batch, n_views = views.shape[:2]
-        embeddings = model(_channels_last(views.reshape(batch * n_views, *views.shape[2:])))
-        if self.loss == "ce":
-            logits = head(embeddings)
-            return criterion(logits.float(), labels.repeat_interleave(n_views))
-        z = head(embeddings).float().reshape(batch, n_views, -1)
-        return criterion(z, labels)
-
     # -------------------------------------------------------------------- fit
     def fit(self, X, y) -> "NeuralClassificationTransformer":
         """Train the encoder on (X, y).
@@ -346,109 +318,32 @@ class NeuralClassificationTransformer(BaseEstimator):
             return (channels, height, width)
         return self.input_shape_
 
-    def _lr_factor(self, epoch: int) -> float:
-        """Learning-rate multiplier of ``epoch``: linear warm-up, then cosine (or constant)."""
-        warmup = min(self.warmup_epochs, self.epochs - 1)
-        if epoch < warmup:
-            return (epoch + 1) / (warmup + 1)
-        if self.lr_schedule == "constant":
-            return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / (self.epochs - warmup)))
-
-    def _optimizer(self, params: list) -> torch.optim.Optimizer:
-        try:
-            # One fused kernel for all parameters; Adam's per-tensor path was
-            # a third of a training step on CPU.
-            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay, fused=True)
-        except (RuntimeError, TypeError, ValueError):  # older torch or unsupported device
-            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-
     def _train(self, X, y_encoded, train_idx, val_idx, head, device, generator) -> None:
-        criterion = self._criterion()
-        augmenter = self._make_augmenter()
-        optimizer = self._optimizer(list(self.encoder_.parameters()) + list(head.parameters()))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_factor)
-        bf16 = use_bf16(self.precision, device)
+        """Train ``encoder_`` and ``head`` (see :func:`.training.train`); set the history attributes."""
         model = torch.compile(self.encoder_) if self.compile else self.encoder_
         # The training set is small (one task); keep it on the device once.
         x_train = self._to_tensor(X[train_idx], device)
-        y_train = torch.from_numpy(y_encoded[train_idx]).to(device)
         validation = None
         if len(val_idx):
             validation = (self._to_tensor(X[val_idx], device), y_encoded[val_idx])
-        stopper = EarlyStopping(self.early_stopping, self.patience)
-
-        self.history_ = {"train_loss": [], "epoch": [], "val_loss": [], "val_accuracy": []}
-        epochs = tqdm(range(self.epochs), desc=f"train {self.loss}", disable=not self.verbose, leave=False)
-        for epoch in epochs:
-            self.encoder_.train()
-            head.train()
-            losses = []
-            for idx in self._batches(len(x_train), generator, device):
-                views = self._views(x_train[idx], augmenter, generator)
-                with autocast(bf16, device):
-                    loss = self._batch_loss(views, y_train[idx], model, head, criterion)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-            scheduler.step()
-            self.history_["train_loss"].append(float(torch.stack(losses).mean()))
-            self.n_epochs_run_ = epoch + 1
-            last = epoch == self.epochs - 1
-            if validation is None or not ((epoch + 1) % self.validation_interval == 0 or last):
-                continue
-            val_loss, val_accuracy = self._evaluate(x_train, y_encoded[train_idx], validation, head, criterion, bf16)
-            for key, value in (("epoch", epoch), ("val_loss", val_loss), ("val_accuracy", val_accuracy)):
-                self.history_[key].append(value)
-            epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_accuracy:.3f}")
-            stopper.update(epoch, val_loss, val_accuracy, [self.encoder_, head])
-            if stopper.should_stop(epoch):
-                break
-        stopper.restore([self.encoder_, head])
-        self.best_epoch_ = self.n_epochs_run_ - 1 if stopper.best_epoch is None else stopper.best_epoch
+        result = train(
+            TrainingConfig.from_params(self.get_params(deep=False)),
+            self.encoder_,
+            head,
+            x_train,
+            y_encoded[train_idx],
+            embedding_dim=self.embedding_dim_,
+            generator=generator,
+            validation=validation,
+            augmenter=self._make_augmenter(),
+            bf16=use_bf16(self.precision, device),
+            model=model,
+        )
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_run_ = result.n_epochs_run
         # The head is kept only for inspection; voters use the encoder output.
         self.head_ = head.eval()
-
-    def _batches(self, n: int, generator: torch.Generator, device: torch.device):
-        order = torch.randperm(n, generator=generator).to(device)
-        for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size]
-            # A batch of one breaks BatchNorm and has no contrastive pair; skip it.
-            if len(idx) >= 2:
-                yield idx
-
-    @torch.no_grad()
-    def _evaluate(self, x_train, y_train, validation, head, criterion, bf16: bool) -> tuple[float, float]:
-        """(validation loss, validation kNN accuracy), from one pass over un-augmented images.
-
-        The loss is the training loss of the validation images' embeddings,
-        one un-augmented view each (for SupCon / TCL the positives are the
-        other validation images of the class). The kNN voter is fitted on
-        the training split's embeddings.
-        """
-        x_val, y_val = validation
-        self.encoder_.eval()
-        head.eval()
-        val_emb = self._embed(x_val, bf16)
-        with autocast(bf16, x_val.device):
-            out = head(torch.from_numpy(val_emb).to(x_val.device)).float()
-        labels = torch.from_numpy(y_val).to(x_val.device)
-        val_loss = float(criterion(out, labels) if self.loss == "ce" else criterion(out[:, None], labels))
-        train_emb = self._embed(x_train, bf16)
-        return val_loss, knn_accuracy(train_emb, y_train, val_emb, y_val, self.k, self.metric)
-
-    def _embed(self, x: torch.Tensor, bf16: bool, batch_size: int = 1024) -> np.ndarray:
-        """Encoder output (n, embedding_dim_) float32 of a prepared tensor, in eval mode."""
-        out = np.empty((len(x), self.embedding_dim_), dtype=np.float32)
-        for start in range(0, len(x), batch_size):
-            xb = _channels_last(x[start : start + batch_size])
-            with autocast(bf16, xb.device):
-                emb = self.encoder_(xb).float()
-                if self.flip_average and xb.ndim == 4:
-                    emb = (emb + self.encoder_(xb.flip(-1)).float()) / 2
-            out[start : start + len(xb)] = emb.cpu().numpy()
-        return out
 
     # -------------------------------------------------------------- transform
     @torch.no_grad()
@@ -476,7 +371,9 @@ class NeuralClassificationTransformer(BaseEstimator):
         out = np.empty((len(X), self.embedding_dim_), dtype=np.float32)
         for start in range(0, len(X), batch_size):
             xb = self._to_tensor(X[start : start + batch_size], device)
-            out[start : start + len(xb)] = self._embed(xb, bf16, batch_size)
+            out[start : start + len(xb)] = embed(
+                self.encoder_, xb, self.embedding_dim_, bf16, self.flip_average, batch_size
+            )
         return out
 
     def to(self, device: str | torch.device) -> "NeuralClassificationTransformer":

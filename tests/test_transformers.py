@@ -4,6 +4,7 @@ import torch
 
 from conftest import FAST
 from proglearn_supcon.networks import MLPEncoder, ProgLearnCNN
+from proglearn_supcon.training import TrainingConfig, lr_factor
 from proglearn_supcon.transformers import NeuralClassificationTransformer, resolve_device
 
 
@@ -183,14 +184,17 @@ def test_history_records_every_evaluated_epoch(blob_images):
 
 
 def test_warmup_then_cosine_learning_rate():
-    tr = NeuralClassificationTransformer(epochs=10, warmup_epochs=2)
-    factors = [tr._lr_factor(e) for e in range(10)]
-    np.testing.assert_allclose(factors[:3], [1 / 3, 2 / 3, 1.0])
-    np.testing.assert_allclose(factors[2:], 0.5 * (1 + np.cos(np.pi * np.arange(8) / 8)))
+    def factors(tr, n):
+        config = TrainingConfig.from_params(tr.get_params())
+        return [lr_factor(e, config) for e in range(n)]
+
+    factors10 = factors(NeuralClassificationTransformer(epochs=10, warmup_epochs=2), 10)
+    np.testing.assert_allclose(factors10[:3], [1 / 3, 2 / 3, 1.0])
+    np.testing.assert_allclose(factors10[2:], 0.5 * (1 + np.cos(np.pi * np.arange(8) / 8)))
     short = NeuralClassificationTransformer(epochs=3, warmup_epochs=5)  # warm-up capped at epochs - 1
-    np.testing.assert_allclose([short._lr_factor(e) for e in range(3)], [1 / 3, 2 / 3, 1.0])
+    np.testing.assert_allclose(factors(short, 3), [1 / 3, 2 / 3, 1.0])
     constant = NeuralClassificationTransformer(epochs=10, warmup_epochs=0, lr_schedule="constant")
-    assert [constant._lr_factor(e) for e in range(10)] == [1.0] * 10
+    assert factors(constant, 10) == [1.0] * 10
 
 
 def test_flip_average_is_mean_of_image_and_mirror(blob_images):
