@@ -1,4 +1,4 @@
-"""Geometry of labelled embeddings, and the cross-task transfer matrix.
+"""Geometry of labelled embeddings.
 
 Graf et al. ("Dissecting Supervised Contrastive Learning", ICML 2021) show that
 at the loss minimum both SupCon and cross-entropy collapse every class onto a
@@ -24,11 +24,13 @@ are invariant to global scale but not to translation).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils.validation import check_array, column_or_1d
+
+# transfer_matrix lived here until it moved to the transfer code; keep the old import path.
+from .transfer import transfer_matrix  # noqa: F401
 
 __all__ = [
     "GEOMETRY_METRICS",
@@ -40,7 +42,6 @@ __all__ = [
     "alignment_uniformity",
     "effective_rank",
     "embedding_geometry",
-    "transfer_matrix",
 ]
 
 #: Names of the metrics returned by :func:`embedding_geometry`, in order.
@@ -378,61 +379,3 @@ def embedding_geometry(X, y) -> dict[str, float]:
         "uniformity": _uniformity(_kernel_sum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * unit_gram, 2.0), n),
         "effective_rank": _entropy_rank(centred_gram),
     }
-
-
-def transfer_matrix(posteriors: Sequence[Mapping], classes: Sequence, y_true: Sequence) -> np.ndarray:
-    """Accuracy of every transformer's voter alone on every task's test set.
-
-    ``out[i, j]`` is the accuracy on task ``j``'s test set of the voter of
-    transformer ``i`` for task ``j`` (a kNN voter fitted on task ``j``'s data in
-    transformer ``i``'s embedding), predicting ``classes[j][argmax_c
-    posteriors[j][i][:, c]]``. It takes the posteriors the voters already gave,
-    so nothing is retrained, re-embedded or re-voted; from a learner they are
-    ``learner.voters_[(i, j)].predict_proba(embedding of task j's test set by
-    transformer i)`` (``ProgressiveLearner.voter_posteriors``). For a
-    progressive learner the diagonal is the single-task accuracy; ``i < j`` is
-    an earlier transformer on a later task (forward), ``i > j`` a later
-    transformer on an earlier task (backward).
-
-    Parameters
-    ----------
-    posteriors : sequence of T mappings of int to ndarray of shape (n_j, n_classes_j)
-        ``posteriors[j][i]``: transformer ``i``'s voter posteriors on task ``j``'s
-        test set, for every ``i`` in ``0..T-1``; columns follow ``classes[j]``.
-    classes : sequence of T array-likes of shape (n_classes_j,)
-        Task ``j``'s classes, in the posteriors' column order.
-    y_true : sequence of T array-likes of shape (n_j,)
-        Task ``j``'s test labels.
-
-    Returns
-    -------
-    ndarray of shape (T, T), float64
-        Rows are transformers, columns tasks.
-
-    Raises
-    ------
-    ValueError
-        If the three sequences differ in length, a transformer's posteriors
-        are missing, or posteriors do not have shape ``(n_j, n_classes_j)``.
-    """
-    n_tasks = len(y_true)
-    if not len(posteriors) == len(classes) == n_tasks:
-        raise ValueError(
-            f"posteriors, classes and y_true must have one entry per task; got {len(posteriors)}, "
-            f"{len(classes)} and {n_tasks}."
-        )
-    missing = [(i, j) for j in range(n_tasks) for i in range(n_tasks) if i not in posteriors[j]]
-    if missing:
-        raise ValueError(f"no posteriors for (transformer, task) pairs {missing}.")
-    out = np.empty((n_tasks, n_tasks))
-    for j in range(n_tasks):
-        labels, task_classes = column_or_1d(y_true[j]), np.asarray(classes[j])
-        for i in range(n_tasks):
-            proba = np.asarray(posteriors[j][i])
-            if proba.shape != (len(labels), len(task_classes)):
-                raise ValueError(
-                    f"posteriors[{j}][{i}] has shape {proba.shape}, expected ({len(labels)}, {len(task_classes)}) "
-                    f"(test samples, classes of task {j})."
-                )
-            out[i, j] = np.mean(task_classes[np.argmax(proba, axis=1)] == labels)
-    return out

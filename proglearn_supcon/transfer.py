@@ -36,17 +36,29 @@ For the statistics across runs (shifts, slots) use :func:`mean_and_interval`
 or, for two variants measured on the same runs, :func:`paired_difference`.
 Averaging is usually done on the log scale (``log_*`` fields) because ratios
 are multiplicative; ``exp`` of the mean log is the geometric mean.
+
+The accuracies of every transformer's voter alone on every task, the
+cross-task view behind these numbers, come from :func:`transfer_matrix`.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from sklearn.utils.validation import column_or_1d
 
-__all__ = ["TransferMetrics", "smoothed_error", "transfer_metrics", "mean_and_interval", "paired_difference"]
+__all__ = [
+    "TransferMetrics",
+    "smoothed_error",
+    "transfer_metrics",
+    "mean_and_interval",
+    "paired_difference",
+    "transfer_matrix",
+]
 
 
 @dataclass(frozen=True)
@@ -319,3 +331,61 @@ def paired_difference(
         # inf - inf is NaN: that pair is then treated as missing.
         difference = a - b
     return mean_and_interval(difference, axis=axis, confidence=confidence)
+
+
+def transfer_matrix(posteriors: Sequence[Mapping], classes: Sequence, y_true: Sequence) -> np.ndarray:
+    """Accuracy of every transformer's voter alone on every task's test set.
+
+    ``out[i, j]`` is the accuracy on task ``j``'s test set of the voter of
+    transformer ``i`` for task ``j`` (a kNN voter fitted on task ``j``'s data in
+    transformer ``i``'s embedding), predicting ``classes[j][argmax_c
+    posteriors[j][i][:, c]]``. It takes the posteriors the voters already gave,
+    so nothing is retrained, re-embedded or re-voted; from a learner they are
+    ``learner.voters_[(i, j)].predict_proba(embedding of task j's test set by
+    transformer i)`` (``ProgressiveLearner.voter_posteriors``). For a
+    progressive learner the diagonal is the single-task accuracy; ``i < j`` is
+    an earlier transformer on a later task (forward), ``i > j`` a later
+    transformer on an earlier task (backward).
+
+    Parameters
+    ----------
+    posteriors : sequence of T mappings of int to ndarray of shape (n_j, n_classes_j)
+        ``posteriors[j][i]``: transformer ``i``'s voter posteriors on task ``j``'s
+        test set, for every ``i`` in ``0..T-1``; columns follow ``classes[j]``.
+    classes : sequence of T array-likes of shape (n_classes_j,)
+        Task ``j``'s classes, in the posteriors' column order.
+    y_true : sequence of T array-likes of shape (n_j,)
+        Task ``j``'s test labels.
+
+    Returns
+    -------
+    ndarray of shape (T, T), float64
+        Rows are transformers, columns tasks.
+
+    Raises
+    ------
+    ValueError
+        If the three sequences differ in length, a transformer's posteriors
+        are missing, or posteriors do not have shape ``(n_j, n_classes_j)``.
+    """
+    n_tasks = len(y_true)
+    if not len(posteriors) == len(classes) == n_tasks:
+        raise ValueError(
+            f"posteriors, classes and y_true must have one entry per task; got {len(posteriors)}, "
+            f"{len(classes)} and {n_tasks}."
+        )
+    missing = [(i, j) for j in range(n_tasks) for i in range(n_tasks) if i not in posteriors[j]]
+    if missing:
+        raise ValueError(f"no posteriors for (transformer, task) pairs {missing}.")
+    out = np.empty((n_tasks, n_tasks))
+    for j in range(n_tasks):
+        labels, task_classes = column_or_1d(y_true[j]), np.asarray(classes[j])
+        for i in range(n_tasks):
+            proba = np.asarray(posteriors[j][i])
+            if proba.shape != (len(labels), len(task_classes)):
+                raise ValueError(
+                    f"posteriors[{j}][{i}] has shape {proba.shape}, expected ({len(labels)}, {len(task_classes)}) "
+                    f"(test samples, classes of task {j})."
+                )
+            out[i, j] = np.mean(task_classes[np.argmax(proba, axis=1)] == labels)
+    return out

@@ -12,8 +12,10 @@ from proglearn_supcon.transfer import (
     mean_and_interval,
     paired_difference,
     smoothed_error,
+    transfer_matrix,
     transfer_metrics,
 )
+from proglearn_supcon.voters import KNNClassificationVoter
 
 NAN = np.nan
 
@@ -220,3 +222,55 @@ def test_paired_difference():
     assert (low[0], high[0]) == pytest.approx((0.2 - half, 0.2 + half))
     with pytest.raises(ValueError, match="same shape"):
         paired_difference(a, b[:2])
+
+
+# ----------------------------------------------------------------------------- transfer matrix
+
+
+def fitted_transfer_problem(n_tasks: int = 3, seed: int = 0):
+    """Voters (i, j) fitted on task j in a random linear 'embedding' of transformer i, their test posteriors."""
+    rng = np.random.default_rng(seed)
+    projections = [rng.normal(size=(4, 3 + i)) for i in range(n_tasks)]  # transformer i: 4 -> 3 + i dims
+    voters, embeddings, posteriors, classes, labels = {}, [], [], [], []
+    for j in range(n_tasks):
+        task_classes = np.array([10 * j, 10 * j + 1, 10 * j + 2])
+        centres = rng.normal(scale=1.5, size=(3, 4))
+        y_fit, y_test = rng.choice(task_classes, 30), rng.choice(task_classes, 25)
+        X_fit = centres[y_fit - 10 * j] + rng.normal(size=(30, 4))
+        X_test = centres[y_test - 10 * j] + rng.normal(size=(25, 4))
+        for i, P in enumerate(projections):
+            voters[(i, j)] = KNNClassificationVoter(k=3, classes=task_classes).fit(X_fit @ P, y_fit)
+        embeddings.append({i: X_test @ P for i, P in enumerate(projections)})
+        posteriors.append({i: voters[(i, j)].predict_proba(embeddings[j][i]) for i in range(n_tasks)})
+        classes.append(task_classes)
+        labels.append(y_test)
+    return voters, embeddings, posteriors, classes, labels
+
+
+def test_transfer_matrix_is_each_voter_alone():
+    voters, embeddings, posteriors, classes, labels = fitted_transfer_problem()
+    matrix = transfer_matrix(posteriors, classes, labels)
+    assert matrix.shape == (3, 3) and matrix.dtype == np.float64
+    for i in range(3):
+        for j in range(3):
+            assert matrix[i, j] == np.mean(voters[(i, j)].predict(embeddings[j][i]) == labels[j])
+    assert 0.0 < matrix.min() and len(np.unique(matrix)) > 1  # non-trivial accuracies
+
+
+def test_transfer_matrix_errors():
+    _, _, posteriors, classes, labels = fitted_transfer_problem()
+    with pytest.raises(ValueError, match="one entry per task; got 2, 3 and 3"):
+        transfer_matrix(posteriors[:2], classes, labels)
+    del posteriors[0][2]
+    with pytest.raises(ValueError, match=r"pairs \[\(2, 0\)\]"):
+        transfer_matrix(posteriors, classes, labels)
+    _, _, posteriors, classes, labels = fitted_transfer_problem()
+    labels[1] = labels[1][:-1]
+    with pytest.raises(ValueError, match=r"posteriors\[1\]\[0\] has shape \(25, 3\), expected \(24, 3\)"):
+        transfer_matrix(posteriors, classes, labels)
+
+
+def test_transfer_matrix_old_import_path():
+    from proglearn_supcon import geometry
+
+    assert geometry.transfer_matrix is transfer_matrix
