@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from proglearn_supcon.analysis import format_mean_interval
 from proglearn_supcon.results import load_runs
 from proglearn_supcon.transfer import mean_and_interval
 
@@ -101,11 +102,6 @@ def summary_rows(out: str | Path) -> list[dict]:
     return rows
 
 
-def _fmt(stat) -> str:
-    mean, low, high = stat
-    return f"{mean:.3f}" if not np.isfinite(low) else f"{mean:.3f} ± {(high - low) / 2:.3f}"
-
-
 def print_summary(rows: list[dict]) -> None:
     if not rows:
         print("no search results yet")
@@ -114,8 +110,8 @@ def print_summary(rows: list[dict]) -> None:
     print(f"| configuration | variant | runs | mean single-task acc | mean acc after task {n_tasks} | epochs run |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['config']} | {row['variant']} | {row['runs']} | {_fmt(row['single'])} | "
-              f"{_fmt(row['last'])} | {row['epochs']:.0f} |")
+        print(f"| {row['config']} | {row['variant']} | {row['runs']} | {format_mean_interval(*row['single'])} | "
+              f"{format_mean_interval(*row['last'])} | {row['epochs']:.0f} |")
     print()
     for variant in VARIANTS:
         mine = [r for r in rows if r["variant"] == variant]
