@@ -10,8 +10,8 @@ configurations of its own loss (the temperature for SupCon, ``k1`` for TCL,
 label smoothing for CE), so every variant gets the same number of
 configurations.
 
-    python -m experiments.recipe_search run --data-dir ../shared/data --n-jobs 2
-    python -m experiments.recipe_search summary          # markdown table of what was tried
+    python -m proglearn_supcon.experiments.recipe_search run --data-dir ../shared/data --n-jobs 2
+    python -m proglearn_supcon.experiments.recipe_search summary  # markdown table of what was tried
 
 The runs behind the README's table are in ``docs/results/search``
 (``summary --out docs/results/search`` prints it again).
@@ -28,10 +28,12 @@ import numpy as np
 from proglearn_supcon.analysis import format_mean_interval
 from proglearn_supcon.results import load_runs
 from proglearn_supcon.transfer import mean_and_interval
+from proglearn_supcon.transformers import LOSSES
 
 from . import cifar_task_sequence as experiment
 
-VARIANTS = ("supcon", "ce", "tcl")
+#: Every loss the library trains with, each a variant of the search.
+VARIANTS = LOSSES
 HELD_OUT_SHIFT = 6
 
 #: The recipe every configuration starts from: the library defaults when the
@@ -121,7 +123,7 @@ def print_summary(rows: list[dict]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m experiments.recipe_search", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m proglearn_supcon.experiments.recipe_search", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the grid (finished runs are skipped)")
     run.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",
