@@ -19,7 +19,7 @@ from proglearn_supcon.analysis import PairingWarning, format_mean_interval, run_
 from proglearn_supcon.results import load_runs
 from proglearn_supcon.transfer import mean_and_interval
 
-__all__ = ["summarize", "variant_table"]
+__all__ = ["build_parser", "main", "summarize", "variant_table"]
 
 _NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
 
@@ -112,14 +112,25 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser():
+    """The options of ``proglearn-supcon summary``."""
     import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="proglearn-supcon summary",
+        description="Print a markdown table of each variant's means over its runs, with interval half-widths.",
+    )
+    parser.add_argument("--results", required=True, metavar="DIR",
+                        help="results directory holding <variant>/shift<s>_slot<k>.json files")
+    parser.add_argument("--variants", nargs="+", required=True, metavar="VARIANT", help="variants, one row each")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 on missing or invalid results)."""
     import sys
 
-    parser = argparse.ArgumentParser(prog="proglearn-supcon summary",
-                                     description="Print a markdown table of each variant's means over its runs.")
-    parser.add_argument("--results", required=True, metavar="DIR")
-    parser.add_argument("--variants", nargs="+", required=True)
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         print(variant_table(args.results, args.variants))
