@@ -20,9 +20,10 @@ from unittest import mock
 
 import numpy as np
 
-from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon import training
 from proglearn_supcon.datasets import Task
+from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments.arguments import build_parser
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 from proglearn_supcon.voters import KNNClassificationVoter
 
@@ -75,7 +76,7 @@ def synthetic_tasks(n_tasks: int = 10, classes_per_task: int = 10, n_train: int 
 
 def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, object]:
     """Time one run of the experiment; returns (seconds per phase, wall seconds, RunResult)."""
-    args = exp.build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     spec = exp.RunSpec(args.variant[0], args.shifts[0], args.slots[0])
     timer = PhaseTimer()
     T, V = NeuralClassificationTransformer, KNNClassificationVoter

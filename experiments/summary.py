@@ -1,4 +1,4 @@
-"""The summary table and figure of finished runs.
+"""The table of each variant's means over its finished runs (``proglearn-supcon summary``).
 
 A thin entry script: the code is :mod:`proglearn_supcon.experiments.summary`, and
 ``python experiments/summary.py``, ``python -m experiments.summary`` (from a checkout) and the

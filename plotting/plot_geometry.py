@@ -1,4 +1,4 @@
-"""Transfer matrices and embedding geometry of two variants.
+"""Transfer matrices and embedding geometry of two variants (``proglearn-supcon geometry``).
 
 A thin entry script: the code is :mod:`proglearn_supcon.plotting.plot_geometry`, and
 ``python plotting/plot_geometry.py``, ``python -m plotting.plot_geometry`` (from a checkout) and the

@@ -1,15 +1,17 @@
 """The ``proglearn-supcon`` command installed by pip.
 
-Subcommands::
+Subcommands (modules under :mod:`proglearn_supcon`)::
 
     proglearn-supcon run ...       # the task-sequence experiment (experiments.cifar_task_sequence)
+    proglearn-supcon summary ...   # the table of each variant's means (experiments.summary)
     proglearn-supcon plot ...      # the figure of one variant (plotting.plot_variant)
     proglearn-supcon compare ...   # the difference figure of two variants (plotting.compare_variants)
+    proglearn-supcon geometry ...  # transfer matrices and embedding geometry (plotting.plot_geometry)
 
 Each subcommand takes exactly the options of its module's command line (the
-``python -m experiments.cifar_task_sequence`` and ``python plotting/...``
-forms keep working) and, after checking them here, runs that module's
-``main``. ``--help`` lists every option with its default. A bad argument is
+checkout's thin scripts, ``python experiments/cifar_task_sequence.py`` or
+``python -m plotting.compare_variants``, take the same) and, after checking
+them here, runs that module's ``main``. ``--help`` lists every option with its default. A bad argument is
 reported on one line, ``proglearn-supcon <command>: error: <what>``, with exit
 status 2.
 """
@@ -17,21 +19,24 @@ status 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from proglearn_supcon._version import __version__
+from proglearn_supcon.experiments import cifar_task_sequence, summary
+from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: Subcommand -> (module whose ``build_parser`` and ``main`` it runs, one-line summary).
 COMMANDS = {
     "run": (
-        "proglearn_supcon.experiments.cifar_task_sequence",
+        cifar_task_sequence,
         "train progressive networks over a task sequence, write the results, and summarize supcon - ce",
     ),
-    "plot": ("proglearn_supcon.plotting.plot_variant", "plot the transfer and timing figures of one variant"),
-    "compare": ("proglearn_supcon.plotting.compare_variants", "plot and summarize the differences between two variants"),
+    "summary": (summary, "print the table of each variant's means over its runs"),
+    "plot": (plot_variant, "plot the transfer and timing figures of one variant"),
+    "compare": (compare_variants, "plot and summarize the differences between two variants"),
+    "geometry": (plot_geometry, "plot transfer matrices and embedding geometry of two variants (--diagnostics runs)"),
 }
 
 
@@ -73,13 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                      parser_class=_OneLineErrorParser)
-    for name, (module_name, summary) in COMMANDS.items():
-        module_parser = importlib.import_module(module_name).build_parser()
+    for name, (module, line) in COMMANDS.items():
+        module_parser = module.build_parser()
         commands.add_parser(
             name,
             parents=[module_parser],
             add_help=False,  # the module parser's -h/--help is inherited
-            help=summary,
+            help=line,
             description=module_parser.description,
             epilog=module_parser.epilog,
             formatter_class=_DefaultsHelpFormatter,
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The subcommand is argv[0] (the only top-level option, --version, exits),
     # and its arguments were just checked; the module parses them again itself.
-    module = importlib.import_module(COMMANDS[args.command][0])
+    module, _ = COMMANDS[args.command]
     return module.main(argv[1:])
 
 

@@ -51,7 +51,7 @@ def test_help_lists_commands(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: proglearn-supcon")
-    for command in ("run", "plot", "compare"):
+    for command in ("run", "summary", "plot", "compare", "geometry"):
         assert f"    {command} " in out
 
 
@@ -62,6 +62,8 @@ def test_help_lists_commands(capsys):
                  "(default: 8 for digits-", "--seed", "(default: 0)", "--n-jobs", "--out"]),
         ("plot", ["--results", "--variant", "--out", "--png", "(default: 0.95)"]),
         ("compare", ["--results", "--a", "--b", "--out", "(default: 0.95)"]),
+        ("summary", ["--results", "--variants"]),
+        ("geometry", ["--results", "--a", "--b", "--out", "--png", "(default: 0.95)"]),
     ],
 )
 def test_command_help_shows_options_and_defaults(command, shown, capsys):
@@ -84,6 +86,8 @@ def test_command_help_shows_options_and_defaults(command, shown, capsys):
         (["plot", "--results", "r"], "proglearn-supcon plot: error: the following arguments are required"),
         (["compare", "--results", "r", "--a", "x", "--b", "y", "--out", "f.pdf", "--confidence", "2"],
          "proglearn-supcon compare: error: argument --confidence"),
+        (["summary", "--results", "r"], "proglearn-supcon summary: error: the following arguments are required"),
+        (["geometry", "--a", "x"], "proglearn-supcon geometry: error: the following arguments are required"),
     ],
 )
 def test_bad_arguments_are_one_line_and_status_2(argv, message, capsys):
@@ -115,7 +119,21 @@ def test_plot_and_compare_with_a_perfect_task(tmp_path, capsys):
 def test_runtime_errors_are_status_2(tmp_path, capsys):
     argv = ["compare", "--results", str(tmp_path / "missing"), "--a", "supcon", "--b", "ce", "--out", "d.pdf"]
     assert cli.main(argv) == 2
-    assert "does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("proglearn-supcon compare: error: ") and "does not exist" in err
+    assert cli.main(["summary", "--results", str(tmp_path / "missing"), "--variants", "ce"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("proglearn-supcon summary: error: ") and err.count("\n") == 1
+
+
+def test_commands_are_the_modules_themselves():
+    """Each subcommand names its module object (imported directly, no module names as strings)."""
+    from proglearn_supcon.experiments import cifar_task_sequence, summary
+    from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
+
+    modules = {name: module for name, (module, _) in cli.COMMANDS.items()}
+    assert modules == {"run": cifar_task_sequence, "summary": summary, "plot": plot_variant,
+                       "compare": compare_variants, "geometry": plot_geometry}
 
 
 @pytest.mark.skipif(shutil.which("proglearn-supcon") is None,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments.arguments import parse_int_list
 from proglearn_supcon.geometry import GEOMETRY_METRICS
 from proglearn_supcon.results import load_runs, run_path
 from proglearn_supcon.transfer import transfer_metrics
@@ -12,10 +13,10 @@ TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "2", "--quiet", "--
 
 
 def test_parse_int_list():
-    assert exp.parse_int_list("1-3,5") == [1, 2, 3, 5]
-    assert exp.parse_int_list("0") == [0]
+    assert parse_int_list("1-3,5") == [1, 2, 3, 5]
+    assert parse_int_list("0") == [0]
     with pytest.raises(Exception):
-        exp.parse_int_list("3-1")
+        parse_int_list("3-1")
 
 
 def test_help_documents_options(capsys):

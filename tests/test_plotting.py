@@ -465,7 +465,7 @@ def test_plot_variant_cli_errors(args, message, results, tmp_path, capsys):
     args = [a.format(missing=tmp_path / "missing", results=results) for a in args]
     assert variant_main(args + ["--out", str(tmp_path / "fig.pdf")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("plot_variant: error: ") and message in err
+    assert err.startswith("proglearn-supcon plot: error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "fig.pdf").exists()
 
@@ -483,7 +483,7 @@ def test_compare_cli_errors(tmp_path, capsys):
             args = args + ["--out", str(tmp_path / "diff.pdf")]
         assert compare_main(args) == 2, message
         err = capsys.readouterr().err
-        assert err.startswith("compare_variants: error: ") and message in err
+        assert err.startswith("proglearn-supcon compare: error: ") and message in err
         assert err.count("\n") == 1
     assert not (tmp_path / "diff.pdf").exists()
 

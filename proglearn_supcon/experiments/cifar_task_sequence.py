@@ -17,18 +17,17 @@ Quick start (offline, about a minute on 2 CPU cores: supcon, ce and tcl on
 the noisy, rotated digits of "digits-hard", then the supcon - ce figure and
 summary)::
 
-    python -m experiments.cifar_task_sequence
+    proglearn-supcon run          # or: python -m experiments.cifar_task_sequence
 
 CIFAR-100 10x10, both variants, all six shifts, two runs at a time::
 
-    python -m experiments.cifar_task_sequence --dataset cifar100 --variant supcon ce \\
+    proglearn-supcon run --dataset cifar100 --variant supcon ce \\
         --shifts 1-6 --data-dir ../shared/data --n-jobs 2
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import platform
 import resource
@@ -43,44 +42,10 @@ from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import retain_freed_memory
 from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
-from proglearn_supcon.parallel import BACKENDS
+from proglearn_supcon.experiments import driver
+from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
 from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult, run_path
 from proglearn_supcon.seeding import derive_seed
-
-from proglearn_supcon.experiments import driver
-
-VARIANTS = ("supcon", "ce", "tcl")
-DATASETS = ("cifar100", "cifar10", "digits", "digits-hard")
-#: Epochs per transformer when --epochs is not given, where the library
-#: default (100) is not used: the quick-start sequence keeps to about a minute.
-DEFAULT_EPOCHS = {"digits-hard": 8}
-
-
-def parse_int_list(text: str) -> list[int]:
-    """Parse "1-3,5" into [1, 2, 3, 5]."""
-    values: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part[1:]:
-            low, high = part.split("-", 1)
-            low_i, high_i = int(low), int(high)
-            if high_i < low_i:
-                raise argparse.ArgumentTypeError(f"empty range {part!r}")
-            values.extend(range(low_i, high_i + 1))
-        else:
-            values.append(int(part))
-    if not values:
-        raise argparse.ArgumentTypeError(f"no numbers in {text!r}")
-    return sorted(set(values))
-
-
-def _int_list_arg(text: str) -> list[int]:
-    try:
-        return parse_int_list(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected numbers like '1-3,5', got {text!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -122,32 +87,48 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
     return params
 
 
-def _param_arg(text: str) -> tuple[str, object]:
-    """Parse NAME=VALUE into (name, value): a Python literal (number, bool, None) or else the string."""
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    if name not in LifelongClassificationNetwork._get_param_names():
-        raise argparse.ArgumentTypeError(f"unknown network parameter {name!r}")
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return name, value
+@dataclass
+class TaskRecord:
+    """What a run measures, filled in task by task.
+
+    ``accuracy[t, s]``: task ``s`` after learning tasks ``0..t`` (NaN for
+    ``s > t``); ``per_task``: one value per task for each of
+    :data:`~proglearn_supcon.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
+    is transformer ``tid``'s embedding of task ``s``'s test set and
+    ``test_posteriors[s][tid]`` its voter's posteriors there: transformers and
+    voters are frozen once fitted, so each pair is computed once and kept for
+    the later tasks and the diagnostics.
+    """
+
+    accuracy: np.ndarray
+    per_task: dict[str, np.ndarray]
+    test_embeddings: list[dict]
+    test_posteriors: list[dict]
+
+    @classmethod
+    def empty(cls, n_tasks: int) -> "TaskRecord":
+        return cls(
+            accuracy=np.full((n_tasks, n_tasks), np.nan),
+            per_task={name: np.full(n_tasks, np.nan) for name in TASK_FIELDS},
+            test_embeddings=[dict() for _ in range(n_tasks)],
+            test_posteriors=[dict() for _ in range(n_tasks)],
+        )
 
 
-def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> RunResult:
-    """Train one network over the task sequence and return its results (the driver writes them)."""
+def prepare_process(threads: int | None) -> None:
+    """Set torch's thread count (None leaves its default) and keep freed memory for reuse."""
     import torch
-    from tqdm.auto import tqdm
 
     if threads is not None:
         torch.set_num_threads(threads)
     # Training frees and reallocates the same large buffers every step; without
     # this each one is page-faulted back in (1.5x slower steps in Dask workers).
     retain_freed_memory()
-    tasks = task_sequence(
+
+
+def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
+    """The run's task sequence: ``args.dataset`` at the spec's shift and slot."""
+    return task_sequence(
         args.dataset,
         n_tasks=args.n_tasks,
         classes_per_task=args.classes_per_task,
@@ -157,60 +138,81 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         data_dir=args.data_dir,
         download=args.download,
     )
-    params = network_params(args, spec.variant, spec.shift, spec.slot)
-    net = LifelongClassificationNetwork(**params)
-    n_tasks = len(tasks)
-    accuracy = np.full((n_tasks, n_tasks), np.nan)
-    per_task = {name: np.full(n_tasks, np.nan) for name in TASK_FIELDS}
-    # test_embeddings[s][tid]: transformer tid's embeddings of task s's test set,
-    # test_posteriors[s][tid]: its voter's posteriors there. Transformers and
-    # voters are frozen once fitted, so each pair is computed once.
-    test_embeddings: list[dict] = [dict() for _ in range(n_tasks)]
-    test_posteriors: list[dict] = [dict() for _ in range(n_tasks)]
 
-    label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
-    bar = tqdm(tasks, desc=label, position=position, disable=args.quiet, unit="task")
+
+def train_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRecord) -> None:
+    """Add task ``t`` to ``net`` and record its training time and epochs."""
+    per_task = record.per_task
+    start = time.perf_counter()
+    net.add_task(task.X_train, task.y_train, task_id=t)
+    per_task["train_time_s"][t] = time.perf_counter() - start
+    transformer = net.learner_.transformers_[t]
+    per_task["n_epochs_run"][t] = transformer.n_epochs_run_
+    per_task["best_epoch"][t] = transformer.best_epoch_
+    per_task["val_accuracy"][t] = _best_val_accuracy(transformer)
+
+
+def evaluate_new_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRecord) -> None:
+    """Task ``t``'s test set through every transformer: single-task accuracy and both inference times.
+
+    Timed as a user would pay for it: single-task inference is the new
+    transformer and its voter; multitask inference adds the other transformers'
+    embeddings and voters.
+    """
+    learner, per_task = net.learner_, record.per_task
+    embeddings, posteriors = record.test_embeddings[t], record.test_posteriors
+    embed_time = {}
+    for tid in range(t + 1):
+        start = time.perf_counter()
+        embeddings[tid] = learner.transform(task.X_test, tid)
+        embed_time[tid] = time.perf_counter() - start
+    start = time.perf_counter()
+    posteriors[t] = learner.voter_posteriors({t: embeddings[t]}, t)
+    single_proba = learner.decide(posteriors[t], t)
+    per_task["single_task_inference_time_s"][t] = embed_time[t] + time.perf_counter() - start
+    start = time.perf_counter()
+    others = {tid: emb for tid, emb in embeddings.items() if tid != t}
+    if others:
+        posteriors[t].update(learner.voter_posteriors(others, t))
+    learner.decide(posteriors[t], t)
+    per_task["multitask_inference_time_s"][t] = (
+        per_task["single_task_inference_time_s"][t]
+        + sum(embed_time[tid] for tid in others)
+        + time.perf_counter() - start
+    )
+    per_task["single_task_accuracy"][t] = np.mean(task.classes[single_proba.argmax(1)] == task.y_test)
+
+
+def evaluate_seen_tasks(net: LifelongClassificationNetwork, tasks, t: int, record: TaskRecord) -> None:
+    """Accuracy of every task seen after task ``t``, the earlier ones now also voted on by transformer ``t``."""
+    learner = net.learner_
+    for s in range(t):  # earlier tasks' test sets through the new transformer (backward transfer)
+        record.test_embeddings[s][t] = learner.transform(tasks[s].X_test, t)
+        record.test_posteriors[s].update(learner.voter_posteriors({t: record.test_embeddings[s][t]}, s))
+    for s in range(t + 1):
+        proba = learner.decide(record.test_posteriors[s], s)
+        record.accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
+
+
+def learn_tasks(net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int) -> TaskRecord:
+    """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured."""
+    from tqdm.auto import tqdm
+
+    record = TaskRecord.empty(len(tasks))
+    bar = tqdm(tasks, desc=label, position=position, disable=quiet, unit="task")
     for t, task in enumerate(bar):
-        start = time.perf_counter()
-        net.add_task(task.X_train, task.y_train, task_id=t)
-        per_task["train_time_s"][t] = time.perf_counter() - start
+        train_task(net, task, t, record)
+        evaluate_new_task(net, task, t, record)
+        evaluate_seen_tasks(net, tasks, t, record)
+        record.per_task["peak_memory_mb"][t] = peak_memory_mb()
+        bar.set_postfix(acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
+                        single=f"{record.per_task['single_task_accuracy'][t]:.3f}")
+    return record
 
-        # The new task's test set through every transformer, timed: this is
-        # what single-task and multitask inference cost for this task.
-        embed_time = {}
-        for tid in range(t + 1):
-            start = time.perf_counter()
-            test_embeddings[t][tid] = net.learner_.transform(task.X_test, tid)
-            embed_time[tid] = time.perf_counter() - start
-        start = time.perf_counter()
-        test_posteriors[t] = net.learner_.voter_posteriors({t: test_embeddings[t][t]}, t)
-        single_proba = net.learner_.decide(test_posteriors[t], t)
-        per_task["single_task_inference_time_s"][t] = embed_time[t] + time.perf_counter() - start
-        start = time.perf_counter()
-        others = {tid: emb for tid, emb in test_embeddings[t].items() if tid != t}
-        if others:
-            test_posteriors[t].update(net.learner_.voter_posteriors(others, t))
-        net.learner_.decide(test_posteriors[t], t)
-        per_task["multitask_inference_time_s"][t] = (
-            per_task["single_task_inference_time_s"][t]
-            + sum(embed_time[tid] for tid in others)
-            + time.perf_counter() - start
-        )
-        per_task["single_task_accuracy"][t] = np.mean(task.classes[single_proba.argmax(1)] == task.y_test)
-        transformer = net.learner_.transformers_[t]
-        per_task["n_epochs_run"][t] = transformer.n_epochs_run_
-        per_task["best_epoch"][t] = transformer.best_epoch_
-        per_task["val_accuracy"][t] = _best_val_accuracy(transformer)
 
-        # Earlier tasks' test sets through the new transformer (backward transfer).
-        for s in range(t):
-            test_embeddings[s][t] = net.learner_.transform(tasks[s].X_test, t)
-            test_posteriors[s].update(net.learner_.voter_posteriors({t: test_embeddings[s][t]}, s))
-        for s in range(t + 1):
-            proba = net.learner_.decide(test_posteriors[s], s)
-            accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
-        per_task["peak_memory_mb"][t] = peak_memory_mb()
-        bar.set_postfix(acc=f"{np.nanmean(accuracy[t, : t + 1]):.3f}", single=f"{per_task['single_task_accuracy'][t]:.3f}")
+def run_config(spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks) -> dict:
+    """The ``config`` of a results file: the run's options, network parameters, sizes and machine."""
+    import torch
 
     config = {
         **{k: v for k, v in vars(args).items() if k not in ("variant", "shifts", "slots", "func")},
@@ -226,18 +228,45 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         "python": platform.python_version(),
         "torch_version": torch.__version__,
     }
-    run = RunResult(
+    return _jsonable(config)
+
+
+def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> RunResult:
+    """Train one network over the task sequence and return its results (the driver writes them).
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The variant, shift and slot.
+    args : argparse.Namespace
+        The experiment's options (:func:`~proglearn_supcon.experiments.arguments.build_parser`).
+    threads : int, optional
+        Torch threads of this run; None keeps torch's default.
+    position : int, default 0
+        Line of this run's progress bar.
+
+    Returns
+    -------
+    RunResult
+        Accuracies, per-task fields, config and, with ``args.diagnostics``, the diagnostics.
+    """
+    prepare_process(threads)
+    tasks = load_tasks(spec, args)
+    net = LifelongClassificationNetwork(**network_params(args, spec.variant, spec.shift, spec.slot))
+    label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
+    record = learn_tasks(net, tasks, label, args.quiet, position)
+    return RunResult(
         variant=spec.variant,
         dataset=args.dataset,
         shift=spec.shift,
         slot=spec.slot,
-        accuracy=accuracy,
-        tasks=per_task,
-        config=_jsonable(config),
+        accuracy=record.accuracy,
+        tasks=record.per_task,
+        config=run_config(spec, args, net, tasks),
         library_version=__version__,
-        diagnostics=run_diagnostics(test_embeddings, test_posteriors, tasks) if args.diagnostics else None,
+        diagnostics=(run_diagnostics(record.test_embeddings, record.test_posteriors, tasks)
+                     if args.diagnostics else None),
     )
-    return run
 
 
 def _best_val_accuracy(transformer) -> float:
@@ -290,68 +319,6 @@ def _jsonable(value):
     return str(value)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m experiments.cifar_task_sequence",
-        description=(
-            "Train progressive networks on a task sequence (CIFAR-100 10x10 protocol of ProgLearn, "
-            "CIFAR-10, or the offline digits sequences) and write one results file per "
-            "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
-        ),
-    )
-    parser.add_argument("--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS),
-                        help="loss(es) training the transformers (default: supcon ce tcl)")
-    parser.add_argument("--dataset", choices=DATASETS, default="digits-hard",
-                        help="task sequence (default: digits-hard, scikit-learn's digits rotated, shifted "
-                             "and noisy, offline)")
-    parser.add_argument("--n-tasks", type=int, default=None,
-                        help="number of tasks (default: 10 for cifar100, 5 for the others)")
-    parser.add_argument("--classes-per-task", type=int, default=None,
-                        help="classes per task (default: 10 for cifar100, 2 for the others)")
-    parser.add_argument("--n-train-per-task", type=int, default=None,
-                        help="training samples per task (default: 500 for CIFAR, 100 for digits)")
-    parser.add_argument("--shifts", type=_int_list_arg, default=[1],
-                        help="data shifts 1..6, e.g. '1-6' or '1,3' (default: 1)")
-    parser.add_argument("--slots", type=_int_list_arg, default=[0],
-                        help="training-sample slots, e.g. '0-9' (default: 0)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="maximum epochs per transformer (default: 8 for digits-hard, else the library "
-                             "default, 100)")
-    parser.add_argument("--param", type=_param_arg, action="append", metavar="NAME=VALUE",
-                        help="set a LifelongClassificationNetwork parameter for every run, e.g. "
-                             "--param lr=2e-3 --param early_stopping=loss (repeatable)")
-    parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
-    parser.add_argument("--n-jobs", type=int, default=1, help="runs trained in parallel (joblib processes)")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the CIFAR data (default: $PROGLEARN_SUPCON_DATA, then ~/.cache/proglearn_supcon)")
-    parser.add_argument("--download", action="store_true", help="download CIFAR if it is not found (needs internet)")
-    parser.add_argument("--out", default=None, help="results folder (default: results/<dataset>)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed; each (shift, slot) derives its own")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--backend", choices=BACKENDS, default="loky",
-                        help="where runs train: joblib's local processes (loky), a Dask or a Ray cluster")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="Dask scheduler to use with --backend dask (default: a local cluster of --n-jobs)")
-    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                        help="Ray cluster to use with --backend ray (default: a local one of --n-jobs)")
-    parser.add_argument("--devices", type=_device_list_arg, default=None, metavar="DEV,DEV,...",
-                        help="e.g. cuda:0,cuda:1: runs placed round-robin, one at a time per device (overrides --device)")
-    parser.add_argument("--threads-per-run", type=int, default=None,
-                        help="torch threads per run (default: the worker's cores shared by its concurrent runs)")
-    parser.add_argument("--list", action="store_true", help="print the runs finished and still to do, train nothing")
-    parser.add_argument("--diagnostics", action="store_true",
-                        help="also record the transfer matrix and the embedding geometry of every "
-                             "(transformer, task) pair in each results file (about 20 s per 10-task CIFAR run)")
-    return parser
-
-
-def _device_list_arg(text: str) -> list[str]:
-    devices = [d.strip() for d in text.split(",") if d.strip()]
-    if not devices:
-        raise argparse.ArgumentTypeError(f"no devices in {text!r}")
-    return devices
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.out is None:
@@ -377,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    code = driver.run_all(todo, len(specs), args)
+    # run_one as this module has it now (a test may have replaced it); a
+    # top-level function, so worker processes can unpickle it by name.
+    code = driver.run_all(todo, len(specs), args, run_one)
     return code if code else _report(args)
 
 

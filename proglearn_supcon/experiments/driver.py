@@ -4,6 +4,12 @@ Workers only train and return a :class:`~proglearn_supcon.results.RunResult`
 (or a :class:`RunFailure`); this process, the driver, writes every results
 file atomically as soon as its run returns. Results therefore need no shared
 filesystem, and a driver that dies loses only the runs still in flight.
+
+The driver does not know the experiment: :func:`run_all` is given the function
+that trains one run (``run_one(spec, args, threads, position) -> RunResult``,
+e.g. :func:`proglearn_supcon.experiments.cifar_task_sequence.run_one`). With a
+parallel backend that function travels to the workers, so it must be
+picklable: a module-level function, which workers import by name.
 """
 
 from __future__ import annotations
@@ -49,9 +55,9 @@ def describe(spec) -> str:
     return f"{spec.variant} shift {spec.shift} slot {spec.slot}"
 
 
-def execute_run(spec, args: argparse.Namespace, threads: int | str | None, device_index: int,
+def execute_run(run_one, spec, args: argparse.Namespace, threads: int | str | None, device_index: int,
                 position: int = 0) -> RunResult | RunFailure:
-    """Train one run where this is called (driver or worker) and return it; writes nothing.
+    """Train one run with ``run_one`` where this is called (driver or worker) and return it; writes nothing.
 
     The device is ``args.device``, or with ``args.devices`` one of those held
     for the run's duration (:func:`~proglearn_supcon.parallel.claim_device`).
@@ -59,9 +65,6 @@ def execute_run(spec, args: argparse.Namespace, threads: int | str | None, devic
     :data:`WORKER_CORES` uses this process's cores shared by its concurrent runs.
     An ``Exception`` comes back as a :class:`RunFailure` so the other runs go on.
     """
-    # Looked up at call time, so the function the experiment module has now is the one run.
-    from proglearn_supcon.experiments import cifar_task_sequence as experiment
-
     worker = worker_name()
     try:
         with _device(args, device_index) as (device, slot):
@@ -70,7 +73,7 @@ def execute_run(spec, args: argparse.Namespace, threads: int | str | None, devic
             started = time.time()
             if threads == WORKER_CORES:
                 threads = default_threads()
-            run = experiment.run_one(spec, run_args, threads, position)
+            run = run_one(spec, run_args, threads, position)
             finished = time.time()
     except Exception as exc:
         return RunFailure(spec, worker, f"{type(exc).__name__}: {exc}", traceback.format_exc())
@@ -108,8 +111,12 @@ def list_runs(specs, args: argparse.Namespace) -> int:
     return 0
 
 
-def run_all(todo, n_total: int, args: argparse.Namespace) -> int:
-    """Train the runs ``todo`` on ``args.backend``, writing each file as it returns.
+def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
+    """Train the runs ``todo`` with ``run_one`` on ``args.backend``, writing each file as it returns.
+
+    ``run_one(spec, args, threads, position)`` trains one run and returns its
+    :class:`~proglearn_supcon.results.RunResult`; with a parallel backend it is
+    pickled to the workers, so pass a module-level function.
 
     Returns the exit status: 0 when every run finished, 1 when a run failed or
     the backend broke (finished runs are kept; rerunning does the rest), 2 when
@@ -129,7 +136,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace) -> int:
         # One bar, the driver's: workers' per-task and per-epoch bars would interleave.
         worker_args = copy.copy(args)
         worker_args.quiet = True
-    items = [(spec, worker_args, threads, i, 1) for i, spec in enumerate(todo)]
+    items = [(run_one, spec, worker_args, threads, i, 1) for i, spec in enumerate(todo)]
 
     written, failures = [], []
     started = time.perf_counter()

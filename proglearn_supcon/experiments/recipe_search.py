@@ -10,8 +10,8 @@ configurations of its own loss (the temperature for SupCon, ``k1`` for TCL,
 label smoothing for CE), so every variant gets the same number of
 configurations.
 
-    python -m experiments.recipe_search run --data-dir ../shared/data --n-jobs 2
-    python -m experiments.recipe_search summary          # markdown table of what was tried
+    python -m proglearn_supcon.experiments.recipe_search run --data-dir ../shared/data --n-jobs 2
+    python -m proglearn_supcon.experiments.recipe_search summary  # markdown table of what was tried
 
 The runs behind the README's table are in ``docs/results/search``
 (``summary --out docs/results/search`` prints it again).
@@ -25,12 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from proglearn_supcon.analysis import format_mean_interval
 from proglearn_supcon.results import load_runs
 from proglearn_supcon.transfer import mean_and_interval
+from proglearn_supcon.transformers import LOSSES
 
 from . import cifar_task_sequence as experiment
 
-VARIANTS = ("supcon", "ce", "tcl")
+#: Every loss the library trains with, each a variant of the search.
+VARIANTS = LOSSES
 HELD_OUT_SHIFT = 6
 
 #: The recipe every configuration starts from: the library defaults when the
@@ -101,11 +104,6 @@ def summary_rows(out: str | Path) -> list[dict]:
     return rows
 
 
-def _fmt(stat) -> str:
-    mean, low, high = stat
-    return f"{mean:.3f}" if not np.isfinite(low) else f"{mean:.3f} ± {(high - low) / 2:.3f}"
-
-
 def print_summary(rows: list[dict]) -> None:
     if not rows:
         print("no search results yet")
@@ -114,8 +112,8 @@ def print_summary(rows: list[dict]) -> None:
     print(f"| configuration | variant | runs | mean single-task acc | mean acc after task {n_tasks} | epochs run |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['config']} | {row['variant']} | {row['runs']} | {_fmt(row['single'])} | "
-              f"{_fmt(row['last'])} | {row['epochs']:.0f} |")
+        print(f"| {row['config']} | {row['variant']} | {row['runs']} | {format_mean_interval(*row['single'])} | "
+              f"{format_mean_interval(*row['last'])} | {row['epochs']:.0f} |")
     print()
     for variant in VARIANTS:
         mine = [r for r in rows if r["variant"] == variant]
@@ -125,7 +123,7 @@ def print_summary(rows: list[dict]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m experiments.recipe_search", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m proglearn_supcon.experiments.recipe_search", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the grid (finished runs are skipped)")
     run.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",

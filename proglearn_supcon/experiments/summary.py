@@ -1,7 +1,7 @@
 """The short report that ends the task-sequence experiment.
 
 After the runs, :func:`summarize` writes the comparison figure of two variants
-(``<out>/<a>_vs_<b>.png``, see :mod:`plotting.compare_variants`) and its table
+(``<out>/<a>_vs_<b>.png``, see :mod:`proglearn_supcon.plotting.compare_variants`) and its table
 (``<out>/<a>_vs_<b>_summary.csv``), and returns the text printed at the end of
 the job: where the files are, each variant's mean final accuracy, FTE and TE,
 and the differences ``a - b`` with their intervals.
@@ -15,7 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["summarize", "variant_table"]
+from proglearn_supcon.analysis import PairingWarning, format_mean_interval, run_metrics
+from proglearn_supcon.results import load_runs
+from proglearn_supcon.transfer import mean_and_interval
+
+__all__ = ["build_parser", "main", "summarize", "variant_table"]
 
 _NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
 
@@ -45,14 +49,10 @@ def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: st
     str
         Several lines, no trailing newline.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from proglearn_supcon.plotting.common import run_metrics, save_figure, sibling
-    from proglearn_supcon.plotting.compare_variants import PairingWarning, compare_variants
-    from proglearn_supcon.results import load_runs
+    # Imported here: the figure modules load matplotlib and seaborn, which the
+    # table (variant_table) does not need.
+    from proglearn_supcon.plotting.common import save_figure_and_table
+    from proglearn_supcon.plotting.compare_variants import compare_variants
 
     root = Path(results_dir)
     lines = [f"results: {root / '<variant>' / 'shift<s>_slot<k>.json'} ({', '.join(variants)})"]
@@ -69,12 +69,7 @@ def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PairingWarning)  # pair_runs prints it to stderr already
         fig, table = compare_variants(root, a, b, confidence)
-    try:
-        save_figure(fig, out)
-    finally:
-        plt.close(fig)
-    csv_path = sibling(out, "_summary", ".csv")
-    table.to_csv(csv_path, index=False)
+    _, csv_path = save_figure_and_table(fig, table, out)
     n_runs, n_tasks, over = int(table["n_runs"][0]), int(table["n_tasks"][0]), table["interval_over"][0]
     samples = f"the {n_tasks} tasks of one run" if over == "tasks" else f"{n_runs} paired runs"
     lines += [
@@ -100,14 +95,8 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     first averaged over its tasks; ``±`` is the half-width of the Student-t
     interval over runs.
     """
-    from proglearn_supcon.plotting.common import run_metrics
-    from proglearn_supcon.results import load_runs
-    from proglearn_supcon.transfer import mean_and_interval
-
-    def cell(per_run: np.ndarray, digits: int = 3) -> str:
-        mean, low, high = mean_and_interval(per_run, confidence=confidence)
-        spread = f" ± {(high - low) / 2:.{digits}f}" if np.isfinite(low) else ""
-        return f"{mean:.{digits}f}{spread}"
+    def cell(per_run: np.ndarray) -> str:
+        return format_mean_interval(*mean_and_interval(per_run, confidence=confidence))
 
     lines = ["| variant | single-task acc | final acc | FTE | final BTE | final TE | train s / task "
              "| epochs / task | runs |", "|---|---|---|---|---|---|---|---|---|"]
@@ -123,14 +112,25 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser():
+    """The options of ``proglearn-supcon summary``."""
     import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="proglearn-supcon summary",
+        description="Print a markdown table of each variant's means over its runs, with interval half-widths.",
+    )
+    parser.add_argument("--results", required=True, metavar="DIR",
+                        help="results directory holding <variant>/shift<s>_slot<k>.json files")
+    parser.add_argument("--variants", nargs="+", required=True, metavar="VARIANT", help="variants, one row each")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (2 on missing or invalid results)."""
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m experiments.summary",
-                                     description="Print a markdown table of each variant's means over its runs.")
-    parser.add_argument("--results", required=True, metavar="DIR")
-    parser.add_argument("--variants", nargs="+", required=True)
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         print(variant_table(args.results, args.variants))

@@ -1,4 +1,9 @@
-"""Shared helpers of the figure scripts: style, per-run metrics, drawing, saving.
+"""Shared helpers of the figure scripts: style, drawing, saving.
+
+The numbers drawn come from :mod:`proglearn_supcon.analysis`. Figures are
+:class:`matplotlib.figure.Figure` objects made with :func:`new_figure`, not
+pyplot figures: drawing and saving them needs no GUI backend, so nothing here
+switches the backend of the caller (a notebook keeps its own).
 
 Every figure is drawn inside :func:`style_context` (seaborn ``whitegrid`` at
 ``paper`` size with the colour-blind-safe ``colorblind`` palette) with
@@ -9,7 +14,7 @@ notebook) can tell them from decorations without relying on order:
 
 * ``gid="data"``: one curve of a metric (per task, or a difference);
 * ``gid="mean"``: the mean over the tasks seen (accuracy panel of
-  :func:`plotting.plot_variant.plot_variant`);
+  :func:`proglearn_supcon.plotting.plot_variant.plot_variant`);
 * ``gid="reference"``: a dashed horizontal reference line (``y = 1`` on the
   efficiency panels of one variant, ``y = 0`` on the difference panels).
 """
@@ -17,18 +22,16 @@ notebook) can tell them from decorations without relying on order:
 from __future__ import annotations
 
 import argparse
-
 import contextlib
 import os
+import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 
-from proglearn_supcon.results import RunResult, stack_runs
-from proglearn_supcon.transfer import transfer_metrics
+from proglearn_supcon.analysis import PairingWarning
 
 #: Formats accepted for ``--out`` (from its suffix).
 FORMATS = (".pdf", ".png", ".svg")
@@ -44,15 +47,28 @@ MINUS = "\u2212"  # the minus sign drawn in titles and labels
 @contextlib.contextmanager
 def style_context(font_scale: float = 1.0) -> Iterator[None]:
     """Seaborn ``whitegrid`` / ``paper`` style with the ``colorblind`` palette, restored on exit."""
-    import matplotlib.pyplot as plt
+    import matplotlib
     import seaborn as sns
 
     rc = {}
     rc.update(sns.axes_style("whitegrid"))
     rc.update(sns.plotting_context("paper", font_scale=font_scale))
     rc.update({"legend.frameon": False, "axes.titleweight": "bold", "savefig.bbox": "tight"})
-    with plt.rc_context(rc), sns.color_palette("colorblind"):
+    with matplotlib.rc_context(rc), sns.color_palette("colorblind"):
         yield
+
+
+def new_figure(figsize: tuple[float, float]):
+    """A constrained-layout :class:`~matplotlib.figure.Figure` outside pyplot.
+
+    Unlike ``plt.figure`` it is not registered with pyplot, needs no backend
+    (``fig.savefig`` renders with Agg, PDF or SVG from the file's suffix) and is
+    freed when no longer referenced; call it inside :func:`style_context`, which
+    the figure reads its style from when it is created and drawn.
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
 
 
 def task_colors(n_tasks: int) -> list[tuple[float, float, float]]:
@@ -70,99 +86,6 @@ def task_marker(task: int) -> str:
 def task_label(task: int) -> str:
     """Label of a 0-based task index (tasks are shown 1-based)."""
     return f"task {task + 1}"
-
-
-# ----------------------------------------------------------------------------- metrics
-
-
-@dataclass(frozen=True)
-class RunMetrics:
-    """Transfer metrics of several runs of one variant, stacked on a leading run axis.
-
-    ``R`` runs of ``T`` tasks; indexing as in :func:`proglearn_supcon.transfer.transfer_metrics`
-    (``[j, t]``: task ``t`` after learning tasks ``0..j``; NaN for ``t > j``).
-    """
-
-    keys: tuple[tuple[int, int], ...]  # (shift, slot) of each run
-    accuracy: np.ndarray  # (R, T, T)
-    single_task_accuracy: np.ndarray  # (R, T)
-    fte: np.ndarray  # (R, T)
-    bte: np.ndarray  # (R, T, T)
-    te: np.ndarray  # (R, T, T)
-    mean_accuracy: np.ndarray  # (R, T): mean accuracy over tasks 0..j after learning 0..j
-
-    @property
-    def n_runs(self) -> int:
-        return self.fte.shape[0]
-
-    @property
-    def n_tasks(self) -> int:
-        return self.fte.shape[1]
-
-
-def run_key(run: RunResult) -> tuple[int, int]:
-    return (int(run.shift), int(run.slot))
-
-
-def format_keys(keys: Sequence[tuple[int, int]]) -> str:
-    """``(shift, slot)`` pairs as text, e.g. ``"(1, 0), (2, 0)"``; ``"none"`` when empty."""
-    return ", ".join(f"({shift}, {slot})" for shift, slot in keys) or "none"
-
-
-def check_task_counts(runs: Sequence[RunResult], variant: str) -> int:
-    """The number of tasks shared by ``runs``; ``ValueError`` naming ``variant`` if they differ."""
-    counts = sorted({r.n_tasks for r in runs})
-    if len(counts) != 1:
-        detail = ", ".join(f"{format_keys([run_key(r)])}: {r.n_tasks}" for r in runs)
-        raise ValueError(f"runs of variant {variant!r} have different numbers of tasks ({detail})")
-    return counts[0]
-
-
-def run_metrics(runs: Sequence[RunResult]) -> RunMetrics:
-    """Transfer metrics of each run (``transfer_metrics`` on each run's accuracy matrix).
-
-    Errors are smoothed with the run's number of test samples per task
-    (``n_test_per_task`` of its results file), so a task learned perfectly
-    gives finite efficiencies; a file that does not record it uses raw errors.
-    """
-    accuracy, single = stack_runs(list(runs))
-    per_run = []
-    for r, run in enumerate(runs):
-        try:
-            per_run.append(transfer_metrics(accuracy[r], single[r], n_test=run.n_test_per_task))
-        except ValueError as exc:
-            raise ValueError(f"run {run.variant!r} shift {run.shift} slot {run.slot}: {exc}") from exc
-    return RunMetrics(
-        keys=tuple(run_key(r) for r in runs),
-        accuracy=accuracy,
-        single_task_accuracy=single,
-        fte=np.stack([np.asarray(m.fte, dtype=float) for m in per_run]),
-        bte=np.stack([np.asarray(m.bte, dtype=float) for m in per_run]),
-        te=np.stack([np.asarray(m.te, dtype=float) for m in per_run]),
-        mean_accuracy=np.stack([np.asarray(m.mean_accuracy, dtype=float) for m in per_run]),
-    )
-
-
-def mean_over_seen(matrix: np.ndarray) -> np.ndarray:
-    """Mean over the tasks seen: ``out[..., j] = nanmean(matrix[..., j, 0..j])``.
-
-    ``matrix`` has shape (..., T, T) with NaN for unseen tasks; the result has
-    shape (..., T) and is NaN where no seen task has a finite value.
-    """
-    matrix = np.asarray(matrix, dtype=float)
-    n_tasks = matrix.shape[-1]
-    seen = np.tril(np.ones((n_tasks, n_tasks), dtype=bool))
-    masked = np.where(seen, matrix, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN, silently
-        return np.nanmean(masked, axis=-1)
-
-
-def nanmean_quiet(values: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """``np.nanmean`` without the "Mean of empty slice" warning (all-NaN gives NaN)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, axis=axis)
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -245,6 +168,31 @@ def save_figure(fig, out: str | os.PathLike, png: bool = False) -> list[Path]:
     return paths
 
 
+def save_figure_and_table(fig, table, out: str | os.PathLike, png: bool = False) -> list[Path]:
+    """Save ``fig`` as :func:`save_figure` does and ``table`` beside it as ``<stem>_summary.csv``.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    table : pandas.DataFrame
+        Its summary table, written without the index.
+    out : path-like
+        The figure file; its suffix must be one of :data:`FORMATS`.
+    png : bool, default False
+        Also write a PNG copy of the figure.
+
+    Returns
+    -------
+    list of Path
+        The files written, the table last.
+    """
+    written = save_figure(fig, out, png=png)
+    csv_path = sibling(Path(out), "_summary", ".csv")
+    table.to_csv(csv_path, index=False)
+    return [*written, csv_path]
+
+
 def confidence_arg(text: str) -> float:
     """argparse type of ``--confidence``: a number strictly between 0 and 1."""
     try:
@@ -254,10 +202,6 @@ def confidence_arg(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"confidence must be between 0 and 1, got {text}")
     return value
-
-
-class PairingWarning(UserWarning):
-    """The two variants do not have the same (shift, slot) runs; only the common ones are paired."""
 
 
 def add_pair_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -282,31 +226,17 @@ def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_s
     summary beside it as ``<stem>_summary.csv`` and printed with
     ``format_summary(summary, a, b)``. Data errors print one line and give 2.
     """
-    import sys
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     args = parser.parse_args(argv)
-    fig = None
     try:
         out = check_out_path(args.out)
         with warnings.catch_warnings():
             # pair_runs already printed the message to stderr; do not print it twice.
             warnings.simplefilter("ignore", PairingWarning)
             fig, summary = make_figure(args.results, args.a, args.b, args.confidence)
-        written = save_figure(fig, out, png=args.png)
-        csv_path = sibling(out, "_summary", ".csv")
-        summary.to_csv(csv_path, index=False)
-        written.append(csv_path)
+        written = save_figure_and_table(fig, summary, out, png=args.png)
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if fig is not None:
-            plt.close(fig)
     print(format_summary(summary, args.a, args.b))
     for path in written:
         print(f"wrote {path}")

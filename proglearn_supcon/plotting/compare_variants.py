@@ -25,34 +25,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make `plotting` and `proglearn_supcon` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.plotting.common import (
-    MINUS,
+from proglearn_supcon.analysis import (  # noqa: F401  (PairingWarning, pair_runs: public here too)
     PairingWarning,
     RunMetrics,
-    add_pair_arguments,
-    add_reference_line,
-    check_task_counts,
-    format_keys,
-    integer_ticks,
     mean_over_seen,
     nanmean_quiet,
-    plot_band,
-    run_key,
+    pair_runs,
     run_metrics,
+)
+from proglearn_supcon.plotting.common import (
+    MINUS,
+    add_pair_arguments,
+    add_reference_line,
+    integer_ticks,
+    new_figure,
+    plot_band,
     run_pair_figure,
     style_context,
 )
-from proglearn_supcon.results import RunResult, load_runs
 from proglearn_supcon.transfer import mean_and_interval, paired_difference
 
 #: Metrics of the summary table, in row order.
@@ -60,49 +55,6 @@ SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
 #: Columns of the summary table, in order.
 SUMMARY_COLUMNS = ("metric", "mean_difference", "ci_low", "ci_high", "n_tasks_a_better", "n_tasks", "n_runs",
                    "interval_over")
-
-
-def pair_runs(results_dir: str | os.PathLike, a: str, b: str) -> tuple[list[RunResult], list[RunResult]]:
-    """The runs of ``a`` and ``b`` that share a ``(shift, slot)``, in the same order.
-
-    If the sets of ``(shift, slot)`` differ, only the common runs are kept and the
-    message ``"pairing only the N common (shift, slot) runs: A has ...; B has ...
-    (left out: ...)"`` is printed to stderr and issued as a :class:`PairingWarning`.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``results_dir`` does not exist.
-    ValueError
-        If a variant has no results, its runs have different task counts, the
-        two variants have different numbers of tasks (``"variants 'A' and 'B'
-        have different numbers of tasks (A: 10, B: 5)"``), or no
-        ``(shift, slot)`` is common to both.
-    """
-    runs_a = load_runs(results_dir, a)
-    runs_b = load_runs(results_dir, b)
-    tasks_a = check_task_counts(runs_a, a)
-    tasks_b = check_task_counts(runs_b, b)
-    if tasks_a != tasks_b:
-        raise ValueError(
-            f"variants {a!r} and {b!r} have different numbers of tasks ({a}: {tasks_a}, {b}: {tasks_b})"
-        )
-    by_a = {run_key(r): r for r in runs_a}
-    by_b = {run_key(r): r for r in runs_b}
-    common = sorted(by_a.keys() & by_b.keys())
-    keys_text = f"{a} has {format_keys(sorted(by_a))}; {b} has {format_keys(sorted(by_b))}"
-    if not common:
-        raise ValueError(f"variants {a!r} and {b!r} have no (shift, slot) run in common, nothing to pair: {keys_text}")
-    if by_a.keys() != by_b.keys():
-        left_out = [f"{a} {format_keys([k])}" for k in sorted(by_a.keys() - by_b.keys())]
-        left_out += [f"{b} {format_keys([k])}" for k in sorted(by_b.keys() - by_a.keys())]
-        message = (
-            f"pairing only the {len(common)} common (shift, slot) runs: {keys_text} "
-            f"(left out: {', '.join(left_out)})"
-        )
-        print(f"warning: {message}", file=sys.stderr)
-        warnings.warn(message, PairingWarning, stacklevel=2)
-    return [by_a[k] for k in common], [by_b[k] for k in common]
 
 
 @dataclass(frozen=True)
@@ -216,14 +168,12 @@ PANELS = (
 
 def plot_differences(paired: PairedMetrics, confidence: float = 0.95):
     """The 2x2 difference figure of already paired metrics (see :func:`compare_variants`)."""
-    import matplotlib.pyplot as plt
-
     a, b, n_tasks = paired.a, paired.b, paired.n_tasks
     sign = f"{a} {MINUS} {b}"
     curves = paired.curves()
     x = np.arange(1, n_tasks + 1)
     with style_context():
-        fig = plt.figure(figsize=(7.0, 5.0), layout="constrained")
+        fig = new_figure((7.0, 5.0))
         axes = fig.subplots(2, 2).ravel()
         for ax, (metric, title, xlabel) in zip(axes, PANELS):
             values_a, values_b = curves[metric]
@@ -265,7 +215,7 @@ def compare_variants(results_dir: str | os.PathLike, a: str, b: str, confidence:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="compare_variants",
+        prog="proglearn-supcon compare",
         description=(
             "Plot the differences A - B of FTE, BTE, TE and accuracy between two variants, "
             "paired by (shift, slot), with intervals of the paired difference, and print and save "

@@ -31,26 +31,20 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make `plotting` and `proglearn_supcon` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pandas as pd
 
+from proglearn_supcon.analysis import format_keys, nanmean_quiet, pair_runs, run_key
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_pair_arguments,
-    format_keys,
     integer_ticks,
-    nanmean_quiet,
+    new_figure,
     plot_band,
-    run_key,
     run_pair_figure,
     style_context,
 )
-from proglearn_supcon.plotting.compare_variants import pair_runs
 from proglearn_supcon.results import RunResult
 from proglearn_supcon.transfer import mean_and_interval, paired_difference
 
@@ -209,8 +203,6 @@ def _heatmap(fig, ax, matrix: np.ndarray, *, gid: str, title: str, cmap: str, vm
 
 def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
     """The figure of already paired diagnostics (see the module docstring)."""
-    import matplotlib.pyplot as plt
-
     a, b, n_tasks = d.a, d.b, d.n_tasks
     mean_a, mean_b = nanmean_quiet(d.transfer_a, axis=0), nanmean_quiet(d.transfer_b, axis=0)
     with np.errstate(invalid="ignore"):
@@ -224,7 +216,7 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
     runs = f"{n} paired run{'s' if n != 1 else ''} (shift, slot), mean"
     with style_context():
         # Two subfigures, so that the line panels do not inherit the heatmaps' colorbar widths.
-        fig = plt.figure(figsize=(7.5, 6.0), layout="constrained")
+        fig = new_figure((7.5, 6.0))
         top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.1])
         heat_axes = top.subplots(1, 3)
         _heatmap(top, heat_axes[0], mean_a, gid="transfer-a", title=a, cmap="viridis", vmin=low, vmax=high)
@@ -266,7 +258,7 @@ def plot_geometry_comparison(results_dir: str | os.PathLike, a: str, b: str, con
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="plot_geometry",
+        prog="proglearn-supcon geometry",
         description=(
             "Plot the transfer matrices of two variants and their difference, and NC1, simplex "
             "deviation and effective rank of every transformer's embedding against the task index, "

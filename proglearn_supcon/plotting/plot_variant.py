@@ -23,22 +23,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make `plotting` and `proglearn_supcon` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
+from proglearn_supcon.analysis import RunMetrics, check_task_counts, run_metrics
 from proglearn_supcon.plotting.common import (
-    confidence_arg,
-    RunMetrics,
     add_reference_line,
     check_out_path,
-    check_task_counts,
+    confidence_arg,
     integer_ticks,
+    new_figure,
     plot_band,
-    run_metrics,
     save_figure,
     sibling,
     style_context,
@@ -77,12 +72,10 @@ def load_metrics(results_dir: str | os.PathLike, variant: str) -> RunMetrics:
 
 def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 0.95):
     """The 2x2 figure of already computed metrics (see :func:`plot_variant`)."""
-    import matplotlib.pyplot as plt
-
     n_tasks = metrics.n_tasks
     colors = task_colors(n_tasks)
     with style_context():
-        fig = plt.figure(figsize=(7.0, 5.0), layout="constrained")
+        fig = new_figure((7.0, 5.0))
         (ax_fte, ax_bte), (ax_te, ax_acc) = fig.subplots(2, 2)
 
         # FTE: one value per task.
@@ -145,14 +138,12 @@ def plot_timing(results_dir: str | os.PathLike, variant: str, confidence: float 
     One panel per field of :data:`TIMING_PANELS` (seconds, ``x`` = task, 1-based);
     lines (``gid="data"``) are means over runs, bands ``confidence`` intervals.
     """
-    import matplotlib.pyplot as plt
-
     runs = load_runs(results_dir, variant)
     n_tasks = check_task_counts(runs, variant)
     keys = [(r.shift, r.slot) for r in runs]
     tasks = np.arange(1, n_tasks + 1)
     with style_context():
-        fig = plt.figure(figsize=(7.0, 2.6), layout="constrained")
+        fig = new_figure((7.0, 2.6))
         axes = fig.subplots(1, len(TIMING_PANELS))
         for i, (ax, (name, title)) in enumerate(zip(axes, TIMING_PANELS)):
             values = np.stack([r.tasks[name] for r in runs])
@@ -171,7 +162,7 @@ def plot_timing(results_dir: str | os.PathLike, variant: str, confidence: float 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="plot_variant",
+        prog="proglearn-supcon plot",
         description=(
             "Plot the lifelong-learning figure of one variant (FTE per task; BTE, TE and accuracy "
             "over the number of tasks seen; mean over runs with shaded intervals across runs) "
@@ -196,26 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     parser = build_parser()
     args = parser.parse_args(argv)
-    figures = []
     try:
         out = check_out_path(args.out)
-        figures.append(plot_variant(args.results, args.variant, args.confidence))
-        figures.append(plot_timing(args.results, args.variant, args.confidence))
-        written = save_figure(figures[0], out, png=args.png)
-        written += save_figure(figures[1], sibling(out, "_timing"), png=args.png)
+        figure = plot_variant(args.results, args.variant, args.confidence)
+        timing = plot_timing(args.results, args.variant, args.confidence)
+        written = save_figure(figure, out, png=args.png)
+        written += save_figure(timing, sibling(out, "_timing"), png=args.png)
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        for fig in figures:
-            plt.close(fig)
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -1,0 +1,129 @@
+"""The command line of the task-sequence experiment: its options and their types.
+
+:func:`build_parser` is shared by ``proglearn-supcon run``,
+``python -m proglearn_supcon.experiments.cifar_task_sequence`` and the
+checkout's ``experiments/cifar_task_sequence.py``; the variants and data sets
+offered are the library's own (:data:`proglearn_supcon.transformers.LOSSES`,
+:data:`proglearn_supcon.datasets.DATASETS`), so a new loss or data set
+appears here without a second list to update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+
+from proglearn_supcon.datasets import DATASETS
+from proglearn_supcon.network import LifelongClassificationNetwork
+from proglearn_supcon.parallel import BACKENDS
+from proglearn_supcon.transformers import LOSSES
+
+__all__ = ["DEFAULT_EPOCHS", "build_parser", "parse_int_list"]
+
+#: Epochs per transformer when --epochs is not given, where the library
+#: default (100) is not used: the quick-start sequence keeps to about a minute.
+DEFAULT_EPOCHS = {"digits-hard": 8}
+
+
+def parse_int_list(text: str) -> list[int]:
+    """Parse "1-3,5" into [1, 2, 3, 5]."""
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part[1:]:
+            low, high = part.split("-", 1)
+            low_i, high_i = int(low), int(high)
+            if high_i < low_i:
+                raise argparse.ArgumentTypeError(f"empty range {part!r}")
+            values.extend(range(low_i, high_i + 1))
+        else:
+            values.append(int(part))
+    if not values:
+        raise argparse.ArgumentTypeError(f"no numbers in {text!r}")
+    return sorted(set(values))
+
+
+def _int_list_arg(text: str) -> list[int]:
+    try:
+        return parse_int_list(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected numbers like '1-3,5', got {text!r}") from exc
+
+
+def _param_arg(text: str) -> tuple[str, object]:
+    """Parse NAME=VALUE into (name, value): a Python literal (number, bool, None) or else the string."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if name not in LifelongClassificationNetwork._get_param_names():
+        raise argparse.ArgumentTypeError(f"unknown network parameter {name!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return name, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proglearn-supcon run",
+        description=(
+            "Train progressive networks on a task sequence (CIFAR-100 10x10 protocol of ProgLearn, "
+            "CIFAR-10, or the offline digits sequences) and write one results file per "
+            "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
+        ),
+    )
+    parser.add_argument("--variant", nargs="+", choices=LOSSES, default=list(LOSSES),
+                        help="loss(es) training the transformers (default: supcon ce tcl)")
+    parser.add_argument("--dataset", choices=list(DATASETS), default="digits-hard",
+                        help="task sequence (default: digits-hard, scikit-learn's digits rotated, shifted "
+                             "and noisy, offline)")
+    parser.add_argument("--n-tasks", type=int, default=None,
+                        help="number of tasks (default: 10 for cifar100, 5 for the others)")
+    parser.add_argument("--classes-per-task", type=int, default=None,
+                        help="classes per task (default: 10 for cifar100, 2 for the others)")
+    parser.add_argument("--n-train-per-task", type=int, default=None,
+                        help="training samples per task (default: 500 for CIFAR, 100 for digits)")
+    parser.add_argument("--shifts", type=_int_list_arg, default=[1],
+                        help="data shifts 1..6, e.g. '1-6' or '1,3' (default: 1)")
+    parser.add_argument("--slots", type=_int_list_arg, default=[0],
+                        help="training-sample slots, e.g. '0-9' (default: 0)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="maximum epochs per transformer (default: 8 for digits-hard, else the library "
+                             "default, 100)")
+    parser.add_argument("--param", type=_param_arg, action="append", metavar="NAME=VALUE",
+                        help="set a LifelongClassificationNetwork parameter for every run, e.g. "
+                             "--param lr=2e-3 --param early_stopping=loss (repeatable)")
+    parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
+    parser.add_argument("--n-jobs", type=int, default=1, help="runs trained in parallel (joblib processes)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the CIFAR data (default: $PROGLEARN_SUPCON_DATA, then ~/.cache/proglearn_supcon)")
+    parser.add_argument("--download", action="store_true", help="download CIFAR if it is not found (needs internet)")
+    parser.add_argument("--out", default=None, help="results folder (default: results/<dataset>)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed; each (shift, slot) derives its own")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--backend", choices=BACKENDS, default="loky",
+                        help="where runs train: joblib's local processes (loky), a Dask or a Ray cluster")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler to use with --backend dask (default: a local cluster of --n-jobs)")
+    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                        help="Ray cluster to use with --backend ray (default: a local one of --n-jobs)")
+    parser.add_argument("--devices", type=_device_list_arg, default=None, metavar="DEV,DEV,...",
+                        help="e.g. cuda:0,cuda:1: runs placed round-robin, one at a time per device (overrides --device)")
+    parser.add_argument("--threads-per-run", type=int, default=None,
+                        help="torch threads per run (default: the worker's cores shared by its concurrent runs)")
+    parser.add_argument("--list", action="store_true", help="print the runs finished and still to do, train nothing")
+    parser.add_argument("--diagnostics", action="store_true",
+                        help="also record the transfer matrix and the embedding geometry of every "
+                             "(transformer, task) pair in each results file (about 20 s per 10-task CIFAR run)")
+    return parser
+
+
+def _device_list_arg(text: str) -> list[str]:
+    devices = [d.strip() for d in text.split(",") if d.strip()]
+    if not devices:
+        raise argparse.ArgumentTypeError(f"no devices in {text!r}")
+    return devices

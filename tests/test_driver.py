@@ -1,0 +1,70 @@
+"""The driver (proglearn_supcon/experiments/driver.py) runs whatever run function it is given."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from proglearn_supcon.experiments import driver
+from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
+from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_driver_does_not_import_the_experiment():
+    """No import circle: the experiment imports the driver, never the other way round."""
+    code = ("import sys, proglearn_supcon.experiments.driver; "
+            "print(sorted(m for m in sys.modules if m.startswith('proglearn_supcon.experiments')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['proglearn_supcon.experiments', 'proglearn_supcon.experiments.driver']"
+
+
+def fake_run_one(spec, args, threads, position):
+    """A run function of the driver's contract that trains nothing: accuracy 0.5 + shift / 10."""
+    n = 2
+    accuracy = np.tril(np.full((n, n), 0.5 + spec.shift / 10))
+    return RunResult(spec.variant, "synthetic", spec.shift, spec.slot, accuracy,
+                     {name: np.ones(n) for name in TASK_FIELDS}, {"threads": threads})
+
+
+def failing_run_one(spec, args, threads, position):
+    if spec.shift == 2:
+        raise RuntimeError("no such data")
+    return fake_run_one(spec, args, threads, position)
+
+
+def _args(out) -> argparse.Namespace:
+    return argparse.Namespace(out=str(out), backend="loky", n_jobs=1, threads_per_run=3, quiet=True,
+                              scheduler=None, ray_address=None, devices=None, device="cpu")
+
+
+def test_run_all_runs_the_given_function_and_writes_each_run(tmp_path):
+    todo = [RunSpec("ce", shift, 0) for shift in (1, 2)]
+    assert driver.run_all(todo, len(todo), _args(tmp_path), fake_run_one) == 0
+    runs = load_runs(tmp_path, "ce")
+    assert [(r.shift, r.accuracy[0, 0]) for r in runs] == [(1, 0.6), (2, 0.7)]
+    assert all(r.config["threads"] == 3 and r.config["worker"] for r in runs)
+
+
+def test_a_failing_run_is_reported_and_the_others_kept(tmp_path, capsys):
+    todo = [RunSpec("ce", shift, 0) for shift in (1, 2)]
+    assert driver.run_all(todo, len(todo), _args(tmp_path), failing_run_one) == 1
+    assert [r.shift for r in load_runs(tmp_path, "ce")] == [1]
+    assert "ce shift 2 slot 0 failed on" in capsys.readouterr().err
+
+
+def test_worker_processes_get_the_function(tmp_path):
+    """With two loky processes the module-level function is pickled to the workers and run there."""
+    args = _args(tmp_path)
+    args.n_jobs, args.threads_per_run = 2, 1
+    todo = [RunSpec("supcon", shift, 0) for shift in (1, 2)]
+    assert driver.run_all(todo, len(todo), args, fake_run_one) == 0
+    assert sorted(r.shift for r in load_runs(tmp_path, "supcon")) == [1, 2]

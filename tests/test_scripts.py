@@ -1,0 +1,76 @@
+"""The checkout's thin entry scripts and the console command, run as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proglearn_supcon.results import load_runs
+
+REPO = Path(__file__).resolve().parents[1]
+# The tiny run of tests/test_cli.py: two digit tasks, one epoch.
+TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--n-train-per-task", "40", "--quiet",
+        "--device", "cpu", "--threads-per-run", "1"]
+
+#: Thin script -> the usage line its --help starts with.
+SCRIPTS = {
+    "experiments/cifar_task_sequence.py": "usage: proglearn-supcon run",
+    "experiments/summary.py": "usage: proglearn-supcon summary",
+    "experiments/recipe_search.py": "usage: python -m proglearn_supcon.experiments.recipe_search",
+    "plotting/plot_variant.py": "usage: proglearn-supcon plot",
+    "plotting/compare_variants.py": "usage: proglearn-supcon compare",
+    "plotting/plot_geometry.py": "usage: proglearn-supcon geometry",
+}
+
+
+def run(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    # This checkout first, whatever an installed copy says; no display, as on a cluster node.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("DISPLAY", None)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_script_help(script):
+    done = run([sys.executable, script, "--help"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(SCRIPTS[script])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["experiments.cifar_task_sequence", "plotting.compare_variants"])
+def test_script_help_as_module(module):
+    done = run([sys.executable, "-m", module, "--help"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: proglearn-supcon ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["summary", "geometry"])
+def test_console_command_help(command):
+    # The installed script when there is one, else the same entry point through -m.
+    program = [shutil.which("proglearn-supcon")] if shutil.which("proglearn-supcon") else [
+        sys.executable, "-m", "proglearn_supcon.cli"]
+    done = run([*program, command, "--help"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: proglearn-supcon {command}")
+
+
+@pytest.mark.slow
+def test_tiny_run_through_the_thin_script(tmp_path):
+    out = tmp_path / "results"
+    done = run([sys.executable, str(REPO / "experiments/cifar_task_sequence.py"), *TINY, "--variant", "ce",
+                "--out", str(out)], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (result,) = load_runs(out, "ce")
+    assert result.n_tasks == 2 and result.config["epochs"] == 1
+    assert "results:" in done.stdout
+    done = run([sys.executable, str(REPO / "experiments/summary.py"), "--results", str(out), "--variants", "ce"])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[2].startswith("| ce | ")
