@@ -37,5 +37,13 @@ setup(
         # Backends of the experiment (--backend dask / ray).
         "dask": ["dask[distributed]>=2023.1"],
         "ray": ["ray>=2.9"],
+        # The documentation site (docs/, examples/): python -m sphinx -W -b html docs docs/_build/html
+        "docs": [
+            "sphinx>=8.1",
+            "numpydoc>=1.8",
+            "pydata-sphinx-theme>=0.16",
+            "sphinx-gallery>=0.18",
+            "myst-parser>=4.0",
+        ],
     },
 )

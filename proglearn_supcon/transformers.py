@@ -359,7 +359,7 @@ class NeuralClassificationTransformer(BaseEstimator):
 
         Returns
         -------
-        embeddings : ndarray of shape (n, embedding_dim_), float32
+        embeddings : ndarray of shape (n, ``embedding_dim_``), float32
             With ``flip_average``, the mean of each image's and its mirror's.
         """
         check_is_fitted(self, "encoder_")

@@ -88,7 +88,7 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         Number of neighbours used.
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
-    X_fit_ : ndarray of shape (n_fit, n_features_in_), float32
+    X_fit_ : ndarray of shape (n_fit, ``n_features_in_``), float32
         The fit embeddings.
     y_fit_ : ndarray of shape (n_fit,), int64
         The fit labels as indices into ``classes_``.
@@ -174,7 +174,7 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, n_features_in_), real, finite
+        X : array-like of shape (n, ``n_features_in_``), real, finite
             Query embeddings.
 
         Returns
@@ -215,7 +215,7 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, n_features_in_), real, finite
+        X : array-like of shape (n, ``n_features_in_``), real, finite
 
         Returns
         -------
