@@ -14,12 +14,22 @@ processes by default.
 ``mallopt``: freed blocks are reused, and the process keeps its peak heap
 until it exits. The experiment calls it at the start of every run (in every
 worker); library users can call it once in their own training process.
+
+Kept for a whole process, that freed memory is what made the peak resident
+memory of worker processes climb run after run (2.5 GB after the first
+CIFAR-100 run, 15 GB after the fifteenth): nothing of a finished run stays
+alive, but its freed blocks stay resident, scattered through the heap, and the
+next run's allocations do not fit only into them. :func:`release_freed_memory`
+hands everything free back to the OS with ``malloc_trim(0)``; the experiment
+calls it between runs, so each run keeps the speed of reused buffers and
+starts from the memory it actually holds.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 
 #: ``mallopt`` parameter numbers from glibc's <malloc.h>.
@@ -59,3 +69,26 @@ def retain_freed_memory() -> bool:
     ok_mmap = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
     ok_trim = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     return bool(ok_mmap) and bool(ok_trim)
+
+
+def release_freed_memory() -> bool:
+    """Give the memory that is free in the process back to the OS (``malloc_trim(0)``).
+
+    Collects Python's cyclic garbage first, so tensors held only by reference
+    cycles are freed before the trim. Every arena is trimmed, including the
+    free pages inside the heap, not only its top. It takes a few milliseconds;
+    the settings of :func:`retain_freed_memory` stay in force, so the buffers
+    of the next training steps are faulted in once and then reused again.
+
+    Returns
+    -------
+    bool
+        True when ``malloc_trim`` ran; False where the C library is not glibc
+        (nothing is released beyond what ``gc.collect`` frees).
+    """
+    gc.collect()
+    libc = _libc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
+        return False
+    libc.malloc_trim(0)
+    return True

@@ -27,7 +27,14 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
     }
 
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
-``j + 1`` after learning tasks ``0..j``. Files are written atomically (a
+``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
+run's own peak up to the end of that task's evaluation: the peak resident
+memory of the process since the run started (Linux's ``VmHWM``, reset at the
+start of the run; see :mod:`proglearn_supcon.memory`), plus torch's peak CUDA
+memory on a GPU. Where the reset is not possible the config's
+``peak_memory_scope`` is ``"process"`` and the figure is the process-lifetime
+peak (``ru_maxrss``); files without that entry were written before the reset
+existed and hold process-lifetime peaks too. Files are written atomically (a
 temporary file in the same folder, then :func:`os.replace`; see
 :mod:`proglearn_supcon.fileio`), so a file that
 exists is a finished run.

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -39,8 +38,9 @@ from pathlib import Path
 import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
-from proglearn_supcon.allocator import retain_freed_memory
+from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import task_sequence
+from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
@@ -55,20 +55,6 @@ class RunSpec:
     variant: str
     shift: int
     slot: int
-
-
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (plus peak CUDA memory when used)."""
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_mb = rss_kb / 1024 if sys.platform != "darwin" else rss_kb / 2**20
-    try:
-        import torch
-
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            rss_mb += torch.cuda.max_memory_allocated() / 2**20
-    except ImportError:  # pragma: no cover
-        pass
-    return float(rss_mb)
 
 
 def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int) -> dict:
@@ -115,8 +101,8 @@ class TaskRecord:
         )
 
 
-def prepare_process(threads: int | None) -> None:
-    """Set torch's thread count (None leaves its default) and keep freed memory for reuse."""
+def prepare_process(threads: int | None) -> PeakMemory:
+    """Set torch's thread count (None leaves its default), keep freed memory for reuse; start the run's peak."""
     import torch
 
     if threads is not None:
@@ -124,6 +110,11 @@ def prepare_process(threads: int | None) -> None:
     # Training frees and reallocates the same large buffers every step; without
     # this each one is page-faulted back in (1.5x slower steps in Dask workers).
     retain_freed_memory()
+    # What earlier runs in this process freed (and retain_freed_memory kept)
+    # goes back to the OS, so it neither grows the worker's memory run after
+    # run nor counts in this run's peak, which is measured from here.
+    release_freed_memory()
+    return PeakMemory()
 
 
 def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
@@ -194,8 +185,12 @@ def evaluate_seen_tasks(net: LifelongClassificationNetwork, tasks, t: int, recor
         record.accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
 
 
-def learn_tasks(net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int) -> TaskRecord:
-    """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured."""
+def learn_tasks(net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int,
+                peak: PeakMemory) -> TaskRecord:
+    """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured.
+
+    ``peak`` measures the run's own peak memory, recorded after each task.
+    """
     from tqdm.auto import tqdm
 
     record = TaskRecord.empty(len(tasks))
@@ -204,13 +199,14 @@ def learn_tasks(net: LifelongClassificationNetwork, tasks, label: str, quiet: bo
         train_task(net, task, t, record)
         evaluate_new_task(net, task, t, record)
         evaluate_seen_tasks(net, tasks, t, record)
-        record.per_task["peak_memory_mb"][t] = peak_memory_mb()
+        record.per_task["peak_memory_mb"][t] = peak.mb()
         bar.set_postfix(acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
                         single=f"{record.per_task['single_task_accuracy'][t]:.3f}")
     return record
 
 
-def run_config(spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks) -> dict:
+def run_config(spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks,
+               peak: PeakMemory) -> dict:
     """The ``config`` of a results file: the run's options, network parameters, sizes and machine."""
     import torch
 
@@ -227,6 +223,7 @@ def run_config(spec: RunSpec, args: argparse.Namespace, net: LifelongClassificat
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch_version": torch.__version__,
+        "peak_memory_scope": peak.scope,  # "run", or "process" where the peak could not be reset
     }
     return _jsonable(config)
 
@@ -250,11 +247,11 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
     RunResult
         Accuracies, per-task fields, config and, with ``args.diagnostics``, the diagnostics.
     """
-    prepare_process(threads)
+    peak = prepare_process(threads)
     tasks = load_tasks(spec, args)
     net = LifelongClassificationNetwork(**network_params(args, spec.variant, spec.shift, spec.slot))
     label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
-    record = learn_tasks(net, tasks, label, args.quiet, position)
+    record = learn_tasks(net, tasks, label, args.quiet, position, peak)
     return RunResult(
         variant=spec.variant,
         dataset=args.dataset,
@@ -262,7 +259,7 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         slot=spec.slot,
         accuracy=record.accuracy,
         tasks=record.per_task,
-        config=run_config(spec, args, net, tasks),
+        config=run_config(spec, args, net, tasks, peak),
         library_version=__version__,
         diagnostics=(run_diagnostics(record.test_embeddings, record.test_posteriors, tasks)
                      if args.diagnostics else None),

@@ -23,6 +23,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from proglearn_supcon.allocator import release_freed_memory
 from proglearn_supcon.parallel import (
     BackendError,
     available_cores,
@@ -75,6 +76,9 @@ def execute_run(run_one, spec, args: argparse.Namespace, threads: int | str | No
                 threads = default_threads()
             run = run_one(spec, run_args, threads, position)
             finished = time.time()
+        # The run's networks and data are gone now; hand their freed memory back
+        # to the OS so an idle worker does not hold it (see allocator.py).
+        release_freed_memory()
     except Exception as exc:
         return RunFailure(spec, worker, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     run.config.update(worker=worker, device_slot=slot, started_at=started, finished_at=finished)
