@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+#: Parallel backends that run the experiment's runs.
 BACKENDS = ("loky", "dask", "ray")
 #: Seconds to wait for a Dask scheduler or Ray head to answer before giving up.
 CONNECT_TIMEOUT_S = 3.0

@@ -53,7 +53,9 @@ import numpy as np
 
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
 
+#: Version of the results-file layout.
 SCHEMA = 1
+#: Per-task fields of a run, one value per task in ``RunResult.tasks``.
 TASK_FIELDS = (
     "single_task_accuracy",
     "train_time_s",

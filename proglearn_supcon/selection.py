@@ -19,6 +19,7 @@ from torch import nn
 
 from .voters import KNNClassificationVoter
 
+#: Rules for which evaluated epoch's weights a transformer keeps.
 EARLY_STOPPING = ("knn", "loss", "none")
 
 

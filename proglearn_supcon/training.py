@@ -50,7 +50,9 @@ __all__ = [
     "train",
 ]
 
+#: Losses a transformer can be trained with (the experiment's variants).
 LOSSES = ("supcon", "ce", "tcl")
+#: Learning-rate schedules after the warm-up.
 LR_SCHEDULES = ("cosine", "constant")
 
 
