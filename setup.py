@@ -32,6 +32,9 @@ setup(
     extras_require={
         # the tests cover the Dask backend, so they need it
         "test": ["pytest>=7", "dask[distributed]>=2023.1"],
+        # Lint and format check of .ci/run (configured in pyproject.toml). Pinned:
+        # another ruff release may format the same code differently.
+        "lint": ["ruff==0.17.6"],
         # benchmarks/loss.py compares with pytorch-metric-learning's SupConLoss
         "bench": ["pytorch-metric-learning>=2.0"],
         # Backends of the experiment (--backend dask / ray).

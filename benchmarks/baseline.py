@@ -41,7 +41,7 @@ def run_experiment(code_dir: Path, out: Path, argv: list[str]) -> tuple[float, o
     start = time.perf_counter()
     subprocess.run(cmd, cwd=code_dir, env=env, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    (variant,) = [a for a in argv[argv.index("--variant") + 1:][:1]]
+    (variant,) = [a for a in argv[argv.index("--variant") + 1 :][:1]]
     shift = int(argv[argv.index("--shifts") + 1])
     slot = int(argv[argv.index("--slots") + 1])
     return wall, read_run(run_path(out, variant, shift, slot))
@@ -57,13 +57,15 @@ def run(ref: str, argv: list[str], current_params: dict[str, list[str]]) -> list
         cases += [(f"current code, {label}", REPO, extra) for label, extra in current_params.items()]
         for i, (name, code_dir, extra) in enumerate(cases):
             wall, result = run_experiment(code_dir, Path(tmp) / f"out{i}", [*argv, *extra])
-            rows.append({
-                "code": name,
-                "wall_s": wall,
-                "final_accuracy": float(np.nanmean(result.accuracy[-1])),
-                "single_accuracy": float(np.nanmean(result.single_task_accuracy)),
-                "train_s_per_task": float(np.mean(result.tasks["train_time_s"])),
-            })
+            rows.append(
+                {
+                    "code": name,
+                    "wall_s": wall,
+                    "final_accuracy": float(np.nanmean(result.accuracy[-1])),
+                    "single_accuracy": float(np.nanmean(result.single_task_accuracy)),
+                    "train_s_per_task": float(np.mean(result.tasks["train_time_s"])),
+                }
+            )
     return rows
 
 
@@ -72,5 +74,7 @@ def report(rows: list[dict], description: str) -> None:
     base = rows[0]["wall_s"]
     print(f"  {'code':<48}{'wall s':>8}{'train s/task':>14}{'final acc':>11}{'single acc':>12}{'x faster':>10}")
     for row in rows:
-        print(f"  {row['code']:<48}{row['wall_s']:>8.1f}{row['train_s_per_task']:>14.1f}"
-              f"{row['final_accuracy']:>11.3f}{row['single_accuracy']:>12.3f}{base / row['wall_s']:>10.2f}")
+        print(
+            f"  {row['code']:<48}{row['wall_s']:>8.1f}{row['train_s_per_task']:>14.1f}"
+            f"{row['final_accuracy']:>11.3f}{row['single_accuracy']:>12.3f}{base / row['wall_s']:>10.2f}"
+        )

@@ -123,8 +123,15 @@ def peak_memory_mib(name: str, batch: int, views: int, dim: int, n_classes: int,
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def run(batch: int = 2048, views: int = 2, dim: int = 128, n_classes: int = 100, t: float = 0.1,
-        repeats: int = 15, measure_memory: bool = True) -> list[dict]:
+def run(
+    batch: int = 2048,
+    views: int = 2,
+    dim: int = 128,
+    n_classes: int = 100,
+    t: float = 0.1,
+    repeats: int = 15,
+    measure_memory: bool = True,
+) -> list[dict]:
     """Time and measure every implementation; check the values agree to 1e-4."""
     x, labels = make_inputs(batch, views, dim, n_classes)
     rows = []
@@ -134,19 +141,25 @@ def run(batch: int = 2048, views: int = 2, dim: int = 128, n_classes: int = 100,
     reference = rows[0]["value"]
     for row in rows:
         if abs(row["value"] - reference) > 1e-4:
-            raise AssertionError(f"{row['implementation']} gives {row['value']:.6f}, "
-                                 f"proglearn_supcon {reference:.6f}: the losses disagree")
+            raise AssertionError(
+                f"{row['implementation']} gives {row['value']:.6f}, "
+                f"proglearn_supcon {reference:.6f}: the losses disagree"
+            )
     return rows
 
 
 def report(rows: list[dict], batch: int, views: int, dim: int, n_classes: int) -> None:
-    print(f"\nc) SupConLoss forward + backward, B={batch} x {views} views, D={dim}, "
-          f"{n_classes} classes (median of the timed repeats, taken in turns; peak = RSS growth in a fresh process)")
+    print(
+        f"\nc) SupConLoss forward + backward, B={batch} x {views} views, D={dim}, "
+        f"{n_classes} classes (median of the timed repeats, taken in turns; peak = RSS growth in a fresh process)"
+    )
     ours = rows[0]["seconds"]
     print(f"  {'implementation':<26}{'value':>10}{'ms':>10}{'peak MiB':>10}{'ours is x faster':>18}")
     for row in rows:
-        print(f"  {row['implementation']:<26}{row['value']:>10.5f}{1000 * row['seconds']:>10.1f}"
-              f"{row['peak_mib']:>10.0f}{row['seconds'] / ours:>18.2f}")
+        print(
+            f"  {row['implementation']:<26}{row['value']:>10.5f}{1000 * row['seconds']:>10.1f}"
+            f"{row['peak_mib']:>10.0f}{row['seconds'] / ours:>18.2f}"
+        )
 
 
 if __name__ == "__main__":

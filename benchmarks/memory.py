@@ -48,20 +48,31 @@ def run(argv: list[str], n_runs: int, data_found: bool, release: bool = True, pr
             seconds = time.perf_counter() - start
             own = float(np.nanmax(result.tasks["peak_memory_mb"]))
             process_peak = max(process_peak, own)
-            row = {"run": i + 1, "shift": spec.shift, "seconds": seconds, "own_peak_mb": own,
-                   "process_peak_mb": process_peak, "rss_after_mb": current_rss_mb(),
-                   "scope": result.config["peak_memory_scope"]}
+            row = {
+                "run": i + 1,
+                "shift": spec.shift,
+                "seconds": seconds,
+                "own_peak_mb": own,
+                "process_peak_mb": process_peak,
+                "rss_after_mb": current_rss_mb(),
+                "scope": result.config["peak_memory_scope"],
+            }
             del result
             rows.append(row)
             if print_rows:
-                print(f"  {row['run']:>4}{row['shift']:>6}{seconds:>9.0f}{own:>10.0f}{process_peak:>10.0f}"
-                      f"{row['rss_after_mb']:>10.0f}  {row['scope']}", flush=True)
+                print(
+                    f"  {row['run']:>4}{row['shift']:>6}{seconds:>9.0f}{own:>10.0f}{process_peak:>10.0f}"
+                    f"{row['rss_after_mb']:>10.0f}  {row['scope']}",
+                    flush=True,
+                )
     return rows
 
 
 def header(what: str, release: bool) -> None:
-    print(f"\nf) consecutive runs in one process: {what}"
-          f"{'' if release else ' (freed memory NOT released between runs: as before the fix)'}")
+    print(
+        f"\nf) consecutive runs in one process: {what}"
+        f"{'' if release else ' (freed memory NOT released between runs: as before the fix)'}"
+    )
     print(f"  {'run':>4}{'shift':>6}{'seconds':>9}{'own MiB':>10}{'proc MiB':>10}{'RSS MiB':>10}  scope")
 
 
@@ -70,8 +81,10 @@ def report(rows: list[dict]) -> None:
     peaks = [r["process_peak_mb"] for r in rows]
     if len(peaks) >= 2:
         growth = [b / a - 1 for a, b in zip(peaks[1:], peaks[2:])]
-        print(f"  process peak after run {len(peaks)} / after run 2: {peaks[-1] / peaks[1]:.3f}"
-              + (f"; largest rise from one run to the next after run 2: {max(growth):.1%}" if growth else ""))
+        print(
+            f"  process peak after run {len(peaks)} / after run 2: {peaks[-1] / peaks[1]:.3f}"
+            + (f"; largest rise from one run to the next after run 2: {max(growth):.1%}" if growth else "")
+        )
     if rows and rows[0]["scope"] != "run":
         print("  (this system cannot reset the peak: 'own' is the process-lifetime peak)")
 
@@ -94,12 +107,26 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:")
     print_facts(machine_facts(resolve_device(opts.device)))
     found = _cifar_found(opts.data_dir)
-    run_argv = ["--dataset", "cifar100", "--variant", opts.variant, "--n-tasks", str(opts.n_tasks),
-                "--epochs", str(opts.epochs), "--device", opts.device, "--quiet"]
+    run_argv = [
+        "--dataset",
+        "cifar100",
+        "--variant",
+        opts.variant,
+        "--n-tasks",
+        str(opts.n_tasks),
+        "--epochs",
+        str(opts.epochs),
+        "--device",
+        opts.device,
+        "--quiet",
+    ]
     if opts.data_dir:
         run_argv += ["--data-dir", opts.data_dir]
-    header(f"{opts.runs} x {opts.n_tasks}-task {opts.variant} runs, {opts.epochs} epochs, "
-           f"{'CIFAR-100' if found else 'synthetic 32x32 data (CIFAR-100 not found)'}", not opts.no_release)
+    header(
+        f"{opts.runs} x {opts.n_tasks}-task {opts.variant} runs, {opts.epochs} epochs, "
+        f"{'CIFAR-100' if found else 'synthetic 32x32 data (CIFAR-100 not found)'}",
+        not opts.no_release,
+    )
     report(run(run_argv, opts.runs, found, release=not opts.no_release))
     return 0
 

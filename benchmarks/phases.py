@@ -54,8 +54,9 @@ class PhaseTimer:
         return timed
 
 
-def synthetic_tasks(n_tasks: int = 10, classes_per_task: int = 10, n_train: int = 500, n_test: int = 1000,
-                    seed: int = 0) -> list[Task]:
+def synthetic_tasks(
+    n_tasks: int = 10, classes_per_task: int = 10, n_train: int = 500, n_test: int = 1000, seed: int = 0
+) -> list[Task]:
     """Random 32x32 RGB tasks with a learnable class signal (a class-coloured tint)."""
     rng = np.random.default_rng(seed)
     tasks = []
@@ -63,7 +64,7 @@ def synthetic_tasks(n_tasks: int = 10, classes_per_task: int = 10, n_train: int 
         classes = np.arange(t * classes_per_task, (t + 1) * classes_per_task)
         tints = rng.uniform(0, 1, (classes_per_task, 1, 1, 3))
 
-        def draw(n):
+        def draw(n, tints=tints, classes=classes):  # bound now: the loop moves on
             y = np.resize(np.arange(classes_per_task), n)
             x = rng.uniform(0, 1, (n, 32, 32, 3)) * 0.7 + tints[y] * 0.3
             return (x * 255).astype(np.uint8), classes[y]
@@ -81,9 +82,13 @@ def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, obj
     timer = PhaseTimer()
     T, V = NeuralClassificationTransformer, KNNClassificationVoter
     with ExitStack() as stack:
-        for owner, name, phase in ((T, "fit", "training"), (training, "evaluate", "validation"),
-                                   (T, "transform", "embedding"), (V, "fit", "kNN voters"),
-                                   (V, "predict_proba", "kNN voters")):
+        for owner, name, phase in (
+            (T, "fit", "training"),
+            (training, "evaluate", "validation"),
+            (T, "transform", "embedding"),
+            (V, "fit", "kNN voters"),
+            (V, "predict_proba", "kNN voters"),
+        ):
             stack.enter_context(mock.patch.object(owner, name, timer.wrap(phase, getattr(owner, name))))
         if not data_found:
             tasks = synthetic_tasks(args.n_tasks or 10)
@@ -96,11 +101,14 @@ def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, obj
 
 def report(seconds: dict[str, float], wall: float, result, source: str) -> None:
     acc = result.accuracy
-    print(f"\nb) one {acc.shape[0]}-task run of {result.variant} on {source}: {wall:.1f} s wall, "
-          f"final accuracy {np.nanmean(acc[-1]):.3f}, mean single-task {np.nanmean(result.single_task_accuracy):.3f}")
+    print(
+        f"\nb) one {acc.shape[0]}-task run of {result.variant} on {source}: {wall:.1f} s wall, "
+        f"final accuracy {np.nanmean(acc[-1]):.3f}, mean single-task {np.nanmean(result.single_task_accuracy):.3f}"
+    )
     print(f"  {'phase':<22}{'seconds':>10}{'share':>8}")
     for phase in ("training", "validation", "embedding", "kNN voters", "evaluation (rest)"):
         print(f"  {phase:<22}{seconds.get(phase, 0.0):>10.1f}{seconds.get(phase, 0.0) / wall:>8.0%}")
     epochs = result.tasks.get("n_epochs_run")
     if epochs is not None and np.isfinite(epochs).all():
-        print(f"  epochs run per task: mean {np.mean(epochs):.1f} (best epoch mean {np.mean(result.tasks['best_epoch']):.1f})")
+        best = np.mean(result.tasks["best_epoch"])
+        print(f"  epochs run per task: mean {np.mean(epochs):.1f} (best epoch mean {best:.1f})")

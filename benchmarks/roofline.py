@@ -29,8 +29,7 @@ from . import loss as loss_bench
 from . import training
 
 #: Profiler op names of the kernels that do the network's arithmetic.
-ARITHMETIC_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_convolution",
-                  "aten::convolution_backward")
+ARITHMETIC_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_convolution", "aten::convolution_backward")
 
 
 def count_flops(fn: Callable[[], object]) -> int:
@@ -99,8 +98,14 @@ def run_training(rows: list[dict] | None = None, batch: int = 128, n_views: int 
     }
 
 
-def run_loss(rows: list[dict] | None = None, batch: int = 2048, views: int = 2, dim: int = 128,
-             n_classes: int = 100, t: float = 0.1) -> dict:
+def run_loss(
+    rows: list[dict] | None = None,
+    batch: int = 2048,
+    views: int = 2,
+    dim: int = 128,
+    n_classes: int = 100,
+    t: float = 0.1,
+) -> dict:
     """FLOPs of our loss, with the times of ours and pytorch-metric-learning's from benchmark c.
 
     ``rows`` are benchmark c's results (``loss.run``) at the same sizes; they
@@ -119,26 +124,39 @@ def run_loss(rows: list[dict] | None = None, batch: int = 2048, views: int = 2, 
     }
 
 
-def report(rates: dict[str, float], train: dict, loss: dict, throughput_target: float = 2.5,
-           loss_target: float = 8.0) -> None:
+def report(
+    rates: dict[str, float], train: dict, loss: dict, throughput_target: float = 2.5, loss_target: float = 8.0
+) -> None:
     print("\ne) distance to the machine's arithmetic rate (step and loss times from a and c)")
     print(f"  matmul rate, 2048^3: fp32 {rates['fp32']:.0f} GFLOP/s, bf16 {rates['bf16']:.0f} GFLOP/s")
     precision = "bf16" if train["library_bf16"] else "fp32"
     rate = rates[precision]
     print(f"  training step ({train['views']} views): {train['gflop']:.1f} GFLOP")
-    print(f"    plain fp32 loop        {train['plain_ms']:7.1f} ms  "
-          f"({1e3 * train['gflop'] / train['plain_ms']:.0f} GFLOP/s)")
-    print(f"    library ({precision})         {train['library_ms']:7.1f} ms  "
-          f"({1e3 * train['gflop'] / train['library_ms']:.0f} GFLOP/s; x{train['plain_ms'] / train['library_ms']:.2f})")
-    print(f"      conv + matmul kernels {train['library_arithmetic_ms']:5.1f} ms, everything else "
-          f"{train['library_other_ms']:.1f} ms (profiled alone, not in turns)")
-    print(f"    all arithmetic at the {precision} matmul rate: {1e3 * train['gflop'] / rate:.1f} ms; "
-          f"x{throughput_target:g} the plain loop needs <= {train['plain_ms'] / throughput_target:.1f} ms")
-    print(f"  SupConLoss forward + backward: {loss['gflop']:.1f} GFLOP, "
-          f"at the fp32 matmul rate {1e3 * loss['gflop'] / rates['fp32']:.1f} ms; ours {loss['ours_ms']:.1f} ms")
+    print(
+        f"    plain fp32 loop        {train['plain_ms']:7.1f} ms  "
+        f"({1e3 * train['gflop'] / train['plain_ms']:.0f} GFLOP/s)"
+    )
+    print(
+        f"    library ({precision})         {train['library_ms']:7.1f} ms  "
+        f"({1e3 * train['gflop'] / train['library_ms']:.0f} GFLOP/s; x{train['plain_ms'] / train['library_ms']:.2f})"
+    )
+    print(
+        f"      conv + matmul kernels {train['library_arithmetic_ms']:5.1f} ms, everything else "
+        f"{train['library_other_ms']:.1f} ms (profiled alone, not in turns)"
+    )
+    print(
+        f"    all arithmetic at the {precision} matmul rate: {1e3 * train['gflop'] / rate:.1f} ms; "
+        f"x{throughput_target:g} the plain loop needs <= {train['plain_ms'] / throughput_target:.1f} ms"
+    )
+    print(
+        f"  SupConLoss forward + backward: {loss['gflop']:.1f} GFLOP, "
+        f"at the fp32 matmul rate {1e3 * loss['gflop'] / rates['fp32']:.1f} ms; ours {loss['ours_ms']:.1f} ms"
+    )
     if loss["pml_ms"] is not None:
-        print(f"    pytorch-metric-learning {loss['pml_ms']:.1f} ms: x{loss_target:g} faster needs "
-              f"<= {loss['pml_ms'] / loss_target:.1f} ms")
+        print(
+            f"    pytorch-metric-learning {loss['pml_ms']:.1f} ms: x{loss_target:g} faster needs "
+            f"<= {loss['pml_ms'] / loss_target:.1f} ms"
+        )
 
 
 def run(training_rows: list[dict] | None = None, loss_rows: list[dict] | None = None) -> tuple[dict, dict, dict]:

@@ -124,13 +124,16 @@ def run(device: torch.device, batch: int = 128, n_views: int = 2, steps: int = 1
             if i >= warmup:
                 seconds[name] += time.perf_counter() - start
     base = seconds[configs(device)[0].name]
-    return [{"config": name, "views_per_s": batch * n_views * steps / s, "speedup": base / s}
-            for name, s in seconds.items()]
+    return [
+        {"config": name, "views_per_s": batch * n_views * steps / s, "speedup": base / s} for name, s in seconds.items()
+    ]
 
 
 def report(rows: list[dict], batch: int = 128, n_views: int = 2) -> None:
-    print(f"\na) training throughput, ProgLearn CNN + projection head + SupCon, batch {batch} x {n_views} "
-          f"views, Adam (augmentation excluded; the same views for all)")
+    print(
+        f"\na) training throughput, ProgLearn CNN + projection head + SupCon, batch {batch} x {n_views} "
+        f"views, Adam (augmentation excluded; the same views for all)"
+    )
     print(f"  {'configuration':<44}{'views/s':>10}{'x plain fp32':>14}")
     for row in rows:
         print(f"  {row['config']:<44}{row['views_per_s']:>10.0f}{row['speedup']:>14.2f}")

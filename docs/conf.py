@@ -39,8 +39,14 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
 # results/ holds the committed result files read by the code and the tests; not pages.
-exclude_patterns = ["_build", "results", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip"]
+exclude_patterns = [
+    "_build",
+    "results",
+    "**.ipynb_checkpoints",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+]
 
 # -- API reference: generated recursively from the package, so every public
 # class and function is listed whatever the module layout, and every default is
@@ -121,16 +127,14 @@ def _resolve_package_link(app, env, node, contnode):
     parts = target.split(".")
     for n_tail in (2, 1):
         tail = ".".join(parts[-n_tail:])
-        matches = [full for full in domain.objects if full.endswith("." + tail)
-                   and full.startswith("proglearn_supcon")]
+        matches = [full for full in domain.objects if full.endswith("." + tail) and full.startswith("proglearn_supcon")]
         if len(matches) == 1:
             candidates.append(matches[0])
     for candidate in candidates:
         if candidate == target:
             continue
         node["reftarget"] = candidate
-        found = domain.resolve_xref(env, node.get("refdoc"), app.builder, node["reftype"],
-                                    candidate, node, contnode)
+        found = domain.resolve_xref(env, node.get("refdoc"), app.builder, node["reftype"], candidate, node, contnode)
         if found is not None:
             return found
     node["reftarget"] = target

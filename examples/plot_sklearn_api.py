@@ -24,8 +24,10 @@ from proglearn_supcon.datasets import task_sequence
 
 tasks = task_sequence("digits-hard", n_tasks=2)
 for task in tasks:
-    print(f"task {task.task_id}: classes {task.classes}, "
-          f"{len(task.X_train)} training and {len(task.X_test)} test images of shape {task.X_train.shape[1:]}")
+    print(
+        f"task {task.task_id}: classes {task.classes}, "
+        f"{len(task.X_train)} training and {len(task.X_test)} test images of shape {task.X_train.shape[1:]}"
+    )
 
 # %%
 # Learn the tasks one after the other

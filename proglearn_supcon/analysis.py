@@ -170,9 +170,7 @@ def pair_runs(results_dir: str | os.PathLike, a: str, b: str) -> tuple[list[RunR
     tasks_a = check_task_counts(runs_a, a)
     tasks_b = check_task_counts(runs_b, b)
     if tasks_a != tasks_b:
-        raise ValueError(
-            f"variants {a!r} and {b!r} have different numbers of tasks ({a}: {tasks_a}, {b}: {tasks_b})"
-        )
+        raise ValueError(f"variants {a!r} and {b!r} have different numbers of tasks ({a}: {tasks_a}, {b}: {tasks_b})")
     by_a = {run_key(r): r for r in runs_a}
     by_b = {run_key(r): r for r in runs_b}
     common = sorted(by_a.keys() & by_b.keys())
@@ -183,8 +181,7 @@ def pair_runs(results_dir: str | os.PathLike, a: str, b: str) -> tuple[list[RunR
         left_out = [f"{a} {format_keys([k])}" for k in sorted(by_a.keys() - by_b.keys())]
         left_out += [f"{b} {format_keys([k])}" for k in sorted(by_b.keys() - by_a.keys())]
         message = (
-            f"pairing only the {len(common)} common (shift, slot) runs: {keys_text} "
-            f"(left out: {', '.join(left_out)})"
+            f"pairing only the {len(common)} common (shift, slot) runs: {keys_text} (left out: {', '.join(left_out)})"
         )
         print(f"warning: {message}", file=sys.stderr)
         warnings.warn(message, PairingWarning, stacklevel=2)

@@ -63,9 +63,7 @@ def _check_call_args(x: object, ndim: int, n_views: object, generator: object) -
     if not isinstance(n_views, Integral) or isinstance(n_views, bool) or n_views < 1:
         raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}.")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}."
-        )
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
 
 
 # --------------------------------------------------------------------------
@@ -87,9 +85,7 @@ def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: to
     return torch.randn(shape, generator=generator, device=src).to(device)
 
 
-def _randint(
-    high: int, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
-) -> Tensor:
+def _randint(high: int, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
     """Integer int64 draws in ``[0, high)`` of ``shape`` on ``device``."""
     src = _draw_device(generator, device)
     return torch.randint(0, high, shape, generator=generator, device=src).to(device)
@@ -172,9 +168,7 @@ def _random_hflip(v: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.where(flip[:, None, None, None], v.flip(-1), v)
 
 
-def _color_jitter(
-    v: Tensor, strength: float, p: float, generator: torch.Generator | None
-) -> Tensor:
+def _color_jitter(v: Tensor, strength: float, p: float, generator: torch.Generator | None) -> Tensor:
     """Brightness, contrast and saturation jitter, each view with probability ``p``.
 
     Factors are uniform in ``[max(0, 1 - strength), 1 + strength]`` as in
@@ -284,13 +278,9 @@ class ImageAugmenter:
             and 0 < scale[0] <= scale[1] <= 1
         )
         if not ok:
-            raise ValueError(
-                f"scale must be a pair (low, high) with 0 < low <= high <= 1, got {scale!r}."
-            )
+            raise ValueError(f"scale must be a pair (low, high) with 0 < low <= high <= 1, got {scale!r}.")
 
-    def __call__(
-        self, x: Tensor, n_views: int, generator: torch.Generator | None = None
-    ) -> Tensor:
+    def __call__(self, x: Tensor, n_views: int, generator: torch.Generator | None = None) -> Tensor:
         """Make ``n_views`` random views of every image in ``x``.
 
         Parameters
@@ -373,9 +363,7 @@ class TabularAugmenter:
         if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}.")
 
-    def __call__(
-        self, x: Tensor, n_views: int, generator: torch.Generator | None = None
-    ) -> Tensor:
+    def __call__(self, x: Tensor, n_views: int, generator: torch.Generator | None = None) -> Tensor:
         """Make ``n_views`` random views of every row of ``x``.
 
         Parameters

@@ -76,8 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'proglearn-supcon COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                     parser_class=_OneLineErrorParser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_OneLineErrorParser)
     for name, (module, line) in COMMANDS.items():
         module_parser = module.build_parser()
         commands.add_parser(

@@ -69,9 +69,7 @@ class SimpleArgmaxAverage(BaseEstimator):
         n_classes = len(self.classes_)
         if isinstance(posteriors, np.ndarray) and posteriors.ndim == 2:
             # Iterating a single matrix would silently yield its rows.
-            raise ValueError(
-                "posteriors must be a sequence of 2-D arrays, got one 2-D array; wrap it in a list."
-            )
+            raise ValueError("posteriors must be a sequence of 2-D arrays, got one 2-D array; wrap it in a list.")
         matrices = [np.asarray(p, dtype=np.float64) for p in posteriors]
         if not matrices:
             raise ValueError("posteriors is empty; at least one voter's posteriors are needed.")

@@ -91,9 +91,7 @@ def _check_X_y(X, y) -> tuple[np.ndarray, np.ndarray, int]:
         raise ValueError("y contains NaN or infinity; every embedding needs a label.")
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(
-            f"the geometry of classes needs at least 2 classes, got 1 (label {classes[0]!r})."
-        )
+        raise ValueError(f"the geometry of classes needs at least 2 classes, got 1 (label {classes[0]!r}).")
     return X, codes.astype(np.int64), len(classes)
 
 

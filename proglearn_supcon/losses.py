@@ -61,16 +61,12 @@ def _flatten(z: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
     if not isinstance(z, Tensor):
         raise ValueError(f"z must be a torch.Tensor, got {type(z).__name__}")
     if z.ndim != 3:
-        raise ValueError(
-            f"z must be 3-D (batch, views, dim), got shape {tuple(z.shape)}"
-        )
+        raise ValueError(f"z must be 3-D (batch, views, dim), got shape {tuple(z.shape)}")
     B, V, D = z.shape
     if B < 1 or V < 1 or D < 1:
         raise ValueError(f"z must have batch, views, dim >= 1, got {tuple(z.shape)}")
     if B * V < 2:
-        raise ValueError(
-            f"need at least 2 rows (batch * views) to contrast, got {B} x {V}"
-        )
+        raise ValueError(f"need at least 2 rows (batch * views) to contrast, got {B} x {V}")
     if not z.is_floating_point():
         raise ValueError(f"z must be a floating-point tensor, got {z.dtype}")
     if labels is None:
@@ -78,18 +74,13 @@ def _flatten(z: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
     else:
         labels = torch.as_tensor(labels, device=z.device)
         if labels.ndim != 1 or labels.shape[0] != B:
-            raise ValueError(
-                f"labels must be 1-D of length batch={B}, got shape "
-                f"{tuple(labels.shape)}"
-            )
+            raise ValueError(f"labels must be 1-D of length batch={B}, got shape {tuple(labels.shape)}")
     if z.dtype not in (torch.float32, torch.float64):
         z = z.float()  # fp16 / bf16 -> float32 for the similarities
     return z.reshape(B * V, D), labels.repeat_interleave(V)
 
 
-def _prepare(
-    z: Tensor, labels: Tensor | None, temperature: float
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _prepare(z: Tensor, labels: Tensor | None, temperature: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Check inputs; return ``(logits, self_mask, pos_mask, n_pos)``.
 
     ``logits[i, a] = z_i . z_a / t`` over the ``N = B * V`` flattened rows, in
@@ -225,9 +216,7 @@ class SupConLoss(nn.Module):
             raise ValueError(f"variant must be one of {_VARIANTS}, got {variant!r}")
         self.variant = variant
         self.base_temperature = (
-            None
-            if base_temperature is None
-            else _check_temperature(base_temperature, "base_temperature")
+            None if base_temperature is None else _check_temperature(base_temperature, "base_temperature")
         )
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -252,10 +241,7 @@ class SupConLoss(nn.Module):
         return _mean_over_valid(log_denom - log_num, n_pos)
 
     def extra_repr(self) -> str:
-        return (
-            f"temperature={self.temperature}, variant={self.variant!r}, "
-            f"base_temperature={self.base_temperature}"
-        )
+        return f"temperature={self.temperature}, variant={self.variant!r}, base_temperature={self.base_temperature}"
 
 
 class TunedContrastiveLoss(nn.Module):

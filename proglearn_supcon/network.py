@@ -256,8 +256,7 @@ class SupConKNNClassifier(ClassifierMixin, _NetworkParams):
         n_features = getattr(self, "n_features_in_", None)
         if n_features is not None and X.ndim == 2 and X.shape[1] != n_features:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{n_features} features as input."
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {n_features} features as input."
             )
         return X
 

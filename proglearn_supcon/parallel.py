@@ -222,12 +222,12 @@ def _dask_client(n_jobs: int, scheduler: str | None, connect_timeout: float):
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        raise BackendError(
-            "the dask backend needs dask.distributed: pip install 'proglearn-supcon[dask]'"
-        ) from exc
+        raise BackendError("the dask backend needs dask.distributed: pip install 'proglearn-supcon[dask]'") from exc
     if scheduler is None:
-        with LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                          dashboard_address=":0") as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+            Client(cluster) as client,
+        ):
             yield client
         return
     start = time.monotonic()
@@ -235,8 +235,7 @@ def _dask_client(n_jobs: int, scheduler: str | None, connect_timeout: float):
         client = Client(scheduler, timeout=connect_timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         raise BackendError(
-            f"cannot reach the Dask scheduler at {scheduler!r} "
-            f"(gave up after {time.monotonic() - start:.0f} s): {exc}"
+            f"cannot reach the Dask scheduler at {scheduler!r} (gave up after {time.monotonic() - start:.0f} s): {exc}"
         ) from None
     with client:
         yield client

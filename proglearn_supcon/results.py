@@ -153,8 +153,7 @@ def to_payload(run: RunResult) -> dict[str, Any]:
         for t in range(j + 1)
     ]
     task_rows = [
-        {"task": t, **{name: _finite_or_none(run.tasks[name][t]) for name in TASK_FIELDS}}
-        for t in range(n_tasks)
+        {"task": t, **{name: _finite_or_none(run.tasks[name][t]) for name in TASK_FIELDS}} for t in range(n_tasks)
     ]
     payload = {
         "schema": SCHEMA,
@@ -176,8 +175,11 @@ def to_payload(run: RunResult) -> dict[str, Any]:
 def _diagnostics_payload(diagnostics: Diagnostics) -> dict[str, Any]:
     matrix = np.asarray(diagnostics.transfer_matrix, dtype=np.float64)
     rows = [
-        {"transformer": i, "task": j,
-         **{name: _finite_or_none(values[i, j]) for name, values in diagnostics.geometry.items()}}
+        {
+            "transformer": i,
+            "task": j,
+            **{name: _finite_or_none(values[i, j]) for name, values in diagnostics.geometry.items()},
+        }
         for i in range(matrix.shape[0])
         for j in range(matrix.shape[1])
     ]
@@ -192,8 +194,11 @@ def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnosti
             f"got shape {matrix.shape}"
         )
     # Metric names in the order they were written (dict.fromkeys keeps first-seen order).
-    names = [key for key in dict.fromkeys(k for row in payload["geometry"] for k in row)
-             if key not in ("transformer", "task")]
+    names = [
+        key
+        for key in dict.fromkeys(k for row in payload["geometry"] for k in row)
+        if key not in ("transformer", "task")
+    ]
     geometry = {name: np.full(matrix.shape, np.nan) for name in names}
     for row in payload["geometry"]:
         for name in names:
@@ -227,7 +232,8 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
             config=payload.get("config", {}),
             library_version=payload.get("library_version", ""),
             diagnostics=(
-                None if payload.get("diagnostics") is None
+                None
+                if payload.get("diagnostics") is None
                 else _diagnostics_from_payload(payload["diagnostics"], source)
             ),
         )
@@ -255,9 +261,7 @@ def list_variants(results_dir: str | os.PathLike) -> list[str]:
     root = Path(results_dir)
     if not root.is_dir():
         return []
-    return sorted(
-        p.name for p in root.iterdir() if p.is_dir() and any(_RUN_NAME.match(f.name) for f in p.iterdir())
-    )
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and any(_RUN_NAME.match(f.name) for f in p.iterdir()))
 
 
 def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
@@ -277,9 +281,7 @@ def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
     files = sorted(f for f in folder.iterdir() if _RUN_NAME.match(f.name)) if folder.is_dir() else []
     if not files:
         available = ", ".join(list_variants(root)) or "none"
-        raise ValueError(
-            f"no results for variant {variant!r} in {str(root)!r} (variants with results: {available})"
-        )
+        raise ValueError(f"no results for variant {variant!r} in {str(root)!r} (variants with results: {available})")
     runs = [read_run(f) for f in files]
     return sorted(runs, key=lambda r: (r.shift, r.slot))
 

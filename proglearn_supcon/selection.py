@@ -23,8 +23,14 @@ from .voters import KNNClassificationVoter
 EARLY_STOPPING = ("knn", "loss", "none")
 
 
-def knn_accuracy(train_embeddings: np.ndarray, train_labels: np.ndarray, val_embeddings: np.ndarray,
-                 val_labels: np.ndarray, k: int | None, metric: str) -> float:
+def knn_accuracy(
+    train_embeddings: np.ndarray,
+    train_labels: np.ndarray,
+    val_embeddings: np.ndarray,
+    val_labels: np.ndarray,
+    k: int | None,
+    metric: str,
+) -> float:
     """Accuracy on the validation embeddings of a kNN voter fitted on the training ones.
 
     Parameters

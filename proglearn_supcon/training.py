@@ -158,8 +158,9 @@ def lr_factor(epoch: int, config: TrainingConfig) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / (config.epochs - warmup)))
 
 
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator,
-                     device: torch.device) -> Iterator[torch.Tensor]:
+def shuffled_batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device
+) -> Iterator[torch.Tensor]:
     """Indices (int64, on ``device``) of one epoch's batches in a random order.
 
     A last batch of one is skipped: it breaks BatchNorm and has no contrastive pair.
@@ -178,8 +179,9 @@ def make_views(x: torch.Tensor, augmenter, n_views: int, generator: torch.Genera
     return augmenter(x, n_views, generator)
 
 
-def batch_loss(views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head: nn.Module,
-               criterion: nn.Module, loss: str) -> torch.Tensor:
+def batch_loss(
+    views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head: nn.Module, criterion: nn.Module, loss: str
+) -> torch.Tensor:
     """Loss of one batch of views.
 
     Parameters
@@ -208,8 +210,9 @@ def batch_loss(views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head
 
 
 @torch.no_grad()
-def embed(encoder: nn.Module, x: torch.Tensor, embedding_dim: int, bf16: bool, flip_average: bool,
-          batch_size: int = 1024) -> np.ndarray:
+def embed(
+    encoder: nn.Module, x: torch.Tensor, embedding_dim: int, bf16: bool, flip_average: bool, batch_size: int = 1024
+) -> np.ndarray:
     """Encoder output of a prepared tensor, in batches.
 
     Parameters
@@ -241,9 +244,18 @@ def embed(encoder: nn.Module, x: torch.Tensor, embedding_dim: int, bf16: bool, f
 
 
 @torch.no_grad()
-def evaluate(encoder: nn.Module, head: nn.Module, criterion: nn.Module, config: TrainingConfig,
-             x_train: torch.Tensor, y_train: np.ndarray, x_val: torch.Tensor, y_val: np.ndarray,
-             embedding_dim: int, bf16: bool) -> tuple[float, float]:
+def evaluate(
+    encoder: nn.Module,
+    head: nn.Module,
+    criterion: nn.Module,
+    config: TrainingConfig,
+    x_train: torch.Tensor,
+    y_train: np.ndarray,
+    x_val: torch.Tensor,
+    y_val: np.ndarray,
+    embedding_dim: int,
+    bf16: bool,
+) -> tuple[float, float]:
     """(validation loss, validation kNN accuracy), from one pass over un-augmented inputs.
 
     The loss is the training loss of the validation inputs' embeddings, one
@@ -270,10 +282,20 @@ def evaluate(encoder: nn.Module, head: nn.Module, criterion: nn.Module, config: 
     return val_loss, knn_accuracy(train_emb, y_train, val_emb, y_val, config.k, config.metric)
 
 
-def train(config: TrainingConfig, encoder: nn.Module, head: nn.Module, x_train: torch.Tensor,
-          y_train: np.ndarray, *, embedding_dim: int, generator: torch.Generator,
-          validation: tuple[torch.Tensor, np.ndarray] | None = None, augmenter=None,
-          bf16: bool = False, model: nn.Module | None = None) -> TrainingResult:
+def train(
+    config: TrainingConfig,
+    encoder: nn.Module,
+    head: nn.Module,
+    x_train: torch.Tensor,
+    y_train: np.ndarray,
+    *,
+    embedding_dim: int,
+    generator: torch.Generator,
+    validation: tuple[torch.Tensor, np.ndarray] | None = None,
+    augmenter=None,
+    bf16: bool = False,
+    model: nn.Module | None = None,
+) -> TrainingResult:
     """Train ``encoder`` and ``head`` for up to ``config.epochs`` epochs, keeping the best weights.
 
     Parameters
@@ -336,8 +358,9 @@ def train(config: TrainingConfig, encoder: nn.Module, head: nn.Module, x_train: 
         if validation is None or not ((epoch + 1) % config.validation_interval == 0 or last):
             continue
         x_val, y_val = validation
-        val_loss, val_accuracy = evaluate(encoder, head, criterion, config, x_train, y_train, x_val, y_val,
-                                          embedding_dim, bf16)
+        val_loss, val_accuracy = evaluate(
+            encoder, head, criterion, config, x_train, y_train, x_val, y_val, embedding_dim, bf16
+        )
         for key, value in (("epoch", epoch), ("val_loss", val_loss), ("val_accuracy", val_accuracy)):
             history[key].append(value)
         epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_accuracy:.3f}")

@@ -110,9 +110,7 @@ def _validate(acc: np.ndarray, single_acc: np.ndarray) -> None:
         raise ValueError(f"acc must be a non-empty square 2-D array (T, T); got shape {acc.shape}")
     n_tasks = acc.shape[0]
     if single_acc.shape != (n_tasks,):
-        raise ValueError(
-            f"single_acc must have shape ({n_tasks},) to match acc {acc.shape}; got {single_acc.shape}"
-        )
+        raise ValueError(f"single_acc must have shape ({n_tasks},) to match acc {acc.shape}; got {single_acc.shape}")
     for name, values in (("acc", acc), ("single_acc", single_acc)):
         # NaN compares False, so it passes here; +-inf and out-of-range values do not.
         bad = ~np.isnan(values) & ~((values >= 0.0) & (values <= 1.0))
@@ -218,7 +216,9 @@ def transfer_metrics(acc: np.ndarray, single_acc: np.ndarray, n_test=None) -> Tr
         single_error = 1.0 - single_acc
         zero = np.argwhere(seen & (acc == 1.0))
         if len(zero) or np.any(single_acc == 1.0):
-            where = f"acc[{zero[0][0]}, {zero[0][1]}]" if len(zero) else f"single_acc[{int(np.argmax(single_acc == 1.0))}]"
+            where = (
+                f"acc[{zero[0][0]}, {zero[0][1]}]" if len(zero) else f"single_acc[{int(np.argmax(single_acc == 1.0))}]"
+            )
             raise ValueError(
                 f"{where} is 1 (zero error), which would make a ratio infinite; pass n_test (test samples "
                 "per task) to use the smoothed error (mistakes + 1) / (n_test + 2)"

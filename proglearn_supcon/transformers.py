@@ -207,8 +207,15 @@ class NeuralClassificationTransformer(BaseEstimator):
     def _check_params(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("epochs", "batch_size", "n_views", "projection_dim", "projection_hidden_dim",
-                     "patience", "validation_interval"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "n_views",
+            "projection_dim",
+            "projection_hidden_dim",
+            "patience",
+            "validation_interval",
+        ):
             value = getattr(self, name)
             if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")

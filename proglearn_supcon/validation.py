@@ -44,8 +44,7 @@ def check_inputs(X, *, name: str = "X") -> np.ndarray:
     if X.ndim != 4:
         if X.ndim > 2:
             raise ValueError(
-                f"{name} must be images (n, H, W, C) or feature vectors (n, d), got {X.ndim}-D input "
-                f"of shape {X.shape}"
+                f"{name} must be images (n, H, W, C) or feature vectors (n, d), got {X.ndim}-D input of shape {X.shape}"
             )
         return check_array(X, dtype=np.float32, input_name=name)
     # Also rejects object, bool, complex and other integer dtypes.

@@ -192,9 +192,7 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = _check_embeddings(X)
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but this voter was fitted on {self.n_features_in_}."
-            )
+            raise ValueError(f"X has {X.shape[1]} features, but this voter was fitted on {self.n_features_in_}.")
         fit = torch.from_numpy(self.X_fit_).double()
         queries = torch.from_numpy(X).double()
         fit_sq_norms = None
@@ -204,10 +202,12 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
             fit_sq_norms = (fit * fit).sum(dim=1)
         # Votes per class as mask @ one-hot; float32 counts are exact up to 2**24.
         one_hot = torch.nn.functional.one_hot(torch.from_numpy(self.y_fit_), len(self.classes_)).float()
-        counts = torch.cat([
-            _nearest_mask(_distances(batch, fit, fit_sq_norms), self.k_).float() @ one_hot
-            for batch in queries.split(self.batch_size)
-        ])
+        counts = torch.cat(
+            [
+                _nearest_mask(_distances(batch, fit, fit_sq_norms), self.k_).float() @ one_hot
+                for batch in queries.split(self.batch_size)
+            ]
+        )
         return counts.double().div_(self.k_).numpy()
 
     def predict(self, X) -> np.ndarray:

@@ -43,8 +43,9 @@ _CHILD = textwrap.dedent("""
 def _page_faults(mode: str) -> int:
     # Dask's nanny starts its workers with this trim threshold.
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, allocator.__file__],
-                         capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, allocator.__file__], capture_output=True, text=True, check=True, env=env
+    )
     return int(out.stdout.strip().splitlines()[-1])
 
 

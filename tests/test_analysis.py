@@ -71,8 +71,14 @@ def test_summarize_keeps_the_backend_and_runs_headless(backend, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": backend}
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
-    done = subprocess.run([sys.executable, "-c", SUMMARIZE, str(tmp_path)], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", SUMMARIZE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert f"backend {backend} {backend}" in done.stdout
     assert (tmp_path / "supcon_vs_ce.png").stat().st_size > 0

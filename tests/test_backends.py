@@ -12,8 +12,23 @@ from proglearn_supcon.parallel import claim_device, device_slots
 from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
 
 # One torch thread per run everywhere: float results may change with the thread count.
-TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--n-train-per-task", "40",
-        "--quiet", "--device", "cpu", "--variant", "supcon", "--threads-per-run", "1"]
+TINY = [
+    "--dataset",
+    "digits",
+    "--n-tasks",
+    "2",
+    "--epochs",
+    "1",
+    "--n-train-per-task",
+    "40",
+    "--quiet",
+    "--device",
+    "cpu",
+    "--variant",
+    "supcon",
+    "--threads-per-run",
+    "1",
+]
 
 
 def _accuracies(folder):
@@ -30,8 +45,10 @@ def sequential(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as local, distributed.Client(local) as client:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as local,
+        distributed.Client(local) as client,
+    ):
         yield local.scheduler_address, client
 
 
@@ -56,8 +73,19 @@ def _claim_once(lock_dir):
 
 def test_dask_results_equal_sequential(sequential, cluster, tmp_path):
     address, _ = cluster
-    argv = [*TINY, "--shifts", "1-2", "--out", str(tmp_path), "--backend", "dask", "--scheduler", address,
-            "--devices", "cpu,cpu"]
+    argv = [
+        *TINY,
+        "--shifts",
+        "1-2",
+        "--out",
+        str(tmp_path),
+        "--backend",
+        "dask",
+        "--scheduler",
+        address,
+        "--devices",
+        "cpu,cpu",
+    ]
     assert exp.main(argv) == 0
     expected, got = _accuracies(sequential), _accuracies(tmp_path)
     assert expected.keys() == got.keys() == {(1, 0), (2, 0)}
@@ -131,8 +159,10 @@ def test_unreachable_scheduler_is_a_quick_clear_error(tmp_path, capsys):
 
 def test_list_trains_nothing(tmp_path, capsys, monkeypatch):
     n = 2
-    write_run(tmp_path, RunResult("supcon", "digits", 1, 0, np.tril(np.full((n, n), 0.9)),
-                                  {name: np.ones(n) for name in TASK_FIELDS}))
+    write_run(
+        tmp_path,
+        RunResult("supcon", "digits", 1, 0, np.tril(np.full((n, n), 0.9)), {name: np.ones(n) for name in TASK_FIELDS}),
+    )
     monkeypatch.setattr(exp, "run_one", lambda *a: pytest.fail("--list must not train"))
     before = sorted(tmp_path.rglob("*"))
     assert exp.main([*TINY, "--shifts", "1-3", "--out", str(tmp_path), "--list"]) == 0
@@ -142,8 +172,10 @@ def test_list_trains_nothing(tmp_path, capsys, monkeypatch):
     assert sorted(tmp_path.rglob("*")) == before
 
 
-@pytest.mark.skipif(not os.environ.get("PROGLEARN_SUPCON_TEST_RAY"),
-                    reason="starting Ray takes about 30 s; set PROGLEARN_SUPCON_TEST_RAY=1 to run")
+@pytest.mark.skipif(
+    not os.environ.get("PROGLEARN_SUPCON_TEST_RAY"),
+    reason="starting Ray takes about 30 s; set PROGLEARN_SUPCON_TEST_RAY=1 to run",
+)
 def test_ray_results_equal_sequential(sequential, tmp_path):
     pytest.importorskip("ray")
     argv = [*TINY, "--shifts", "1-2", "--out", str(tmp_path), "--backend", "ray", "--n-jobs", "2"]

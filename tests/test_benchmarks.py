@@ -54,8 +54,15 @@ def test_kernel_split_puts_matmul_time_with_the_arithmetic():
 
 
 def test_roofline_report_prints_the_floor_and_the_targets(capsys):
-    train = {"views": 256, "gflop": 18.0, "plain_ms": 200.0, "library_ms": 100.0, "library_arithmetic_ms": 60.0,
-             "library_other_ms": 40.0, "library_bf16": True}
+    train = {
+        "views": 256,
+        "gflop": 18.0,
+        "plain_ms": 200.0,
+        "library_ms": 100.0,
+        "library_arithmetic_ms": 60.0,
+        "library_other_ms": 40.0,
+        "library_bf16": True,
+    }
     loss = {"gflop": 12.0, "ours_ms": 110.0, "pml_ms": 800.0}
     roofline.report({"fp32": 150.0, "bf16": 360.0}, train, loss)
     out = capsys.readouterr().out

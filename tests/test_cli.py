@@ -58,8 +58,21 @@ def test_help_lists_commands(capsys):
 @pytest.mark.parametrize(
     "command, shown",
     [
-        ("run", ["--variant", "(default: supcon ce tcl)", "(default: digits-", "--shifts", "(default: 1)",
-                 "(default: 8 for digits-", "--seed", "(default: 0)", "--n-jobs", "--out"]),
+        (
+            "run",
+            [
+                "--variant",
+                "(default: supcon ce tcl)",
+                "(default: digits-",
+                "--shifts",
+                "(default: 1)",
+                "(default: 8 for digits-",
+                "--seed",
+                "(default: 0)",
+                "--n-jobs",
+                "--out",
+            ],
+        ),
         ("plot", ["--results", "--variant", "--out", "--png", "(default: 0.95)"]),
         ("compare", ["--results", "--a", "--b", "--out", "(default: 0.95)"]),
         ("summary", ["--results", "--variants"]),
@@ -84,8 +97,10 @@ def test_command_help_shows_options_and_defaults(command, shown, capsys):
         (["run", "--shifts", "x"], "proglearn-supcon run: error: argument --shifts: expected numbers"),
         (["run", "--variant", "mse"], "proglearn-supcon run: error: argument --variant: invalid choice"),
         (["plot", "--results", "r"], "proglearn-supcon plot: error: the following arguments are required"),
-        (["compare", "--results", "r", "--a", "x", "--b", "y", "--out", "f.pdf", "--confidence", "2"],
-         "proglearn-supcon compare: error: argument --confidence"),
+        (
+            ["compare", "--results", "r", "--a", "x", "--b", "y", "--out", "f.pdf", "--confidence", "2"],
+            "proglearn-supcon compare: error: argument --confidence",
+        ),
         (["summary", "--results", "r"], "proglearn-supcon summary: error: the following arguments are required"),
         (["geometry", "--a", "x"], "proglearn-supcon geometry: error: the following arguments are required"),
     ],
@@ -132,12 +147,19 @@ def test_commands_are_the_modules_themselves():
     from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
 
     modules = {name: module for name, (module, _) in cli.COMMANDS.items()}
-    assert modules == {"run": cifar_task_sequence, "summary": summary, "plot": plot_variant,
-                       "compare": compare_variants, "geometry": plot_geometry}
+    assert modules == {
+        "run": cifar_task_sequence,
+        "summary": summary,
+        "plot": plot_variant,
+        "compare": compare_variants,
+        "geometry": plot_geometry,
+    }
 
 
-@pytest.mark.skipif(shutil.which("proglearn-supcon") is None,
-                    reason="the proglearn-supcon script is not installed (pip install -e . installs it)")
+@pytest.mark.skipif(
+    shutil.which("proglearn-supcon") is None,
+    reason="the proglearn-supcon script is not installed (pip install -e . installs it)",
+)
 def test_installed_script(tmp_path):
     done = subprocess.run(["proglearn-supcon", "compare", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "usage: proglearn-supcon compare" in done.stdout

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from proglearn_supcon import datasets
-from proglearn_supcon.datasets import cifar  # private names are patched where they are looked up
 from proglearn_supcon.datasets import (
     CorruptDataError,
     Task,
+    cifar,  # private names are patched where they are looked up
     load_cifar,
     load_digits_images,
     load_hard_digits_images,

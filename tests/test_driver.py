@@ -19,10 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_driver_does_not_import_the_experiment():
     """No import circle: the experiment imports the driver, never the other way round."""
-    code = ("import sys, proglearn_supcon.experiments.driver; "
-            "print(sorted(m for m in sys.modules if m.startswith('proglearn_supcon.experiments')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys, proglearn_supcon.experiments.driver; "
+        "print(sorted(m for m in sys.modules if m.startswith('proglearn_supcon.experiments')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['proglearn_supcon.experiments', 'proglearn_supcon.experiments.driver']"
 
@@ -31,8 +38,15 @@ def fake_run_one(spec, args, threads, position):
     """A run function of the driver's contract that trains nothing: accuracy 0.5 + shift / 10."""
     n = 2
     accuracy = np.tril(np.full((n, n), 0.5 + spec.shift / 10))
-    return RunResult(spec.variant, "synthetic", spec.shift, spec.slot, accuracy,
-                     {name: np.ones(n) for name in TASK_FIELDS}, {"threads": threads})
+    return RunResult(
+        spec.variant,
+        "synthetic",
+        spec.shift,
+        spec.slot,
+        accuracy,
+        {name: np.ones(n) for name in TASK_FIELDS},
+        {"threads": threads},
+    )
 
 
 def failing_run_one(spec, args, threads, position):
@@ -42,8 +56,17 @@ def failing_run_one(spec, args, threads, position):
 
 
 def _args(out) -> argparse.Namespace:
-    return argparse.Namespace(out=str(out), backend="loky", n_jobs=1, threads_per_run=3, quiet=True,
-                              scheduler=None, ray_address=None, devices=None, device="cpu")
+    return argparse.Namespace(
+        out=str(out),
+        backend="loky",
+        n_jobs=1,
+        threads_per_run=3,
+        quiet=True,
+        scheduler=None,
+        ray_address=None,
+        devices=None,
+        device="cpu",
+    )
 
 
 def test_run_all_runs_the_given_function_and_writes_each_run(tmp_path):

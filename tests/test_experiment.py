@@ -1,3 +1,4 @@
+import argparse
 import json
 
 import numpy as np
@@ -15,7 +16,7 @@ TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "2", "--quiet", "--
 def test_parse_int_list():
     assert parse_int_list("1-3,5") == [1, 2, 3, 5]
     assert parse_int_list("0") == [0]
-    with pytest.raises(Exception):
+    with pytest.raises(argparse.ArgumentTypeError):
         parse_int_list("3-1")
 
 
@@ -50,7 +51,9 @@ def test_tiny_end_to_end(tmp_path, capsys, monkeypatch):
         # Two-class digit tasks: far above chance even after 2 epochs.
         assert np.nanmean(run.accuracy[-1]) > 0.7
         assert (run.tasks["train_time_s"] > 0).all() and (run.tasks["peak_memory_mb"] > 0).all()
-        assert (run.tasks["multitask_inference_time_s"] > 0).all() and (run.tasks["single_task_inference_time_s"] > 0).all()
+        assert (run.tasks["multitask_inference_time_s"] > 0).all() and (
+            run.tasks["single_task_inference_time_s"] > 0
+        ).all()
         assert run.config["network_params"]["loss"] == variant and run.config["epochs"] == 2
         # what model selection did, per task
         assert (run.tasks["n_epochs_run"] >= 1).all() and (run.tasks["n_epochs_run"] <= 2).all()
@@ -109,8 +112,21 @@ def test_results_file_is_json_with_config(tmp_path):
 
 
 def test_param_sets_network_parameters(tmp_path):
-    args = [*TINY, "--n-tasks", "1", "--variant", "ce", "--out", str(tmp_path),
-            "--param", "early_stopping=none", "--param", "lr=2e-3", "--param", "metric=euclidean"]
+    args = [
+        *TINY,
+        "--n-tasks",
+        "1",
+        "--variant",
+        "ce",
+        "--out",
+        str(tmp_path),
+        "--param",
+        "early_stopping=none",
+        "--param",
+        "lr=2e-3",
+        "--param",
+        "metric=euclidean",
+    ]
     assert exp.main(args) == 0
     (run,) = load_runs(tmp_path, "ce")
     params = run.config["network_params"]

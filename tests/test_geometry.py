@@ -98,7 +98,9 @@ def test_effective_rank_known_values():
     assert np.isnan(effective_rank(np.ones((4, 3))))  # centred to zero: no spectrum
 
 
-@pytest.mark.parametrize("n_classes, d", [(3, 40), (4, 30), (6, 3), (3, 2)])  # n = 24 <= d and n > d; S_B full rank or not
+@pytest.mark.parametrize(
+    "n_classes, d", [(3, 40), (4, 30), (6, 3), (3, 2)]
+)  # n = 24 <= d and n > d; S_B full rank or not
 def test_gaussian_classes_match_naive_numpy(n_classes, d):
     X, y = gaussian_classes(n_classes, d, seed=n_classes + d)
     expected = naive_geometry(X, y)

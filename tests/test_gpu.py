@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import FAST
+
 from proglearn_supcon import LifelongClassificationNetwork
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

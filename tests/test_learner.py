@@ -2,9 +2,9 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import FAST, make_blob_images
 from sklearn.exceptions import NotFittedError
 
-from conftest import FAST, make_blob_images
 from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.voters import KNNClassificationVoter
 
@@ -115,7 +115,9 @@ def test_save_load_round_trip(fitted, tasks, tmp_path):
     assert loaded.get_params()["loss"] == fitted.loss
     for t, (_, _, Xt, _) in enumerate(tasks):
         np.testing.assert_array_equal(loaded.predict_proba(Xt, t), fitted.predict_proba(Xt, t))
-        np.testing.assert_array_equal(loaded.predict(Xt, t, transformer_ids=[t]), fitted.predict(Xt, t, transformer_ids=[t]))
+        np.testing.assert_array_equal(
+            loaded.predict(Xt, t, transformer_ids=[t]), fitted.predict(Xt, t, transformer_ids=[t])
+        )
     # A loaded network keeps learning.
     loaded.add_task(tasks[0][0], tasks[0][1], task_id=2)
     assert loaded.task_ids_ == [0, 1, 2]

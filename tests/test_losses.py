@@ -111,9 +111,7 @@ def test_labels_none_is_simclr(seed, variant):
     assert loss(z).item() == pytest.approx(want, rel=1e-9)
     assert loss(z).item() == pytest.approx(loss(z, torch.arange(B)).item(), rel=1e-12)
     tcl = TunedContrastiveLoss(0.2, k1=0.5, k2=1.5)
-    assert tcl(z).item() == pytest.approx(
-        naive_loss(z, list(range(B)), 0.2, "tcl", 0.5, 1.5), rel=1e-9
-    )
+    assert tcl(z).item() == pytest.approx(naive_loss(z, list(range(B)), 0.2, "tcl", 0.5, 1.5), rel=1e-9)
 
 
 def test_label_order_and_view_order_invariance():
@@ -164,9 +162,7 @@ def test_in_not_above_out():
         assert SupConLoss(0.1, "in")(z, labels) <= SupConLoss(0.1, "out")(z, labels) + 1e-12
 
 
-@pytest.mark.parametrize(
-    "loss", [SupConLoss(0.1), SupConLoss(0.1, "in"), TunedContrastiveLoss(0.1)]
-)
+@pytest.mark.parametrize("loss", [SupConLoss(0.1), SupConLoss(0.1, "in"), TunedContrastiveLoss(0.1)])
 def test_clustered_lower_than_random(loss):
     labels = torch.arange(4).repeat_interleave(4)  # 4 classes x 4 samples
     centres = torch.eye(8)[:4]
@@ -180,8 +176,7 @@ def test_clustered_lower_than_random(loss):
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize(
     "loss",
-    [SupConLoss(0.1), SupConLoss(0.1, "in"), TunedContrastiveLoss(0.1),
-     TunedContrastiveLoss(0.1, k1=0.0, k2=0.0)],
+    [SupConLoss(0.1), SupConLoss(0.1, "in"), TunedContrastiveLoss(0.1), TunedContrastiveLoss(0.1, k1=0.0, k2=0.0)],
 )
 def test_no_positive_pair_gives_zero_and_zero_grad(loss):
     x = torch.randn(6, 1, 4, requires_grad=True)
@@ -200,10 +195,7 @@ def test_mixed_batch_averages_over_anchors_with_positive(kind):
     labels = torch.tensor([0, 0, 1, 2, 3, 3])  # anchors 2 and 3 have no positive
     per = naive_per_anchor(z, labels, 0.3, kind, k1=0.7, k2=1.3)
     assert sorted(per) == [0, 1, 4, 5]
-    loss = (
-        TunedContrastiveLoss(0.3, k1=0.7, k2=1.3) if kind == "tcl"
-        else SupConLoss(0.3, variant=kind)
-    )
+    loss = TunedContrastiveLoss(0.3, k1=0.7, k2=1.3) if kind == "tcl" else SupConLoss(0.3, variant=kind)
     x = z.clone().requires_grad_(True)
     got = loss(x, labels)
     assert got.item() == pytest.approx(sum(per.values()) / 4, rel=1e-9)
@@ -227,8 +219,13 @@ def test_tcl_anchor_without_negatives():
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize(
     "loss",
-    [SupConLoss(0.5), SupConLoss(0.5, "in"), SupConLoss(0.3, base_temperature=0.07),
-     TunedContrastiveLoss(0.5, k1=0.7, k2=1.3), TunedContrastiveLoss(0.5, k1=0.0, k2=1.0)],
+    [
+        SupConLoss(0.5),
+        SupConLoss(0.5, "in"),
+        SupConLoss(0.3, base_temperature=0.07),
+        TunedContrastiveLoss(0.5, k1=0.7, k2=1.3),
+        TunedContrastiveLoss(0.5, k1=0.0, k2=1.0),
+    ],
     ids=["out", "in", "out-base", "tcl", "tcl-k1-0"],
 )
 @pytest.mark.parametrize("with_labels", [True, False])
@@ -241,8 +238,7 @@ def test_gradcheck(loss, with_labels):
 
 @pytest.mark.parametrize(
     "loss",
-    [SupConLoss(0.01), SupConLoss(0.01, "in"), TunedContrastiveLoss(0.01),
-     TunedContrastiveLoss(0.01, k1=0.0, k2=0.0)],
+    [SupConLoss(0.01), SupConLoss(0.01, "in"), TunedContrastiveLoss(0.01), TunedContrastiveLoss(0.01, k1=0.0, k2=0.0)],
 )
 def test_small_temperature_is_stable(loss):
     # nearly aligned vectors: similarities / t ~ 100, exp would overflow float32

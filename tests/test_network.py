@@ -2,11 +2,11 @@ import time
 
 import numpy as np
 import pytest
+from conftest import FAST, make_blob_images
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_estimator
 
-from conftest import FAST, make_blob_images
 from proglearn_supcon import LifelongClassificationNetwork, SupConKNNClassifier
 
 
@@ -22,7 +22,11 @@ def test_constructor_only_stores_parameters():
 
 def test_bad_parameters_fail_before_training():
     X, y = make_blob_images([0, 1], 10)
-    for params, match in [({"loss": "hinge"}, "loss"), ({"metric": "l1"}, "metric"), ({"transformer_split": 1.0}, "transformer_split")]:
+    for params, match in [
+        ({"loss": "hinge"}, "loss"),
+        ({"metric": "l1"}, "metric"),
+        ({"transformer_split": 1.0}, "transformer_split"),
+    ]:
         net = LifelongClassificationNetwork(**params)
         with pytest.raises(ValueError, match=match):
             net.add_task(X, y)

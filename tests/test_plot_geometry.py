@@ -96,9 +96,11 @@ def test_heatmaps_are_the_mean_transfer_matrices_and_their_difference(drawn):
 def test_geometry_curves_own_task_and_other_tasks(drawn):
     fig, _ = drawn
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
-    for title, name in (("NC1 (lower: more collapsed)", "nc1"),
-                        ("Simplex deviation of the angles", "angle_deviation"),
-                        ("Effective rank", "effective_rank")):
+    for title, name in (
+        ("NC1 (lower: more collapsed)", "nc1"),
+        ("Simplex deviation of the angles", "angle_deviation"),
+        ("Effective rank", "effective_rank"),
+    ):
         drawn = {line.get_label(): line for line in panels[title].get_lines() if line.get_gid() == "data"}
         assert set(drawn) == {f"{v}, {p}" for v in ("supcon", "ce") for p in ("own task", "other tasks")}
         for variant in ("supcon", "ce"):
@@ -125,8 +127,14 @@ def test_summary_table_values(drawn):
             "transfer_backward": [np.mean([transfer_of(variant, s)[p] for p in backward]) for s in SHIFTS],
             "nc1_own": [np.mean([geometry_of(variant, s)["nc1"][t, t] for t in range(T)]) for s in SHIFTS],
             "effective_rank_other": [
-                np.mean([np.mean([geometry_of(variant, s)["effective_rank"][t, j] for j in range(T) if j != t])
-                         for t in range(T)]) for s in SHIFTS],
+                np.mean(
+                    [
+                        np.mean([geometry_of(variant, s)["effective_rank"][t, j] for j in range(T) if j != t])
+                        for t in range(T)
+                    ]
+                )
+                for s in SHIFTS
+            ],
         }
         for metric, values in per_run.items():
             assert table.loc[metric, column] == pytest.approx(np.mean(values)), (metric, variant)
@@ -137,9 +145,17 @@ def test_summary_table_values(drawn):
     row = table.loc["transfer_backward"]
     assert (row.ci_low, row.ci_high) == pytest.approx((row.difference - half, row.difference + half))
     assert table.loc["nc1_own", "difference"] == pytest.approx(-0.5)
-    assert list(table.index) == ["transfer_diagonal", "transfer_forward", "transfer_backward",
-                                 "nc1_own", "nc1_other", "angle_deviation_own", "angle_deviation_other",
-                                 "effective_rank_own", "effective_rank_other"]
+    assert list(table.index) == [
+        "transfer_diagonal",
+        "transfer_forward",
+        "transfer_backward",
+        "nc1_own",
+        "nc1_other",
+        "angle_deviation_own",
+        "angle_deviation_other",
+        "effective_rank_own",
+        "effective_rank_other",
+    ]
     assert (table["n_runs"] == 3).all()
 
 

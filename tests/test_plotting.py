@@ -27,8 +27,8 @@ if str(REPO) not in sys.path:  # `plotting` is not an installed package
 
 from proglearn_supcon.plotting.compare_variants import PairingWarning, compare_variants  # noqa: E402
 from proglearn_supcon.plotting.compare_variants import main as compare_main  # noqa: E402
-from proglearn_supcon.plotting.plot_variant import plot_timing, plot_variant  # noqa: E402
 from proglearn_supcon.plotting.plot_variant import main as variant_main  # noqa: E402
+from proglearn_supcon.plotting.plot_variant import plot_timing, plot_variant  # noqa: E402
 from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run  # noqa: E402
 
 NAN = np.nan
@@ -147,8 +147,12 @@ def by_title(fig) -> dict[str, object]:
 def test_plot_variant_lines_equal_expected_metrics(results):
     fig = plot_variant(results, "supcon")
     axes = by_title(fig)
-    assert set(axes) == {"Forward transfer efficiency", "Backward transfer efficiency",
-                         "Transfer efficiency", "Accuracy"}
+    assert set(axes) == {
+        "Forward transfer efficiency",
+        "Backward transfer efficiency",
+        "Transfer efficiency",
+        "Accuracy",
+    }
     runs = per_run("supcon")
 
     (fte_line,) = lines(axes["Forward transfer efficiency"], "data")
@@ -156,8 +160,11 @@ def test_plot_variant_lines_equal_expected_metrics(results):
     np.testing.assert_array_equal(x, [1, 2, 3])
     np.testing.assert_allclose(y, np.mean([r["fte"] for r in runs], axis=0))
 
-    for title, key in (("Backward transfer efficiency", "bte"), ("Transfer efficiency", "te"),
-                       ("Accuracy", "accuracy")):
+    for title, key in (
+        ("Backward transfer efficiency", "bte"),
+        ("Transfer efficiency", "te"),
+        ("Accuracy", "accuracy"),
+    ):
         data = lines(axes[title], "data")
         assert [line.get_label() for line in data] == ["task 1", "task 2", "task 3"]
         for t, line in enumerate(data):
@@ -342,8 +349,16 @@ def expected_summary(shifts=SHIFTS) -> dict[str, dict[str, float]]:
 
 def test_summary_table(results):
     _, summary = compare_variants(results, "supcon", "ce")
-    assert list(summary.columns) == ["metric", "mean_difference", "ci_low", "ci_high",
-                                     "n_tasks_a_better", "n_tasks", "n_runs", "interval_over"]
+    assert list(summary.columns) == [
+        "metric",
+        "mean_difference",
+        "ci_low",
+        "ci_high",
+        "n_tasks_a_better",
+        "n_tasks",
+        "n_runs",
+        "interval_over",
+    ]
     assert list(summary["metric"]) == ["accuracy", "fte", "bte", "te"]
     expected = expected_summary()
     for _, row in summary.iterrows():
@@ -375,7 +390,9 @@ def test_summary_of_a_single_pair_has_an_interval_over_tasks(tmp_path):
 
 def test_mismatched_shifts_pair_only_common_runs(tmp_path, capsys):
     root = write_results(tmp_path, {"supcon": (1, 2, 3), "ce": (1, 2, 4)})
-    message = "pairing only the 2 common (shift, slot) runs: supcon has (1, 0), (2, 0), (3, 0); ce has (1, 0), (2, 0), (4, 0)"
+    message = (
+        "pairing only the 2 common (shift, slot) runs: supcon has (1, 0), (2, 0), (3, 0); ce has (1, 0), (2, 0), (4, 0)"
+    )
     with pytest.warns(PairingWarning) as record:
         fig, summary = compare_variants(root, "supcon", "ce")
     assert len(record) == 1
@@ -489,8 +506,10 @@ def test_compare_cli_errors(tmp_path, capsys):
 
 
 def test_help_documents_the_options(capsys):
-    for main, options in ((variant_main, ("--results", "--variant", "--out", "--png")),
-                          (compare_main, ("--results", "--a", "--b", "--out", "--png"))):
+    for main, options in (
+        (variant_main, ("--results", "--variant", "--out", "--png")),
+        (compare_main, ("--results", "--a", "--b", "--out", "--png")),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             main(["--help"])
         assert exit_info.value.code == 0
@@ -505,7 +524,10 @@ def test_runs_as_script_and_as_module(how, results, tmp_path):
     out = tmp_path / "diff.pdf"
     done = subprocess.run(
         [sys.executable, *target, "--results", str(results), "--a", "supcon", "--b", "ce", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert out.is_file() and (tmp_path / "diff_summary.csv").is_file()

@@ -10,8 +10,8 @@ def test_every_variant_gets_the_same_number_of_configurations():
 
 
 def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatch, capsys, blob_images):
-    from proglearn_supcon.experiments import cifar_task_sequence as exp
     from proglearn_supcon.datasets import Task
+    from proglearn_supcon.experiments import cifar_task_sequence as exp
 
     X, y = blob_images([0, 1], 20, seed=0)
     Xt, yt = blob_images([0, 1], 10, seed=1)
@@ -22,10 +22,14 @@ def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatc
         return [Task(task_id=0, X_train=X, y_train=y, X_test=Xt, y_test=yt, classes=np.array([0, 1]))]
 
     monkeypatch.setattr(exp, "task_sequence", fake_sequence)
-    monkeypatch.setattr(recipe_search, "CONFIGS", {
-        "base": (("supcon", "ce"), {"epochs": 2}),
-        "loss rule": (("supcon", "ce"), {"epochs": 2, "early_stopping": "loss"}),
-    })
+    monkeypatch.setattr(
+        recipe_search,
+        "CONFIGS",
+        {
+            "base": (("supcon", "ce"), {"epochs": 2}),
+            "loss rule": (("supcon", "ce"), {"epochs": 2, "early_stopping": "loss"}),
+        },
+    )
     code = recipe_search.main(["run", "--out", str(tmp_path), "--slots", "1", "--n-tasks", "1", "--n-jobs", "1"])
     assert code == 0 and set(shifts) == {6}
     (run,) = load_runs(tmp_path / "loss_rule", "ce")

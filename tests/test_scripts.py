@@ -14,8 +14,21 @@ from proglearn_supcon.results import load_runs
 
 REPO = Path(__file__).resolve().parents[1]
 # The tiny run of tests/test_cli.py: two digit tasks, one epoch.
-TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--n-train-per-task", "40", "--quiet",
-        "--device", "cpu", "--threads-per-run", "1"]
+TINY = [
+    "--dataset",
+    "digits",
+    "--n-tasks",
+    "2",
+    "--epochs",
+    "1",
+    "--n-train-per-task",
+    "40",
+    "--quiet",
+    "--device",
+    "cpu",
+    "--threads-per-run",
+    "1",
+]
 
 #: Thin script -> the usage line its --help starts with.
 SCRIPTS = {
@@ -55,8 +68,11 @@ def test_script_help_as_module(module):
 @pytest.mark.parametrize("command", ["summary", "geometry"])
 def test_console_command_help(command):
     # The installed script when there is one, else the same entry point through -m.
-    program = [shutil.which("proglearn-supcon")] if shutil.which("proglearn-supcon") else [
-        sys.executable, "-m", "proglearn_supcon.cli"]
+    program = (
+        [shutil.which("proglearn-supcon")]
+        if shutil.which("proglearn-supcon")
+        else [sys.executable, "-m", "proglearn_supcon.cli"]
+    )
     done = run([*program, command, "--help"])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"usage: proglearn-supcon {command}")
@@ -65,8 +81,10 @@ def test_console_command_help(command):
 @pytest.mark.slow
 def test_tiny_run_through_the_thin_script(tmp_path):
     out = tmp_path / "results"
-    done = run([sys.executable, str(REPO / "experiments/cifar_task_sequence.py"), *TINY, "--variant", "ce",
-                "--out", str(out)], cwd=tmp_path)
+    done = run(
+        [sys.executable, str(REPO / "experiments/cifar_task_sequence.py"), *TINY, "--variant", "ce", "--out", str(out)],
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     (result,) = load_runs(out, "ce")
     assert result.n_tasks == 2 and result.config["epochs"] == 1

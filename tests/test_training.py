@@ -64,8 +64,7 @@ def test_train_without_validation_runs_every_epoch():
     x = torch.randn(20, 5)
     y = np.arange(20) % 2
     before = [p.detach().clone() for p in encoder.parameters()]
-    result = train(_config(loss="ce"), encoder, head, x, y, embedding_dim=4,
-                   generator=torch.Generator().manual_seed(0))
+    result = train(_config(loss="ce"), encoder, head, x, y, embedding_dim=4, generator=torch.Generator().manual_seed(0))
     assert result.n_epochs_run == 3 and result.best_epoch == 2
     assert len(result.history["train_loss"]) == 3 and result.history["epoch"] == []
     assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters()))
@@ -78,8 +77,16 @@ def test_train_with_validation_records_evaluated_epochs():
     encoder, head = nn.Sequential(nn.Linear(5, 4), nn.ReLU()), nn.Linear(4, 8)
     x, y = torch.randn(24, 5), np.arange(24) % 2
     validation = (torch.randn(10, 5), np.arange(10) % 2)
-    result = train(_config(validation_interval=2, k=3), encoder, head, x, y, embedding_dim=4,
-                   generator=torch.Generator().manual_seed(0), validation=validation)
+    result = train(
+        _config(validation_interval=2, k=3),
+        encoder,
+        head,
+        x,
+        y,
+        embedding_dim=4,
+        generator=torch.Generator().manual_seed(0),
+        validation=validation,
+    )
     assert result.history["epoch"] == [1, 2]  # every second epoch and the last
     assert result.best_epoch in (1, 2)
     assert all(0 <= a <= 1 for a in result.history["val_accuracy"])

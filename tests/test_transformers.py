@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import FAST
+
 from proglearn_supcon.networks import MLPEncoder, ProgLearnCNN
 from proglearn_supcon.training import TrainingConfig, lr_factor
 from proglearn_supcon.transformers import NeuralClassificationTransformer, resolve_device
@@ -43,7 +43,10 @@ def test_float_images_match_uint8(blob_images):
 
 def test_reproducible_under_seed(blob_images):
     X, y = blob_images([0, 1], 12)
-    runs = [NeuralClassificationTransformer(random_state=7, **{**FAST, "epochs": 2}).fit(X, y).transform(X) for _ in range(2)]
+    runs = [
+        NeuralClassificationTransformer(random_state=7, **{**FAST, "epochs": 2}).fit(X, y).transform(X)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0], runs[1])
     other = NeuralClassificationTransformer(random_state=8, **{**FAST, "epochs": 2}).fit(X, y).transform(X)
     assert not np.array_equal(runs[0], other)
@@ -52,7 +55,13 @@ def test_reproducible_under_seed(blob_images):
 def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
     X, y = blob_images([0, 1, 2], 20)
     tr = NeuralClassificationTransformer(
-        loss="ce", epochs=30, patience=2, lr=0.05, random_state=0, batch_size=16, device="cpu",
+        loss="ce",
+        epochs=30,
+        patience=2,
+        lr=0.05,
+        random_state=0,
+        batch_size=16,
+        device="cpu",
         early_stopping="loss",
     ).fit(X, y)
     val = tr.history_["val_loss"]
@@ -199,8 +208,9 @@ def test_warmup_then_cosine_learning_rate():
 
 def test_flip_average_is_mean_of_image_and_mirror(blob_images):
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", flip_average=False,
-                                         **{**FAST, "epochs": 1}).fit(X, y)
+    tr = NeuralClassificationTransformer(
+        random_state=0, precision="fp32", flip_average=False, **{**FAST, "epochs": 1}
+    ).fit(X, y)
     plain, mirrored = tr.transform(X), tr.transform(X[:, :, ::-1])
     tr.flip_average = True
     np.testing.assert_allclose(tr.transform(X), (plain + mirrored) / 2, rtol=1e-5, atol=1e-5)

@@ -15,6 +15,7 @@ def brute_force_proba(X_fit, y_fit, X_query, k, metric, classes):
     """Per-query loop: distances, stable argsort, class fractions of the first k."""
     X_fit, X_query = np.asarray(X_fit, np.float64), np.asarray(X_query, np.float64)
     if metric == "cosine":
+
         def unit(a):
             norms = np.linalg.norm(a, axis=1, keepdims=True)
             return a / np.where(norms > 0, norms, 1.0)

@@ -36,6 +36,7 @@ from .protocol import DATASETS, Task, split_class_pool, task_indices, task_seque
 __all__ = [
     "ARCHIVE_MD5",
     "DATASETS",
+    "DEFAULT_DATA_DIR",
     "ENV_VAR",
     "EXPECTED_SIZES",
     "CorruptDataError",

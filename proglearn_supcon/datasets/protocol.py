@@ -119,11 +119,11 @@ def split_class_pool(
     fold = pool_size // 6
     n_slots = (pool_size - fold) // n_per_class
     if n_slots == 0:
-        raise ValueError(
-            f"{n_per_class} training images per class do not fit in a training pool of {pool_size - fold}"
-        )
+        raise ValueError(f"{n_per_class} training images per class do not fit in a training pool of {pool_size - fold}")
     if not 0 <= slot < n_slots:
-        raise ValueError(f"slot must be in 0..{n_slots - 1} ({n_per_class} per class, pool {pool_size - fold}); got {slot}")
+        raise ValueError(
+            f"slot must be in 0..{n_slots - 1} ({n_per_class} per class, pool {pool_size - fold}); got {slot}"
+        )
 
     train, test = [], []
     for c in classes:

@@ -76,49 +76,103 @@ def build_parser() -> argparse.ArgumentParser:
             "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
         ),
     )
-    parser.add_argument("--variant", nargs="+", choices=LOSSES, default=list(LOSSES),
-                        help="loss(es) training the transformers (default: supcon ce tcl)")
-    parser.add_argument("--dataset", choices=list(DATASETS), default="digits-hard",
-                        help="task sequence (default: digits-hard, scikit-learn's digits rotated, shifted "
-                             "and noisy, offline)")
-    parser.add_argument("--n-tasks", type=int, default=None,
-                        help="number of tasks (default: 10 for cifar100, 5 for the others)")
-    parser.add_argument("--classes-per-task", type=int, default=None,
-                        help="classes per task (default: 10 for cifar100, 2 for the others)")
-    parser.add_argument("--n-train-per-task", type=int, default=None,
-                        help="training samples per task (default: 500 for CIFAR, 100 for digits)")
-    parser.add_argument("--shifts", type=_int_list_arg, default=[1],
-                        help="data shifts 1..6, e.g. '1-6' or '1,3' (default: 1)")
-    parser.add_argument("--slots", type=_int_list_arg, default=[0],
-                        help="training-sample slots, e.g. '0-9' (default: 0)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="maximum epochs per transformer (default: 8 for digits-hard, else the library "
-                             "default, 100)")
-    parser.add_argument("--param", type=_param_arg, action="append", metavar="NAME=VALUE",
-                        help="set a LifelongClassificationNetwork parameter for every run, e.g. "
-                             "--param lr=2e-3 --param early_stopping=loss (repeatable)")
+    parser.add_argument(
+        "--variant",
+        nargs="+",
+        choices=LOSSES,
+        default=list(LOSSES),
+        help="loss(es) training the transformers (default: supcon ce tcl)",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default="digits-hard",
+        help="task sequence (default: digits-hard, scikit-learn's digits rotated, shifted and noisy, offline)",
+    )
+    parser.add_argument(
+        "--n-tasks", type=int, default=None, help="number of tasks (default: 10 for cifar100, 5 for the others)"
+    )
+    parser.add_argument(
+        "--classes-per-task",
+        type=int,
+        default=None,
+        help="classes per task (default: 10 for cifar100, 2 for the others)",
+    )
+    parser.add_argument(
+        "--n-train-per-task",
+        type=int,
+        default=None,
+        help="training samples per task (default: 500 for CIFAR, 100 for digits)",
+    )
+    parser.add_argument(
+        "--shifts", type=_int_list_arg, default=[1], help="data shifts 1..6, e.g. '1-6' or '1,3' (default: 1)"
+    )
+    parser.add_argument(
+        "--slots", type=_int_list_arg, default=[0], help="training-sample slots, e.g. '0-9' (default: 0)"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="maximum epochs per transformer (default: 8 for digits-hard, else the library default, 100)",
+    )
+    parser.add_argument(
+        "--param",
+        type=_param_arg,
+        action="append",
+        metavar="NAME=VALUE",
+        help="set a LifelongClassificationNetwork parameter for every run, e.g. "
+        "--param lr=2e-3 --param early_stopping=loss (repeatable)",
+    )
     parser.add_argument("--device", default="auto", help="'auto' (CUDA when available), 'cpu', 'cuda', ...")
     parser.add_argument("--n-jobs", type=int, default=1, help="runs trained in parallel (joblib processes)")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with the CIFAR data (default: $PROGLEARN_SUPCON_DATA, then ~/.cache/proglearn_supcon)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the CIFAR data (default: $PROGLEARN_SUPCON_DATA, then ~/.cache/proglearn_supcon)",
+    )
     parser.add_argument("--download", action="store_true", help="download CIFAR if it is not found (needs internet)")
     parser.add_argument("--out", default=None, help="results folder (default: results/<dataset>)")
     parser.add_argument("--seed", type=int, default=0, help="base seed; each (shift, slot) derives its own")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--backend", choices=BACKENDS, default="loky",
-                        help="where runs train: joblib's local processes (loky), a Dask or a Ray cluster")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                        help="Dask scheduler to use with --backend dask (default: a local cluster of --n-jobs)")
-    parser.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                        help="Ray cluster to use with --backend ray (default: a local one of --n-jobs)")
-    parser.add_argument("--devices", type=_device_list_arg, default=None, metavar="DEV,DEV,...",
-                        help="e.g. cuda:0,cuda:1: runs placed round-robin, one at a time per device (overrides --device)")
-    parser.add_argument("--threads-per-run", type=int, default=None,
-                        help="torch threads per run (default: the worker's cores shared by its concurrent runs)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="loky",
+        help="where runs train: joblib's local processes (loky), a Dask or a Ray cluster",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler to use with --backend dask (default: a local cluster of --n-jobs)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="Ray cluster to use with --backend ray (default: a local one of --n-jobs)",
+    )
+    parser.add_argument(
+        "--devices",
+        type=_device_list_arg,
+        default=None,
+        metavar="DEV,DEV,...",
+        help="e.g. cuda:0,cuda:1: runs placed round-robin, one at a time per device (overrides --device)",
+    )
+    parser.add_argument(
+        "--threads-per-run",
+        type=int,
+        default=None,
+        help="torch threads per run (default: the worker's cores shared by its concurrent runs)",
+    )
     parser.add_argument("--list", action="store_true", help="print the runs finished and still to do, train nothing")
-    parser.add_argument("--diagnostics", action="store_true",
-                        help="also record the transfer matrix and the embedding geometry of every "
-                             "(transformer, task) pair in each results file (about 20 s per 10-task CIFAR run)")
+    parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="also record the transfer matrix and the embedding geometry of every "
+        "(transformer, task) pair in each results file (about 20 s per 10-task CIFAR run)",
+    )
     return parser
 
 

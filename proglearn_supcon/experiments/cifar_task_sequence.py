@@ -40,10 +40,10 @@ import numpy as np
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import task_sequence
-from proglearn_supcon.memory import PeakMemory
-from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
+from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
+from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult, run_path
 from proglearn_supcon.seeding import derive_seed
 
@@ -169,7 +169,8 @@ def evaluate_new_task(net: LifelongClassificationNetwork, task, t: int, record: 
     per_task["multitask_inference_time_s"][t] = (
         per_task["single_task_inference_time_s"][t]
         + sum(embed_time[tid] for tid in others)
-        + time.perf_counter() - start
+        + time.perf_counter()
+        - start
     )
     per_task["single_task_accuracy"][t] = np.mean(task.classes[single_proba.argmax(1)] == task.y_test)
 
@@ -185,8 +186,9 @@ def evaluate_seen_tasks(net: LifelongClassificationNetwork, tasks, t: int, recor
         record.accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
 
 
-def learn_tasks(net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int,
-                peak: PeakMemory) -> TaskRecord:
+def learn_tasks(
+    net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int, peak: PeakMemory
+) -> TaskRecord:
     """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured.
 
     ``peak`` measures the run's own peak memory, recorded after each task.
@@ -200,13 +202,16 @@ def learn_tasks(net: LifelongClassificationNetwork, tasks, label: str, quiet: bo
         evaluate_new_task(net, task, t, record)
         evaluate_seen_tasks(net, tasks, t, record)
         record.per_task["peak_memory_mb"][t] = peak.mb()
-        bar.set_postfix(acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
-                        single=f"{record.per_task['single_task_accuracy'][t]:.3f}")
+        bar.set_postfix(
+            acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
+            single=f"{record.per_task['single_task_accuracy'][t]:.3f}",
+        )
     return record
 
 
-def run_config(spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks,
-               peak: PeakMemory) -> dict:
+def run_config(
+    spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks, peak: PeakMemory
+) -> dict:
     """The ``config`` of a results file: the run's options, network parameters, sizes and machine."""
     import torch
 
@@ -261,8 +266,9 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         tasks=record.per_task,
         config=run_config(spec, args, net, tasks, peak),
         library_version=__version__,
-        diagnostics=(run_diagnostics(record.test_embeddings, record.test_posteriors, tasks)
-                     if args.diagnostics else None),
+        diagnostics=(
+            run_diagnostics(record.test_embeddings, record.test_posteriors, tasks) if args.diagnostics else None
+        ),
     )
 
 
@@ -335,9 +341,16 @@ def main(argv: list[str] | None = None) -> int:
         # Loads (and validates) the data once before any training starts. Only
         # where the runs train: cluster workers read their own data and report it missing.
         if driver.is_local(args):
-            task_sequence(args.dataset, n_tasks=args.n_tasks, classes_per_task=args.classes_per_task,
-                          n_train_per_task=args.n_train_per_task, shift=todo[0].shift, slot=todo[0].slot,
-                          data_dir=args.data_dir, download=args.download)
+            task_sequence(
+                args.dataset,
+                n_tasks=args.n_tasks,
+                classes_per_task=args.classes_per_task,
+                n_train_per_task=args.n_train_per_task,
+                shift=todo[0].shift,
+                slot=todo[0].slot,
+                data_dir=args.data_dir,
+                download=args.download,
+            )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

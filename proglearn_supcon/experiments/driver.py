@@ -56,8 +56,9 @@ def describe(spec) -> str:
     return f"{spec.variant} shift {spec.shift} slot {spec.slot}"
 
 
-def execute_run(run_one, spec, args: argparse.Namespace, threads: int | str | None, device_index: int,
-                position: int = 0) -> RunResult | RunFailure:
+def execute_run(
+    run_one, spec, args: argparse.Namespace, threads: int | str | None, device_index: int, position: int = 0
+) -> RunResult | RunFailure:
     """Train one run with ``run_one`` where this is called (driver or worker) and return it; writes nothing.
 
     The device is ``args.device``, or with ``args.devices`` one of those held
@@ -96,8 +97,10 @@ def _device(args, device_index: int):
 
 def is_local(args: argparse.Namespace) -> bool:
     """Whether runs train on this machine (so its data and cores are the workers')."""
-    return args.backend == "loky" or (args.backend == "dask" and args.scheduler is None) or (
-        args.backend == "ray" and args.ray_address is None
+    return (
+        args.backend == "loky"
+        or (args.backend == "dask" and args.scheduler is None)
+        or (args.backend == "ray" and args.ray_address is None)
     )
 
 
@@ -144,13 +147,14 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
 
     written, failures = [], []
     started = time.perf_counter()
-    bar = tqdm(total=n_total, initial=n_total - len(todo), desc="runs", unit="run",
-               disable=args.quiet, position=0, smoothing=0)
+    bar = tqdm(
+        total=n_total, initial=n_total - len(todo), desc="runs", unit="run", disable=args.quiet, position=0, smoothing=0
+    )
     try:
-        with open_backend(args.backend, args.n_jobs, scheduler=args.scheduler,
-                          ray_address=args.ray_address) as backend:
-            outcomes = (execute_run(*item) for item in items) if sequential else backend.map_unordered(
-                execute_run, items)
+        with open_backend(args.backend, args.n_jobs, scheduler=args.scheduler, ray_address=args.ray_address) as backend:
+            outcomes = (
+                (execute_run(*item) for item in items) if sequential else backend.map_unordered(execute_run, items)
+            )
             for outcome in outcomes:
                 if isinstance(outcome, RunFailure):
                     failures.append(outcome)
@@ -164,11 +168,17 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
         return 2
     except Exception as exc:  # the backend itself broke (a worker died, code missing there, ...)
         bar.close()
-        print(f"error: the {args.backend} backend failed after {len(written)} runs were written: "
-              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"error: the {args.backend} backend failed after {len(written)} runs were written: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         if isinstance(exc, ModuleNotFoundError):
-            print("Workers need this repository importable: start them from its root with "
-                  f"PYTHONPATH={Path.cwd()} (see the README).", file=sys.stderr)
+            print(
+                "Workers need this repository importable: start them from its root with "
+                f"PYTHONPATH={Path.cwd()} (see the README).",
+                file=sys.stderr,
+            )
         print("Finished runs are kept; rerun the same command to do the rest.", file=sys.stderr)
         return 1
     finally:
@@ -181,8 +191,11 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
 
 
 def _report_failures(failures: list[RunFailure], n_todo: int) -> None:
-    print(f"error: {len(failures)} of {n_todo} runs failed; rerun the same command to retry them "
-          "(finished runs are kept):", file=sys.stderr)
+    print(
+        f"error: {len(failures)} of {n_todo} runs failed; rerun the same command to retry them "
+        "(finished runs are kept):",
+        file=sys.stderr,
+    )
     shown = set()
     for failure in failures:
         print(f"  {failure.describe()}", file=sys.stderr)

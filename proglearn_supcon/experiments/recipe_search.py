@@ -39,9 +39,18 @@ HELD_OUT_SHIFT = 6
 #: The recipe every configuration starts from: the library defaults when the
 #: search was run, spelled out so the search means the same after the
 #: defaults change (they did: to the last configuration below).
-BASE = {"early_stopping": "knn", "epochs": 100, "patience": 20, "lr": 1e-3, "warmup_epochs": 0,
-        "batch_size": 128, "temperature": 0.2, "projection_dim": 128, "projection_hidden_dim": 512,
-        "flip_average": False}
+BASE = {
+    "early_stopping": "knn",
+    "epochs": 100,
+    "patience": 20,
+    "lr": 1e-3,
+    "warmup_epochs": 0,
+    "batch_size": 128,
+    "temperature": 0.2,
+    "projection_dim": 128,
+    "projection_hidden_dim": 512,
+    "flip_average": False,
+}
 
 #: name -> (variants it runs for, what it changes in BASE).
 CONFIGS: dict[str, tuple[tuple[str, ...], dict[str, object]]] = {
@@ -72,9 +81,25 @@ def run_config(config: str, args: argparse.Namespace) -> int:
     variants = [v for v in variants if v in args.variant]
     if not variants:
         return 0
-    argv = ["--dataset", "cifar100", "--variant", *variants, "--shifts", str(HELD_OUT_SHIFT),
-            "--slots", args.slots, "--n-tasks", str(args.n_tasks), "--n-jobs", str(args.n_jobs),
-            "--out", str(Path(args.out) / folder_name(config)), "--seed", str(args.seed), "--quiet"]
+    argv = [
+        "--dataset",
+        "cifar100",
+        "--variant",
+        *variants,
+        "--shifts",
+        str(HELD_OUT_SHIFT),
+        "--slots",
+        args.slots,
+        "--n-tasks",
+        str(args.n_tasks),
+        "--n-jobs",
+        str(args.n_jobs),
+        "--out",
+        str(Path(args.out) / folder_name(config)),
+        "--seed",
+        str(args.seed),
+        "--quiet",
+    ]
     if args.data_dir:
         argv += ["--data-dir", args.data_dir]
     for name, value in {**BASE, **params}.items():
@@ -86,7 +111,7 @@ def run_config(config: str, args: argparse.Namespace) -> int:
 def summary_rows(out: str | Path) -> list[dict]:
     """One row per (configuration, variant) with results: means over the held-out runs."""
     rows = []
-    for config, (variants, params) in CONFIGS.items():
+    for config, (variants, _params) in CONFIGS.items():
         folder = Path(out) / folder_name(config)
         for variant in variants:
             try:
@@ -96,11 +121,17 @@ def summary_rows(out: str | Path) -> list[dict]:
             single = np.array([np.nanmean(r.single_task_accuracy) for r in runs])
             last = np.array([np.nanmean(r.accuracy[-1]) for r in runs])
             epochs = np.concatenate([r.tasks["n_epochs_run"] for r in runs])
-            rows.append({
-                "config": config, "variant": variant, "runs": len(runs), "n_tasks": runs[0].n_tasks,
-                "single": mean_and_interval(single), "last": mean_and_interval(last),
-                "epochs": float(np.nanmean(epochs)),
-            })
+            rows.append(
+                {
+                    "config": config,
+                    "variant": variant,
+                    "runs": len(runs),
+                    "n_tasks": runs[0].n_tasks,
+                    "single": mean_and_interval(single),
+                    "last": mean_and_interval(last),
+                    "epochs": float(np.nanmean(epochs)),
+                }
+            )
     return rows
 
 
@@ -112,8 +143,10 @@ def print_summary(rows: list[dict]) -> None:
     print(f"| configuration | variant | runs | mean single-task acc | mean acc after task {n_tasks} | epochs run |")
     print("|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['config']} | {row['variant']} | {row['runs']} | {format_mean_interval(*row['single'])} | "
-              f"{format_mean_interval(*row['last'])} | {row['epochs']:.0f} |")
+        print(
+            f"| {row['config']} | {row['variant']} | {row['runs']} | {format_mean_interval(*row['single'])} | "
+            f"{format_mean_interval(*row['last'])} | {row['epochs']:.0f} |"
+        )
     print()
     for variant in VARIANTS:
         mine = [r for r in rows if r["variant"] == variant]
@@ -123,11 +156,19 @@ def print_summary(rows: list[dict]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m proglearn_supcon.experiments.recipe_search", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m proglearn_supcon.experiments.recipe_search", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the grid (finished runs are skipped)")
-    run.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS), metavar="NAME",
-                     help="configurations to run (default: all)")
+    run.add_argument(
+        "--configs",
+        nargs="+",
+        choices=list(CONFIGS),
+        default=list(CONFIGS),
+        metavar="NAME",
+        help="configurations to run (default: all)",
+    )
     run.add_argument("--variant", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     run.add_argument("--slots", default="1-3", help="slots of shift 6 (default: 1-3)")
     run.add_argument("--n-tasks", type=int, default=3, help="tasks per run (default: 3)")

@@ -28,8 +28,9 @@ def _signed(value: float) -> str:
     return f"{value:+.3f}" if np.isfinite(value) else "n/a"
 
 
-def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: str = "ce",
-              confidence: float = 0.95) -> str:
+def summarize(
+    results_dir: str | os.PathLike, variants, a: str = "supcon", b: str = "ce", confidence: float = 0.95
+) -> str:
     """Write the ``a - b`` figure and table under ``results_dir``; return the report text.
 
     Parameters
@@ -95,19 +96,29 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     first averaged over its tasks; ``±`` is the half-width of the Student-t
     interval over runs.
     """
+
     def cell(per_run: np.ndarray) -> str:
         return format_mean_interval(*mean_and_interval(per_run, confidence=confidence))
 
-    lines = ["| variant | single-task acc | final acc | FTE | final BTE | final TE | train s / task "
-             "| epochs / task | runs |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | single-task acc | final acc | FTE | final BTE | final TE | train s / task "
+        "| epochs / task | runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for variant in variants:
         runs = load_runs(results_dir, variant)
         m = run_metrics(runs)
         epochs = np.array([np.mean(r.tasks["n_epochs_run"]) for r in runs])  # NaN in older files
         train = np.array([np.nanmean(r.tasks["train_time_s"]) for r in runs])
-        cells = [cell(m.single_task_accuracy.mean(1)), cell(m.accuracy[:, -1].mean(1)), cell(m.fte.mean(1)),
-                 cell(m.bte[:, -1].mean(1)), cell(m.te[:, -1].mean(1)), f"{np.mean(train):.1f}",
-                 f"{np.mean(epochs):.0f}" if np.isfinite(epochs).all() else "n/a"]
+        cells = [
+            cell(m.single_task_accuracy.mean(1)),
+            cell(m.accuracy[:, -1].mean(1)),
+            cell(m.fte.mean(1)),
+            cell(m.bte[:, -1].mean(1)),
+            cell(m.te[:, -1].mean(1)),
+            f"{np.mean(train):.1f}",
+            f"{np.mean(epochs):.0f}" if np.isfinite(epochs).all() else "n/a",
+        ]
         lines.append(f"| {variant} | " + " | ".join(cells) + f" | {m.n_runs} |")
     return "\n".join(lines)
 
@@ -120,8 +131,12 @@ def build_parser():
         prog="proglearn-supcon summary",
         description="Print a markdown table of each variant's means over its runs, with interval half-widths.",
     )
-    parser.add_argument("--results", required=True, metavar="DIR",
-                        help="results directory holding <variant>/shift<s>_slot<k>.json files")
+    parser.add_argument(
+        "--results",
+        required=True,
+        metavar="DIR",
+        help="results directory holding <variant>/shift<s>_slot<k>.json files",
+    )
     parser.add_argument("--variants", nargs="+", required=True, metavar="VARIANT", help="variants, one row each")
     return parser
 

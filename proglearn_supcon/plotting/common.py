@@ -91,8 +91,21 @@ def task_label(task: int) -> str:
 # ----------------------------------------------------------------------------- drawing
 
 
-def plot_band(ax, x, mean, low, high, *, color, label: str, gid: str = "data", marker: str | None = "o",
-              linewidth: float = 1.4, alpha: float = 0.2, **kwargs):
+def plot_band(
+    ax,
+    x,
+    mean,
+    low,
+    high,
+    *,
+    color,
+    label: str,
+    gid: str = "data",
+    marker: str | None = "o",
+    linewidth: float = 1.4,
+    alpha: float = 0.2,
+    **kwargs,
+):
     """Draw ``mean`` over ``x`` as a line tagged ``gid``/``label`` with a shaded ``[low, high]`` band.
 
     Points where ``mean`` is NaN are dropped from the line (so its data are
@@ -104,13 +117,29 @@ def plot_band(ax, x, mean, low, high, *, color, label: str, gid: str = "data", m
     x = np.asarray(x, dtype=float)
     mean, low, high = (np.asarray(v, dtype=float) for v in (mean, low, high))
     keep = np.isfinite(mean)
-    (line,) = ax.plot(x[keep], mean[keep], color=color, label=label, marker=marker, markersize=3.5,
-                      linewidth=linewidth, zorder=3, **kwargs)
+    (line,) = ax.plot(
+        x[keep],
+        mean[keep],
+        color=color,
+        label=label,
+        marker=marker,
+        markersize=3.5,
+        linewidth=linewidth,
+        zorder=3,
+        **kwargs,
+    )
     line.set_gid(gid)
     band = np.isfinite(low) & np.isfinite(high)
     if band.any():
-        fill = ax.fill_between(x, np.where(band, low, np.nan), np.where(band, high, np.nan), color=color,
-                               alpha=alpha, linewidth=0, zorder=2)
+        fill = ax.fill_between(
+            x,
+            np.where(band, low, np.nan),
+            np.where(band, high, np.nan),
+            color=color,
+            alpha=alpha,
+            linewidth=0,
+            zorder=2,
+        )
         fill.set_gid(f"{gid}-interval")
         fill.set_label(f"_{label} interval")
     return line
@@ -206,15 +235,21 @@ def confidence_arg(text: str) -> float:
 
 def add_pair_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of a figure comparing two variants: --results --a --b --out --png --confidence."""
-    parser.add_argument("--results", required=True, metavar="DIR",
-                        help="results directory holding <variant>/shift<k>_slot<s>.json files")
+    parser.add_argument(
+        "--results",
+        required=True,
+        metavar="DIR",
+        help="results directory holding <variant>/shift<k>_slot<s>.json files",
+    )
     parser.add_argument("--a", required=True, metavar="VARIANT", help="variant A (e.g. supcon)")
     parser.add_argument("--b", required=True, metavar="VARIANT", help="variant B, subtracted (e.g. ce)")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="figure file; the format follows the suffix (.pdf, .png or .svg)")
+    parser.add_argument(
+        "--out", required=True, metavar="FILE", help="figure file; the format follows the suffix (.pdf, .png or .svg)"
+    )
     parser.add_argument("--png", action="store_true", help="also write a PNG copy of the figure beside it")
-    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
-                        help="confidence level of the intervals (default: 0.95)")
+    parser.add_argument(
+        "--confidence", type=confidence_arg, default=0.95, help="confidence level of the intervals (default: 0.95)"
+    )
     return parser
 
 

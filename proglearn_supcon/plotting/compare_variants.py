@@ -53,8 +53,16 @@ from proglearn_supcon.transfer import mean_and_interval, paired_difference
 #: Metrics of the summary table, in row order.
 SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
 #: Columns of the summary table, in order.
-SUMMARY_COLUMNS = ("metric", "mean_difference", "ci_low", "ci_high", "n_tasks_a_better", "n_tasks", "n_runs",
-                   "interval_over")
+SUMMARY_COLUMNS = (
+    "metric",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "n_tasks_a_better",
+    "n_tasks",
+    "n_runs",
+    "interval_over",
+)
 
 
 @dataclass(frozen=True)
@@ -144,16 +152,18 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
         over = "runs" if paired.n_runs > 1 else "tasks"
         samples = per_run if over == "runs" else per_task
         _, low, high = mean_and_interval(samples, axis=0, confidence=confidence)
-        rows.append({
-            "metric": metric,
-            "mean_difference": float(nanmean_quiet(per_task)),
-            "ci_low": float(low),
-            "ci_high": float(high),
-            "n_tasks_a_better": int(np.sum(per_task > 0)),
-            "n_tasks": paired.n_tasks,
-            "n_runs": paired.n_runs,
-            "interval_over": over,
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "mean_difference": float(nanmean_quiet(per_task)),
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "n_tasks_a_better": int(np.sum(per_task > 0)),
+                "n_tasks": paired.n_tasks,
+                "n_runs": paired.n_runs,
+                "interval_over": over,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
@@ -185,8 +195,7 @@ def plot_differences(paired: PairedMetrics, confidence: float = 0.95):
             integer_ticks(ax, n_tasks)
         n = paired.n_runs
         band = f"shaded: {confidence:.0%} interval of the paired difference" if n > 1 else "one pair: no interval"
-        fig.suptitle(f"{sign} (positive: {a} better)\n{n} paired run{'s' if n != 1 else ''} "
-                     f"(shift, slot); {band}")
+        fig.suptitle(f"{sign} (positive: {a} better)\n{n} paired run{'s' if n != 1 else ''} (shift, slot); {band}")
         fig.draw_without_rendering()  # lay out (and create ticks) inside the style
     return fig
 

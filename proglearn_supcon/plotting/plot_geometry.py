@@ -96,7 +96,9 @@ def _stack_diagnostics(runs: list[RunResult], variant: str) -> tuple[np.ndarray,
     for run in runs:
         missing = needed - set(run.diagnostics.geometry)
         if missing:
-            raise ValueError(f"run {format_keys([run_key(run)])} of variant {variant!r} lacks metrics {sorted(missing)}")
+            raise ValueError(
+                f"run {format_keys([run_key(run)])} of variant {variant!r} lacks metrics {sorted(missing)}"
+            )
     transfer = np.stack([r.diagnostics.transfer_matrix for r in runs])
     geometry = {name: np.stack([r.diagnostics.geometry[name] for r in runs]) for name in needed}
     return transfer, geometry
@@ -175,15 +177,17 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
     rows = []
     for metric, (values_a, values_b) in per_run.items():
         difference, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence)
-        rows.append({
-            "metric": metric,
-            "a": float(nanmean_quiet(values_a)),
-            "b": float(nanmean_quiet(values_b)),
-            "difference": float(difference),
-            "ci_low": float(low),
-            "ci_high": float(high),
-            "n_runs": d.n_runs,
-        })
+        rows.append(
+            {
+                "metric": metric,
+                "a": float(nanmean_quiet(values_a)),
+                "b": float(nanmean_quiet(values_b)),
+                "difference": float(difference),
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "n_runs": d.n_runs,
+            }
+        )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
@@ -221,22 +225,38 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
         heat_axes = top.subplots(1, 3)
         _heatmap(top, heat_axes[0], mean_a, gid="transfer-a", title=a, cmap="viridis", vmin=low, vmax=high)
         _heatmap(top, heat_axes[1], mean_b, gid="transfer-b", title=b, cmap="viridis", vmin=low, vmax=high)
-        _heatmap(top, heat_axes[2], difference, gid="transfer-difference", title=f"{a} {MINUS} {b}",
-                 cmap="RdBu_r", vmin=-span, vmax=span)
+        _heatmap(
+            top,
+            heat_axes[2],
+            difference,
+            gid="transfer-difference",
+            title=f"{a} {MINUS} {b}",
+            cmap="RdBu_r",
+            vmin=-span,
+            vmax=span,
+        )
         top.suptitle(f"Transfer matrix: accuracy on task j of transformer i's voter alone; {runs}")
         line_axes = bottom.subplots(1, 3)
         for ax, (name, title) in zip(line_axes, GEOMETRY_PANELS):
             for k, (variant, values) in enumerate(((a, d.geometry_a[name]), (b, d.geometry_b[name]))):
                 for part, curve, style in zip(("own task", "other tasks"), own_and_other(values), ("-", "--")):
                     mean, lo, hi = mean_and_interval(curve, axis=0, confidence=confidence)
-                    plot_band(ax, x, mean, lo, hi, color=f"C{k}", label=f"{variant}, {part}", linestyle=style,
-                              marker="o" if style == "-" else "s")
+                    plot_band(
+                        ax,
+                        x,
+                        mean,
+                        lo,
+                        hi,
+                        color=f"C{k}",
+                        label=f"{variant}, {part}",
+                        linestyle=style,
+                        marker="o" if style == "-" else "s",
+                    )
             ax.set(title=title, xlabel="transformer t", ylabel=name.replace("_", " "))
             integer_ticks(ax, n_tasks)
         band = f"bands: {confidence:.0%} interval over runs" if n > 1 else "one run: no interval"
         bottom.suptitle(f"Geometry of transformer t's embedding of its own and the other tasks' test sets; {band}")
-        bottom.legend(*line_axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4,
-                      fontsize="small")
+        bottom.legend(*line_axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
         fig.draw_without_rendering()  # lay out inside the style
     return fig
 

@@ -95,21 +95,43 @@ def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 
         for ax, values, title, ylabel in panels:
             for t in range(n_tasks):
                 mean, low, high = mean_and_interval(values[:, t:, t], axis=0, confidence=confidence)
-                plot_band(ax, np.arange(t + 1, n_tasks + 1), mean, low, high, color=colors[t],
-                          label=task_label(t), marker=task_marker(t), alpha=0.12)
+                plot_band(
+                    ax,
+                    np.arange(t + 1, n_tasks + 1),
+                    mean,
+                    low,
+                    high,
+                    color=colors[t],
+                    label=task_label(t),
+                    marker=task_marker(t),
+                    alpha=0.12,
+                )
             if ax is not ax_acc:
                 add_reference_line(ax, 1.0)
             ax.set(title=title, xlabel="number of tasks seen", ylabel=ylabel)
             integer_ticks(ax, n_tasks)
 
         mean, low, high = mean_and_interval(metrics.mean_accuracy, axis=0, confidence=confidence)
-        plot_band(ax_acc, tasks, mean, low, high, color="black", label="mean of tasks seen", gid="mean",
-                  marker=None, linewidth=2.6, alpha=0.12)
+        plot_band(
+            ax_acc,
+            tasks,
+            mean,
+            low,
+            high,
+            color="black",
+            label="mean of tasks seen",
+            gid="mean",
+            marker=None,
+            linewidth=2.6,
+            alpha=0.12,
+        )
 
         handles, labels = ax_acc.get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside right center")
-        fig.suptitle(f"{variant}: {_runs_text(metrics.keys, confidence)}\n"
-                     "efficiency > 1 (dashed line): learning the other tasks helped")
+        fig.suptitle(
+            f"{variant}: {_runs_text(metrics.keys, confidence)}\n"
+            "efficiency > 1 (dashed line): learning the other tasks helped"
+        )
         fig.draw_without_rendering()  # lay out (and create ticks) inside the style
     return fig
 
@@ -174,14 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
             "variant without results."
         ),
     )
-    parser.add_argument("--results", required=True, metavar="DIR",
-                        help="results directory holding <variant>/shift<k>_slot<s>.json files")
+    parser.add_argument(
+        "--results",
+        required=True,
+        metavar="DIR",
+        help="results directory holding <variant>/shift<k>_slot<s>.json files",
+    )
     parser.add_argument("--variant", required=True, help="variant to plot, e.g. supcon")
-    parser.add_argument("--out", required=True, metavar="FILE",
-                        help="figure file; the format follows the suffix (.pdf, .png or .svg)")
+    parser.add_argument(
+        "--out", required=True, metavar="FILE", help="figure file; the format follows the suffix (.pdf, .png or .svg)"
+    )
     parser.add_argument("--png", action="store_true", help="also write a PNG copy of each figure beside it")
-    parser.add_argument("--confidence", type=confidence_arg, default=0.95,
-                        help="confidence level of the shaded intervals (default: 0.95)")
+    parser.add_argument(
+        "--confidence",
+        type=confidence_arg,
+        default=0.95,
+        help="confidence level of the shaded intervals (default: 0.95)",
+    )
     return parser
 
 
