@@ -21,7 +21,7 @@ from .networks import EncoderFactory
 from .persistence import load_object, save_object
 from .seeding import derive_seed
 from .transformers import NeuralClassificationTransformer
-from .validation import check_inputs
+from .validation import check_inputs, check_real
 from .voters import KNNClassificationVoter
 
 
@@ -49,6 +49,7 @@ class _NetworkParams(BaseEstimator):
         validation_fraction: float = 0.33,
         early_stopping: str = "knn",
         patience: int = 20,
+        min_epochs: int = 10,
         validation_interval: int = 1,
         k: int | None = None,
         metric: str = "cosine",
@@ -79,6 +80,7 @@ class _NetworkParams(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.min_epochs = min_epochs
         self.validation_interval = validation_interval
         self.k = k
         self.metric = metric
@@ -105,8 +107,9 @@ class _NetworkParams(BaseEstimator):
 
         Run before every add_task / add_transformer / fit, so a bad
         ``set_params`` fails before a transformer trains rather than at its
-        voters. ``transformer_split`` is checked by the learner's ``add_task``.
+        voters; the experiment runs it for every run before the first one starts.
         """
+        check_real("transformer_split", self.transformer_split, low=0, high=1, low_open=True, high_open=True)
         self._make_transformer(0)._check_params()
         KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
 
@@ -150,7 +153,7 @@ class LifelongClassificationNetwork(_NetworkParams):
         Encoder factory; None: ProgLearn's CNN for images, an MLP for 2-D features.
     epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, temperature,
     tcl_k1, tcl_k2, label_smoothing, projection_dim, projection_hidden_dim, n_views, augment,
-    validation_fraction, early_stopping, patience, validation_interval,
+    validation_fraction, early_stopping, patience, min_epochs, validation_interval,
     flip_average, precision, compile, device, verbose
         Training and embedding options of every transformer (see
         :class:`NeuralClassificationTransformer`).

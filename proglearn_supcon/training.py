@@ -42,6 +42,8 @@ __all__ = [
     "channels_last",
     "embed",
     "evaluate",
+    "first_candidate_epoch",
+    "is_candidate",
     "lr_factor",
     "make_criterion",
     "make_optimizer",
@@ -80,6 +82,7 @@ class TrainingConfig:
     n_views: int
     early_stopping: str
     patience: int
+    min_epochs: int
     validation_interval: int
     k: int | None
     metric: str
@@ -156,6 +159,28 @@ def lr_factor(epoch: int, config: TrainingConfig) -> float:
     if config.lr_schedule == "constant":
         return 1.0
     return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / (config.epochs - warmup)))
+
+
+def first_candidate_epoch(config: TrainingConfig) -> int:
+    """The first epoch (0-based) model selection may keep: ``min(min_epochs, epochs - 1)``.
+
+    Earlier epochs are neither evaluated nor counted for patience. The
+    validation split of a task is small (about 110 images for CIFAR-100
+    10x10), so an epoch inside the warm-up, whose embedding is still poor,
+    can score best by chance and then be kept for good when no later epoch
+    beats it within the patience.
+    """
+    return min(config.min_epochs, config.epochs - 1)
+
+
+def is_candidate(epoch: int, config: TrainingConfig) -> bool:
+    """Whether ``epoch`` (0-based) is evaluated for model selection.
+
+    Every ``validation_interval``-th epoch (epochs ``interval - 1``,
+    ``2 * interval - 1``, ...) from :func:`first_candidate_epoch` on; the
+    last epoch is always evaluated by :func:`train`.
+    """
+    return epoch >= first_candidate_epoch(config) and (epoch + 1) % config.validation_interval == 0
 
 
 def shuffled_batches(
@@ -355,7 +380,7 @@ def train(
         history["train_loss"].append(float(torch.stack(losses).mean()))
         n_epochs_run = epoch + 1
         last = epoch == config.epochs - 1
-        if validation is None or not ((epoch + 1) % config.validation_interval == 0 or last):
+        if validation is None or not (is_candidate(epoch, config) or last):
             continue
         x_val, y_val = validation
         val_loss, val_accuracy = evaluate(

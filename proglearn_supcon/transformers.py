@@ -27,7 +27,7 @@ from .networks import EncoderFactory, ProjectionHead, Standardize, default_encod
 from .precision import check_precision, use_bf16
 from .selection import EARLY_STOPPING
 from .training import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
-from .validation import check_input_shape, check_inputs, check_labels, is_int
+from .validation import check_input_shape, check_inputs, check_labels, check_real, is_int
 from .voters import KNNClassificationVoter
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
@@ -96,6 +96,12 @@ class NeuralClassificationTransformer(BaseEstimator):
     patience : int, default=20
         Stop once this many epochs have passed without a better evaluated
         epoch; the best weights are restored.
+    min_epochs : int, default=10
+        Model selection starts at epoch ``min(min_epochs, epochs - 1)``
+        (0-based): earlier epochs are not evaluated, cannot be kept and do not
+        count for ``patience``. A task's validation split is small, and an
+        epoch inside the warm-up can otherwise score best by chance and be
+        kept for good (:func:`~proglearn_supcon.training.first_candidate_epoch`).
     validation_interval : int, default=1
         Evaluate the validation split every this many epochs (and after the
         last one).
@@ -164,6 +170,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         validation_fraction: float = 0.33,
         early_stopping: str = "knn",
         patience: int = 20,
+        min_epochs: int = 10,
         validation_interval: int = 1,
         k: int | None = None,
         metric: str = "cosine",
@@ -193,6 +200,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.min_epochs = min_epochs
         self.validation_interval = validation_interval
         self.k = k
         self.metric = metric
@@ -205,8 +213,14 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        """Raise ValueError naming the parameter and its value if one is invalid (trains nothing)."""
+        for name, choices in (
+            ("loss", LOSSES),
+            ("lr_schedule", LR_SCHEDULES),
+            ("early_stopping", EARLY_STOPPING),
+        ):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         for name in (
             "epochs",
             "batch_size",
@@ -219,20 +233,24 @@ class NeuralClassificationTransformer(BaseEstimator):
             value = getattr(self, name)
             if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not is_int(self.warmup_epochs) or self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be an integer >= 0, got {self.warmup_epochs!r}")
+        for name in ("warmup_epochs", "min_epochs"):
+            value = getattr(self, name)
+            if not is_int(value) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
         if self.batch_size < 2:
-            raise ValueError("batch_size must be at least 2 (BatchNorm and contrastive pairs need it)")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.early_stopping not in EARLY_STOPPING:
-            raise ValueError(f"early_stopping must be one of {EARLY_STOPPING}, got {self.early_stopping!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if not self.lr > 0 or self.weight_decay < 0 or not self.temperature > 0:
-            raise ValueError("lr and temperature must be > 0 and weight_decay >= 0")
+            raise ValueError(
+                f"batch_size must be at least 2 (BatchNorm and contrastive pairs need it), got {self.batch_size!r}"
+            )
+        check_real("lr", self.lr, low=0, low_open=True)
+        check_real("temperature", self.temperature, low=0, low_open=True)
+        check_real("weight_decay", self.weight_decay, low=0)
+        check_real("tcl_k1", self.tcl_k1, low=0)
+        check_real("tcl_k2", self.tcl_k2, low=0)
+        check_real("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        check_real("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
+        for name in ("augment", "flip_average", "compile", "verbose"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_precision(self.precision)
         KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
 

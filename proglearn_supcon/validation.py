@@ -6,7 +6,8 @@ says what was expected.
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,6 +18,25 @@ from sklearn.utils.multiclass import type_of_target
 def is_int(value: object) -> bool:
     """True for Python and numpy integers, False for bools (which are ints to Python)."""
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def check_real(
+    name: str, value: object, *, low: float, high: float = np.inf, low_open: bool = False, high_open: bool = False
+) -> None:
+    """Raise ValueError unless ``value`` is a real number in the given range.
+
+    Bools, strings, NaN and infinities are refused (``"abc" > 0`` would raise
+    a TypeError far from the parameter that caused it). The message names
+    ``name``, the range and the value, e.g. ``lr must be a real number in (0,
+    inf), got 'abc'``.
+    """
+    is_real = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    above = is_real and (value > low if low_open else value >= low)
+    below = is_real and (value < high if high_open else value <= high)
+    if not (above and below):
+        closing = ")" if high_open or high == np.inf else "]"
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{closing}"
+        raise ValueError(f"{name} must be a real number in {interval}, got {value!r}")
 
 
 def check_inputs(X, *, name: str = "X") -> np.ndarray:

@@ -64,10 +64,11 @@ def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
         device="cpu",
         early_stopping="loss",
     ).fit(X, y)
-    val = tr.history_["val_loss"]
-    assert tr.best_epoch_ == int(np.argmin(val))
+    val, evaluated = tr.history_["val_loss"], tr.history_["epoch"]
+    assert evaluated[0] == 10  # the default min_epochs: nothing earlier is a candidate
+    assert tr.best_epoch_ == evaluated[int(np.argmin(val))]
     # Stopped `patience` epochs after the best one (or ran out of epochs).
-    assert len(val) == min(30, tr.best_epoch_ + 2 + 1)
+    assert evaluated[-1] == min(29, tr.best_epoch_ + 2)
 
 
 def test_no_validation_runs_all_epochs(blob_images):

@@ -50,6 +50,7 @@ BASE = {
     "projection_dim": 128,
     "projection_hidden_dim": 512,
     "flip_average": False,
+    "min_epochs": 0,  # selection from the first epoch, as before min_epochs existed
 }
 
 #: name -> (variants it runs for, what it changes in BASE).
