@@ -54,6 +54,16 @@ class RunMetrics:
         return self.fte.shape[0]
 
     @property
+    def shifts(self) -> np.ndarray:
+        """(R,) int: the shift of each run, the cluster of its interval.
+
+        The slots of a shift share its test images, so intervals over runs
+        treat them as one sample (``clusters=metrics.shifts`` in
+        :mod:`proglearn_supcon.intervals`).
+        """
+        return np.array([shift for shift, _ in self.keys], dtype=int)
+
+    @property
     def n_tasks(self) -> int:
         return self.fte.shape[1]
 

@@ -18,6 +18,9 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
          "multitask_inference_time_s": 0.4, "peak_memory_mb": 900.0,
          "n_epochs_run": 45, "best_epoch": 30, "val_accuracy": 0.4}, ...
       ],
+      "flagged_transformers": [               # transformers that look failed (flags.py)
+        {"task": 3, "reasons": ["kept epoch 2 is inside the 5-epoch warm-up"]}
+      ],
       "diagnostics": {                        # only in runs made with --diagnostics
         "transfer_matrix": [[0.31, 0.22, ...], ...],   # [i][j]: transformer i's voter alone on task j
         "geometry": [                         # tidy: one row per (transformer, task)
@@ -103,6 +106,11 @@ class RunResult:
         One array per name in :data:`TASK_FIELDS`.
     diagnostics : Diagnostics or None
         Only for runs made with ``--diagnostics``; None in older files.
+    flagged_transformers : list of dict or None
+        The transformers that look failed (:mod:`proglearn_supcon.flags`), as
+        ``{"task": t, "reasons": [...]}``; None in files written before flags
+        were recorded (:func:`proglearn_supcon.flags.flagged_transformers`
+        then derives them from the per-task fields).
     """
 
     variant: str
@@ -114,6 +122,7 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     library_version: str = ""
     diagnostics: Diagnostics | None = None
+    flagged_transformers: list[dict] | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -167,6 +176,8 @@ def to_payload(run: RunResult) -> dict[str, Any]:
         "accuracy": accuracy_rows,
         "tasks": task_rows,
     }
+    if run.flagged_transformers is not None:
+        payload["flagged_transformers"] = run.flagged_transformers
     if run.diagnostics is not None:
         payload["diagnostics"] = _diagnostics_payload(run.diagnostics)
     return payload
@@ -236,6 +247,7 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
                 if payload.get("diagnostics") is None
                 else _diagnostics_from_payload(payload["diagnostics"], source)
             ),
+            flagged_transformers=payload.get("flagged_transformers"),
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"{source} is not a valid results file: {exc!r}") from exc

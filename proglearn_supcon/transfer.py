@@ -32,8 +32,10 @@ other tasks helped (lower error) and below 1 that they hurt:
 * backward transfer ``BTE[j, t] = e(acc[t, t]) / e(acc[j, t])``, ``j >= t``;
 * transfer ``TE[j, t] = e_single(t) / e(acc[j, t]) = FTE_t * BTE[j, t]``.
 
-For the statistics across runs (shifts, slots) use :func:`mean_and_interval`
-or, for two variants measured on the same runs, :func:`paired_difference`.
+For the statistics across runs (shifts, slots) use
+:func:`~proglearn_supcon.intervals.mean_and_interval` or, for two variants
+measured on the same runs, :func:`~proglearn_supcon.intervals.paired_difference`
+(:mod:`proglearn_supcon.intervals`; both are importable from here too).
 Averaging is usually done on the log scale (``log_*`` fields) because ratios
 are multiplicative; ``exp`` of the mean log is the geometric mean.
 
@@ -43,13 +45,13 @@ cross-task view behind these numbers, come from :func:`transfer_matrix`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from sklearn.utils.validation import column_or_1d
+
+from .intervals import mean_and_interval, paired_difference
 
 __all__ = [
     "TransferMetrics",
@@ -245,92 +247,6 @@ def transfer_metrics(acc: np.ndarray, single_acc: np.ndarray, n_test=None) -> Tr
         final_accuracy=float(acc[-1].mean()),
         mean_accuracy=mean_accuracy,
     )
-
-
-def mean_and_interval(
-    values: np.ndarray, axis: int = 0, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean over runs with a Student-t confidence interval of the mean.
-
-    NaN entries are ignored position by position: at each position the mean is
-    over its ``n`` non-NaN values and the interval is
-    ``mean -+ t_{(1 + confidence) / 2, n - 1} * s / sqrt(n)`` with ``s`` the
-    sample standard deviation (``ddof=1``). Infinite values count as values
-    (they make the mean infinite and the interval NaN).
-
-    Parameters
-    ----------
-    values : array_like of float
-        Measurements, runs along ``axis`` (e.g. shape (R, T) for R runs).
-    axis : int, default 0
-        The axis of the runs, reduced away.
-    confidence : float, default 0.95
-        Coverage of the interval, in (0, 1).
-
-    Returns
-    -------
-    mean, low, high : ndarray of float64 (float for 1-D ``values``)
-        Shape of ``values`` without ``axis``. ``mean`` is NaN where a position
-        has no value; ``low`` and ``high`` are NaN where it has fewer than 2
-        (no spread can be estimated from one run).
-
-    Raises
-    ------
-    ValueError
-        If ``confidence`` is not strictly between 0 and 1.
-    """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
-    values = np.asarray(values, dtype=np.float64)
-    count = np.sum(~np.isnan(values), axis=axis)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        # "Mean of empty slice" / "Degrees of freedom <= 0" are expected for
-        # positions with 0 or 1 value; they become NaN, as documented.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(values, axis=axis)
-        std = np.nanstd(values, axis=axis, ddof=1)
-        quantile = stats.t.ppf(0.5 + confidence / 2.0, np.maximum(count - 1, 1))
-        half_width = np.where(count >= 2, quantile * std / np.sqrt(count), np.nan)
-    return mean, mean - half_width, mean + half_width
-
-
-def paired_difference(
-    a: np.ndarray, b: np.ndarray, axis: int = 0, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean of ``a - b`` over paired runs with a Student-t confidence interval.
-
-    Pairing (same shift and slot in ``a`` and ``b``) removes the run-to-run
-    variation shared by both variants, so this interval is the right one for
-    "is A better than B"; a positive mean means ``a`` is larger.
-
-    Parameters
-    ----------
-    a, b : array_like of float, same shape
-        Measurements of two variants, runs along ``axis`` in the same order.
-        A NaN in either makes that pair missing.
-    axis : int, default 0
-        The axis of the runs.
-    confidence : float, default 0.95
-        Coverage of the interval, in (0, 1).
-
-    Returns
-    -------
-    mean, low, high : ndarray of float64 (float for 1-D inputs)
-        As in :func:`mean_and_interval` applied to ``a - b``.
-
-    Raises
-    ------
-    ValueError
-        If ``a`` and ``b`` have different shapes, or ``confidence`` is out of range.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape (paired runs); got {a.shape} and {b.shape}")
-    with np.errstate(invalid="ignore"):
-        # inf - inf is NaN: that pair is then treated as missing.
-        difference = a - b
-    return mean_and_interval(difference, axis=axis, confidence=confidence)
 
 
 def transfer_matrix(posteriors: Sequence[Mapping], classes: Sequence, y_true: Sequence) -> np.ndarray:

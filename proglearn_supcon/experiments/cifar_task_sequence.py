@@ -42,10 +42,12 @@ from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
+from proglearn_supcon.flags import run_flags
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult, run_path
 from proglearn_supcon.seeding import derive_seed
+from proglearn_supcon.transformers import resolve_device
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def run_config(
         "slot": spec.slot,
         "network_params": {k: v for k, v in net.get_params().items() if k not in ("encoder", "verbose")},
         "n_train_per_task": int(len(tasks[0].y_train)),
+        "n_classes_per_task": int(len(tasks[0].classes)),
         "n_test_per_task": int(len(tasks[0].y_test)),
         "torch_threads": torch.get_num_threads(),
         "device_name": _device_name(net),
@@ -231,6 +234,28 @@ def run_config(
         "peak_memory_scope": peak.scope,  # "run", or "process" where the peak could not be reset
     }
     return _jsonable(config)
+
+
+def check_network_params(specs, args: argparse.Namespace) -> str | None:
+    """The first invalid network parameter of any run, as a one-line message; None when all are valid.
+
+    Every run's parameters (``--param``, ``--epochs`` and the defaults) are
+    checked as the estimator would check them, before any run starts: a bad
+    value must not start a sweep whose every run then fails in its worker.
+    """
+    for spec in specs:
+        params = network_params(args, spec.variant, spec.shift, spec.slot)
+        try:
+            LifelongClassificationNetwork(**params)._check_params()
+            if driver.is_local(args) and not args.devices:  # cluster workers have devices of their own
+                resolve_device(params["device"])  # e.g. "cuda" on a machine without CUDA
+        except TypeError as exc:  # a name the estimator does not take
+            unknown = sorted(set(params) - set(LifelongClassificationNetwork._get_param_names()))
+            detail = f"unknown parameter {', '.join(map(repr, unknown))}" if unknown else str(exc)
+            return f"invalid network parameter: {detail}"
+        except ValueError as exc:
+            return f"invalid network parameter: {exc}"
+    return None
 
 
 def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> RunResult:
@@ -257,6 +282,7 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
     net = LifelongClassificationNetwork(**network_params(args, spec.variant, spec.shift, spec.slot))
     label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
     record = learn_tasks(net, tasks, label, args.quiet, position, peak)
+    config = run_config(spec, args, net, tasks, peak)
     return RunResult(
         variant=spec.variant,
         dataset=args.dataset,
@@ -264,11 +290,12 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         slot=spec.slot,
         accuracy=record.accuracy,
         tasks=record.per_task,
-        config=run_config(spec, args, net, tasks, peak),
+        config=config,
         library_version=__version__,
         diagnostics=(
             run_diagnostics(record.test_embeddings, record.test_posteriors, tasks) if args.diagnostics else None
         ),
+        flagged_transformers=run_flags(record.per_task, config, len(tasks[0].classes)),
     )
 
 
@@ -333,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     specs = [RunSpec(v, s, k) for s in args.shifts for k in args.slots for v in args.variant]
     if args.list:
         return driver.list_runs(specs, args)
+    problem = check_network_params(specs, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     todo = [spec for spec in specs if not run_path(args.out, spec.variant, spec.shift, spec.slot).exists()]
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from proglearn_supcon.analysis import PairingWarning, format_mean_interval, run_metrics
+from proglearn_supcon.flags import flagged_transformers
+from proglearn_supcon.intervals import mean_and_interval, n_clusters
 from proglearn_supcon.results import load_runs
-from proglearn_supcon.transfer import mean_and_interval
 
-__all__ = ["build_parser", "main", "summarize", "variant_table"]
+__all__ = ["build_parser", "flagged_lines", "main", "summarize", "variant_table"]
 
 _NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
 
@@ -64,6 +65,7 @@ def summarize(
             f"mean FTE {np.mean(metrics.fte):.3f}   final TE {np.mean(metrics.te[:, -1, :]):.3f}   "
             f"({metrics.n_runs} run{'s' if metrics.n_runs != 1 else ''})"
         )
+    lines += flagged_lines(root, variants)
     if a not in variants or b not in variants:
         return "\n".join(lines)
     out = root / f"{a}_vs_{b}.png"
@@ -72,11 +74,17 @@ def summarize(
         fig, table = compare_variants(root, a, b, confidence)
     _, csv_path = save_figure_and_table(fig, table, out)
     n_runs, n_tasks, over = int(table["n_runs"][0]), int(table["n_tasks"][0]), table["interval_over"][0]
-    samples = f"the {n_tasks} tasks of one run" if over == "tasks" else f"{n_runs} paired runs"
+    n_shifts = int(table["n_shifts"][0])
+    samples = (
+        f"the {n_tasks} tasks of one shift ({n_runs} run{'s' if n_runs != 1 else ''})"
+        if over == "tasks"
+        else f"{n_shifts} shifts, the slots of a shift averaged ({n_runs} paired runs)"
+    )
     lines += [
         f"figure:  {out}",
         f"table:   {csv_path}",
-        f"{a} - {b} after the last task (positive: {a} better; {confidence:.0%} interval over {samples}):",
+        f"{a} - {b} after the last task (positive: {a} better; {confidence:.0%} interval over {samples}; "
+        f"{len(table)} comparisons, not corrected for multiplicity):",
     ]
     for row in table.itertuples():
         lines.append(
@@ -87,6 +95,20 @@ def summarize(
     return "\n".join(lines)
 
 
+def flagged_lines(results_dir: str | os.PathLike, variants) -> list[str]:
+    """One line per transformer that looks failed (:mod:`proglearn_supcon.flags`), or one saying there is none."""
+    lines = []
+    for variant in variants:
+        for run in load_runs(results_dir, variant):
+            for flag in flagged_transformers(run):
+                reasons = "; ".join(flag["reasons"])
+                lines.append(f"  {variant} shift {run.shift} slot {run.slot} task {flag['task']}: {reasons}")
+    if not lines:
+        return ["flagged transformers: none"]
+    header = f"flagged transformers ({len(lines)}; tasks and epochs from 0; kept and counted in the numbers above):"
+    return [header, *lines]
+
+
 def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 0.95) -> str:
     """A markdown table of each variant's means over its runs, with interval half-widths.
 
@@ -94,20 +116,27 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     final BTE and TE (mean over tasks after the last one), training time per
     task and the epochs run per task, then the number of runs. Each run is
     first averaged over its tasks; ``±`` is the half-width of the Student-t
-    interval over runs.
+    interval over shifts, the runs (slots) of a shift averaged first since
+    they share its test images (:mod:`proglearn_supcon.intervals`). Below the
+    table: how many intervals it holds, and the flagged transformers
+    (:func:`flagged_lines`).
     """
+    shifts: np.ndarray = np.array([])
 
     def cell(per_run: np.ndarray) -> str:
-        return format_mean_interval(*mean_and_interval(per_run, confidence=confidence))
+        return format_mean_interval(*mean_and_interval(per_run, confidence=confidence, clusters=shifts))
 
     lines = [
         "| variant | single-task acc | final acc | FTE | final BTE | final TE | train s / task "
         "| epochs / task | runs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    n_intervals, n_shifts = 0, set()
     for variant in variants:
         runs = load_runs(results_dir, variant)
         m = run_metrics(runs)
+        shifts = m.shifts
+        n_shifts.add(n_clusters(shifts, m.n_runs))
         epochs = np.array([np.mean(r.tasks["n_epochs_run"]) for r in runs])  # NaN in older files
         train = np.array([np.nanmean(r.tasks["train_time_s"]) for r in runs])
         cells = [
@@ -120,6 +149,16 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
             f"{np.mean(epochs):.0f}" if np.isfinite(epochs).all() else "n/a",
         ]
         lines.append(f"| {variant} | " + " | ".join(cells) + f" | {m.n_runs} |")
+        n_intervals += 5
+    shifts_text = "/".join(str(n) for n in sorted(n_shifts))
+    lines += [
+        "",
+        f"± : half-width of the {confidence:.0%} Student-t interval over {shifts_text} shifts (slots of a shift "
+        f"averaged first: they share its test images); {n_intervals} intervals in this table, none corrected "
+        "for multiple comparisons.",
+        "",
+        *flagged_lines(results_dir, variants),
+    ]
     return "\n".join(lines)
 
 

@@ -15,7 +15,9 @@ From Python (a notebook)::
 
 Runs are paired by ``(shift, slot)``: the difference is taken within each pair,
 then averaged over pairs with a Student-t interval of the paired difference
-(:func:`proglearn_supcon.transfer.paired_difference`). For every metric shown
+in which the pairs of one shift are one cluster, since they share its test
+images (:func:`proglearn_supcon.intervals.paired_difference` with
+``clusters`` = shifts). For every metric shown
 (FTE, BTE, TE, accuracy) higher is better, so a positive difference means A is
 better.
 """
@@ -38,6 +40,7 @@ from proglearn_supcon.analysis import (  # noqa: F401  (PairingWarning, pair_run
     pair_runs,
     run_metrics,
 )
+from proglearn_supcon.intervals import mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_pair_arguments,
@@ -48,7 +51,6 @@ from proglearn_supcon.plotting.common import (
     run_pair_figure,
     style_context,
 )
-from proglearn_supcon.transfer import mean_and_interval, paired_difference
 
 #: Metrics of the summary table, in row order.
 SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
@@ -61,6 +63,7 @@ SUMMARY_COLUMNS = (
     "n_tasks_a_better",
     "n_tasks",
     "n_runs",
+    "n_shifts",
     "interval_over",
 )
 
@@ -131,27 +134,33 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
     * ``mean_difference``: the mean over tasks of the per-task mean over runs,
       ``mean_t(mean_r D[r, t])`` (NaN-aware);
     * ``ci_low``, ``ci_high``: the Student-t ``confidence`` interval of the mean
-      over runs of the per-run task average ``d[r] = mean_t D[r, t]``; with a
-      single run (no spread across runs to estimate) the interval of the mean
-      over tasks of ``D[0, t]`` instead, which reflects only task-to-task
-      variation (NaN with a single task);
+      over shifts of the per-run task average ``d[r] = mean_t D[r, t]``,
+      averaged first over the runs (slots) of each shift, which share its test
+      images; with a single shift (no spread across shifts to estimate) the
+      interval of the mean over tasks of ``mean_r D[r, t]`` instead, which
+      reflects only task-to-task variation (NaN with a single task);
     * ``n_tasks_a_better``: the number of tasks ``t`` with ``mean_r D[r, t] > 0``
       (higher is better for every metric). Note that the final BTE of the last
       task is 1 for both variants by definition, so that task never counts;
     * ``n_tasks``: ``T``; ``n_runs``: the number of paired runs;
-    * ``interval_over``: ``"runs"`` or ``"tasks"`` (a single run), what the
-      interval's samples are.
+      ``n_shifts``: the number of shifts among them (the interval's samples);
+    * ``interval_over``: ``"shifts"`` or ``"tasks"`` (a single shift), what
+      the interval's samples are.
     """
     rows = []
     finals = paired.finals()
+    shifts = paired.metrics_a.shifts
+    n_shifts = n_clusters(shifts, paired.n_runs)
+    over = "shifts" if n_shifts > 1 else "tasks"
     for metric in SUMMARY_METRICS:
         values_a, values_b = finals[metric]
         per_task, _, _ = paired_difference(values_a, values_b, axis=0, confidence=confidence)
         with np.errstate(invalid="ignore"):
             per_run = nanmean_quiet(values_a - values_b, axis=1)
-        over = "runs" if paired.n_runs > 1 else "tasks"
-        samples = per_run if over == "runs" else per_task
-        _, low, high = mean_and_interval(samples, axis=0, confidence=confidence)
+        if over == "shifts":
+            _, low, high = mean_and_interval(per_run, axis=0, confidence=confidence, clusters=shifts)
+        else:
+            _, low, high = mean_and_interval(per_task, axis=0, confidence=confidence)
         rows.append(
             {
                 "metric": metric,
@@ -161,6 +170,7 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
                 "n_tasks_a_better": int(np.sum(per_task > 0)),
                 "n_tasks": paired.n_tasks,
                 "n_runs": paired.n_runs,
+                "n_shifts": n_shifts,
                 "interval_over": over,
             }
         )
@@ -187,14 +197,20 @@ def plot_differences(paired: PairedMetrics, confidence: float = 0.95):
         axes = fig.subplots(2, 2).ravel()
         for ax, (metric, title, xlabel) in zip(axes, PANELS):
             values_a, values_b = curves[metric]
-            mean, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence)
+            mean, low, high = paired_difference(
+                values_a, values_b, axis=0, confidence=confidence, clusters=paired.metrics_a.shifts
+            )
             plot_band(ax, x, mean, low, high, color="C0", label=sign)
             add_reference_line(ax, 0.0)
             ylabel = "accuracy" if metric == "accuracy" else metric.upper()
             ax.set(title=title, xlabel=xlabel, ylabel=f"\u0394 {ylabel} ({sign})")
             integer_ticks(ax, n_tasks)
-        n = paired.n_runs
-        band = f"shaded: {confidence:.0%} interval of the paired difference" if n > 1 else "one pair: no interval"
+        n, n_shifts = paired.n_runs, n_clusters(paired.metrics_a.shifts, paired.n_runs)
+        band = (
+            f"shaded: {confidence:.0%} interval of the paired difference over {n_shifts} shifts"
+            if n_shifts > 1
+            else "one shift: no interval"
+        )
         fig.suptitle(f"{sign} (positive: {a} better)\n{n} paired run{'s' if n != 1 else ''} (shift, slot); {band}")
         fig.draw_without_rendering()  # lay out (and create ticks) inside the style
     return fig
@@ -204,7 +220,7 @@ def compare_variants(results_dir: str | os.PathLike, a: str, b: str, confidence:
     """The difference figure ``a - b`` and its summary table; returns ``(Figure, DataFrame)``.
 
     Panels (one line each, ``gid="data"``, label ``"a − b"``; shaded
-    ``confidence`` interval of the paired difference over runs; dashed reference
+    ``confidence`` interval of the paired difference over shifts; dashed reference
     line at 0, ``gid="reference"``):
 
     * FTE difference per task (``x`` = task, 1-based);

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from proglearn_supcon.analysis import format_keys, nanmean_quiet, pair_runs, run_key
+from proglearn_supcon.intervals import mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_pair_arguments,
@@ -46,7 +47,6 @@ from proglearn_supcon.plotting.common import (
     style_context,
 )
 from proglearn_supcon.results import RunResult
-from proglearn_supcon.transfer import mean_and_interval, paired_difference
 
 #: (metric, panel title) of the geometry panels, left to right.
 GEOMETRY_PANELS = (
@@ -82,6 +82,11 @@ class PairedDiagnostics:
     @property
     def n_tasks(self) -> int:
         return self.transfer_a.shape[1]
+
+    @property
+    def shifts(self) -> np.ndarray:
+        """(R,) int: each paired run's shift, the cluster of the intervals."""
+        return np.array([shift for shift, _ in self.keys], dtype=int)
 
 
 def _stack_diagnostics(runs: list[RunResult], variant: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -156,8 +161,9 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
 
     Each quantity is first reduced to one number per run, then averaged over
     runs (``a``, ``b``); ``difference`` is the mean over runs of ``a - b`` and
-    ``ci_low``/``ci_high`` its Student-t ``confidence`` interval (NaN with one
-    run). Rows:
+    ``ci_low``/``ci_high`` its Student-t ``confidence`` interval over shifts,
+    the runs of a shift averaged first since they share its test images (NaN
+    with one shift). Rows:
 
     * ``transfer_diagonal``: mean of ``T[t, t]`` (the single-task accuracy);
     * ``transfer_forward``: mean of ``T[i, j]`` over ``i < j``;
@@ -176,7 +182,7 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
         per_run[f"{name}_other"] = (nanmean_quiet(other_a, axis=1), nanmean_quiet(other_b, axis=1))
     rows = []
     for metric, (values_a, values_b) in per_run.items():
-        difference, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence)
+        difference, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence, clusters=d.shifts)
         rows.append(
             {
                 "metric": metric,
@@ -240,7 +246,7 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
         for ax, (name, title) in zip(line_axes, GEOMETRY_PANELS):
             for k, (variant, values) in enumerate(((a, d.geometry_a[name]), (b, d.geometry_b[name]))):
                 for part, curve, style in zip(("own task", "other tasks"), own_and_other(values), ("-", "--")):
-                    mean, lo, hi = mean_and_interval(curve, axis=0, confidence=confidence)
+                    mean, lo, hi = mean_and_interval(curve, axis=0, confidence=confidence, clusters=d.shifts)
                     plot_band(
                         ax,
                         x,
@@ -254,7 +260,8 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
                     )
             ax.set(title=title, xlabel="transformer t", ylabel=name.replace("_", " "))
             integer_ticks(ax, n_tasks)
-        band = f"bands: {confidence:.0%} interval over runs" if n > 1 else "one run: no interval"
+        n_shifts = n_clusters(d.shifts, n)
+        band = f"bands: {confidence:.0%} interval over {n_shifts} shifts" if n_shifts > 1 else "one shift: no interval"
         bottom.suptitle(f"Geometry of transformer t's embedding of its own and the other tasks' test sets; {band}")
         bottom.legend(*line_axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
         fig.draw_without_rendering()  # lay out inside the style

@@ -13,9 +13,11 @@ From Python (a notebook)::
     from proglearn_supcon.plotting.plot_variant import plot_variant, plot_timing
     fig = plot_variant("results", "supcon")
 
-Every run (one results file: a shift and a slot) is one sample: lines are the
-mean over runs and the shaded bands the Student-t 95% interval of that mean
-(:func:`proglearn_supcon.transfer.mean_and_interval`; no band with one run).
+Lines are the mean over runs (one results file each: a shift and a slot) and
+the shaded bands the Student-t 95% interval of that mean with the runs of a
+shift as one cluster, since they share its test images
+(:func:`proglearn_supcon.intervals.mean_and_interval` with
+``clusters`` = shifts; no band with fewer than two shifts).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import numpy as np
 
 from proglearn_supcon.analysis import RunMetrics, check_task_counts, run_metrics
+from proglearn_supcon.intervals import mean_and_interval
 from proglearn_supcon.plotting.common import (
     add_reference_line,
     check_out_path,
@@ -42,7 +45,6 @@ from proglearn_supcon.plotting.common import (
     task_marker,
 )
 from proglearn_supcon.results import load_runs
-from proglearn_supcon.transfer import mean_and_interval
 
 #: (field of ``RunResult.tasks``, panel title) of the timing figure.
 TIMING_PANELS = (
@@ -55,7 +57,7 @@ TIMING_PANELS = (
 def _runs_text(keys, confidence: float) -> str:
     shifts = sorted({shift for shift, _ in keys})
     n = len(keys)
-    band = f"shaded: {confidence:.0%} interval across runs" if n > 1 else "one run: no interval"
+    band = f"shaded: {confidence:.0%} interval over shifts" if len(shifts) > 1 else "one shift: no interval"
     return f"{n} run{'s' if n != 1 else ''} (shifts {', '.join(map(str, shifts))}); {band}"
 
 
@@ -72,7 +74,7 @@ def load_metrics(results_dir: str | os.PathLike, variant: str) -> RunMetrics:
 
 def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 0.95):
     """The 2x2 figure of already computed metrics (see :func:`plot_variant`)."""
-    n_tasks = metrics.n_tasks
+    n_tasks, shifts = metrics.n_tasks, metrics.shifts
     colors = task_colors(n_tasks)
     with style_context():
         fig = new_figure((7.0, 5.0))
@@ -80,7 +82,7 @@ def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 
 
         # FTE: one value per task.
         tasks = np.arange(1, n_tasks + 1)
-        mean, low, high = mean_and_interval(metrics.fte, axis=0, confidence=confidence)
+        mean, low, high = mean_and_interval(metrics.fte, axis=0, confidence=confidence, clusters=shifts)
         plot_band(ax_fte, tasks, mean, low, high, color="0.15", label="FTE")
         add_reference_line(ax_fte, 1.0)
         ax_fte.set(title="Forward transfer efficiency", xlabel="task", ylabel="FTE")
@@ -94,7 +96,7 @@ def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 
         )
         for ax, values, title, ylabel in panels:
             for t in range(n_tasks):
-                mean, low, high = mean_and_interval(values[:, t:, t], axis=0, confidence=confidence)
+                mean, low, high = mean_and_interval(values[:, t:, t], axis=0, confidence=confidence, clusters=shifts)
                 plot_band(
                     ax,
                     np.arange(t + 1, n_tasks + 1),
@@ -111,7 +113,7 @@ def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 
             ax.set(title=title, xlabel="number of tasks seen", ylabel=ylabel)
             integer_ticks(ax, n_tasks)
 
-        mean, low, high = mean_and_interval(metrics.mean_accuracy, axis=0, confidence=confidence)
+        mean, low, high = mean_and_interval(metrics.mean_accuracy, axis=0, confidence=confidence, clusters=shifts)
         plot_band(
             ax_acc,
             tasks,
@@ -163,13 +165,14 @@ def plot_timing(results_dir: str | os.PathLike, variant: str, confidence: float 
     runs = load_runs(results_dir, variant)
     n_tasks = check_task_counts(runs, variant)
     keys = [(r.shift, r.slot) for r in runs]
+    shifts = [shift for shift, _ in keys]
     tasks = np.arange(1, n_tasks + 1)
     with style_context():
         fig = new_figure((7.0, 2.6))
         axes = fig.subplots(1, len(TIMING_PANELS))
         for i, (ax, (name, title)) in enumerate(zip(axes, TIMING_PANELS)):
             values = np.stack([r.tasks[name] for r in runs])
-            mean, low, high = mean_and_interval(values, axis=0, confidence=confidence)
+            mean, low, high = mean_and_interval(values, axis=0, confidence=confidence, clusters=shifts)
             plot_band(ax, tasks, mean, low, high, color=f"C{i}", label=title)
             ax.set(title=title, xlabel="task", ylabel="seconds")
             ax.set_ylim(bottom=0)
