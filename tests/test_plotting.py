@@ -357,6 +357,7 @@ def test_summary_table(results):
         "n_tasks_a_better",
         "n_tasks",
         "n_runs",
+        "n_shifts",
         "interval_over",
     ]
     assert list(summary["metric"]) == ["accuracy", "fte", "bte", "te"]
@@ -366,7 +367,8 @@ def test_summary_table(results):
         for column in ("mean_difference", "ci_low", "ci_high"):
             assert row[column] == pytest.approx(exp[column]), (row["metric"], column)
         assert row["n_tasks_a_better"] == exp["n_tasks_a_better"]
-        assert row["n_tasks"] == 3 and row["n_runs"] == 3 and row["interval_over"] == "runs"
+        assert row["n_tasks"] == 3 and row["n_runs"] == 3 and row["n_shifts"] == 3
+        assert row["interval_over"] == "shifts"
     # by hand: final accuracies supcon [0.70, 0.65, 0.80] vs ce [0.45, 0.55, 0.60]
     accuracy = summary.set_index("metric").loc["accuracy"]
     assert accuracy["mean_difference"] == pytest.approx((0.25 + 0.10 + 0.20) / 3)
