@@ -37,7 +37,10 @@ peak (``ru_maxrss``); files without that entry were written before the reset
 existed and hold process-lifetime peaks too. Files are written atomically (a
 temporary file in the same folder, then :func:`os.replace`; see
 :mod:`proglearn_supcon.fileio`), so a file that
-exists is a finished run.
+exists is a finished run, unless something else damaged it (a partial copy, a
+hand edit): :func:`read_run` then raises :class:`CorruptResultsError` naming
+the file, and the experiment moves such a file aside to ``<name>.corrupt``
+(:func:`move_aside`) and redoes its run.
 """
 
 from __future__ import annotations
@@ -69,6 +72,27 @@ TASK_FIELDS = (
     "val_accuracy",
 )
 _RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
+
+
+class CorruptResultsError(ValueError):
+    """A results file that cannot be read as a run: not JSON, truncated, or missing fields.
+
+    Attributes
+    ----------
+    path : str
+        The file (or the ``source`` given to :func:`from_payload`).
+    reason : str
+        What is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path} is not a valid results file: {reason}")
+
+    def __reduce__(self):
+        # Rebuilt from (path, reason), not from the message, when pickled to or from a worker.
+        return type(self), (self.path, self.reason)
 
 
 @dataclass
@@ -189,10 +213,7 @@ def _diagnostics_payload(diagnostics: Diagnostics) -> dict[str, Any]:
 def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnostics:
     matrix = np.array(payload["transfer_matrix"], dtype=np.float64)  # null reads as NaN
     if matrix.ndim != 2:
-        raise ValueError(
-            f"{source} is not a valid results file: diagnostics.transfer_matrix must be a 2-D list, "
-            f"got shape {matrix.shape}"
-        )
+        raise CorruptResultsError(source, f"diagnostics.transfer_matrix must be a 2-D list, got shape {matrix.shape}")
     # Metric names in the order they were written (dict.fromkeys keeps first-seen order).
     names = [
         key
@@ -208,10 +229,12 @@ def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnosti
 
 
 def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResult:
-    """Inverse of :func:`to_payload`; raises ``ValueError`` naming ``source`` on a bad file."""
+    """Inverse of :func:`to_payload`; raises :class:`CorruptResultsError` naming ``source`` on a bad file."""
+    if not isinstance(payload, dict):
+        raise CorruptResultsError(source, f"expected a JSON object, got {type(payload).__name__}")
+    if payload.get("schema") != SCHEMA:
+        raise CorruptResultsError(source, f"unknown schema {payload.get('schema')!r} (expected {SCHEMA})")
     try:
-        if payload.get("schema") != SCHEMA:
-            raise ValueError(f"unknown schema {payload.get('schema')!r} (expected {SCHEMA})")
         n_tasks = int(payload["n_tasks"])
         accuracy = np.full((n_tasks, n_tasks), np.nan)
         for row in payload["accuracy"]:
@@ -237,8 +260,14 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
                 else _diagnostics_from_payload(payload["diagnostics"], source)
             ),
         )
-    except (KeyError, TypeError, IndexError) as exc:
-        raise ValueError(f"{source} is not a valid results file: {exc!r}") from exc
+    except CorruptResultsError:
+        raise
+    except KeyError as exc:
+        raise CorruptResultsError(source, f"missing field {exc.args[0]!r}") from exc
+    # ValueError: a field of the wrong kind, e.g. int("ten"); AttributeError: a
+    # row that is not an object.
+    except (TypeError, IndexError, ValueError, AttributeError) as exc:
+        raise CorruptResultsError(source, repr(exc)) from exc
 
 
 def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
@@ -249,11 +278,43 @@ def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
 
 
 def read_run(path: str | os.PathLike) -> RunResult:
-    """Read one results file."""
+    """Read one results file.
+
+    Raises
+    ------
+    CorruptResultsError
+        If the file is not valid UTF-8 JSON (e.g. truncated) or lacks a
+        required field; the message names the file.
+    OSError
+        If it cannot be read at all (missing, not a file, no permission).
+    """
     path = Path(path)
-    with open(path, encoding="utf-8") as handle:
-        payload = json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptResultsError(str(path), f"{type(exc).__name__}: {exc}") from exc
     return from_payload(payload, source=str(path))
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename a results file to ``<name>.corrupt`` (or ``<name>.corrupt.1``, ...); return the new path.
+
+    The file is kept, never deleted, so that what went wrong can still be
+    looked at; an earlier ``.corrupt`` file is not overwritten. The new name no
+    longer matches ``shift<s>_slot<k>.json``, so readers skip it and the run
+    counts as not finished.
+    """
+    path = Path(path)
+    target = path.with_name(f"{path.name}.corrupt")
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt.{n}")
+    # Only the experiment's driver moves results files, one process per
+    # results folder, so the name picked above stays free until the rename.
+    os.rename(path, target)
+    return target
 
 
 def list_variants(results_dir: str | os.PathLike) -> list[str]:

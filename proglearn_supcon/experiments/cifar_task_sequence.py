@@ -9,7 +9,8 @@ is trained), plus training time, inference times and peak memory. With
 transfer matrix and the embedding geometry of every (transformer, task) pair
 (:mod:`proglearn_supcon.geometry`). Each run is
 written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
-:mod:`proglearn_supcon.results`); a rerun skips the finished runs.
+:mod:`proglearn_supcon.results`); a rerun skips the finished runs and
+moves a corrupt results file aside (``<name>.corrupt``) to redo its run.
 
 Examples
 --------
@@ -44,7 +45,7 @@ from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
-from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult, run_path
+from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult
 from proglearn_supcon.seeding import derive_seed
 
 
@@ -333,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = [RunSpec(v, s, k) for s in args.shifts for k in args.slots for v in args.variant]
     if args.list:
         return driver.list_runs(specs, args)
-    todo = [spec for spec in specs if not run_path(args.out, spec.variant, spec.shift, spec.slot).exists()]
+    _, todo = driver.split_finished(specs, args.out)
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
         return _report(args)
@@ -364,7 +365,11 @@ def _report(args: argparse.Namespace) -> int:
     """Print where the results are and, with supcon and ce, write and summarize their comparison."""
     from proglearn_supcon.experiments.summary import summarize
 
-    print(summarize(args.out, args.variant))
+    try:
+        print(summarize(args.out, args.variant))
+    except ValueError as exc:  # e.g. a corrupt file of a run this command was not asked to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
