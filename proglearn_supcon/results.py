@@ -8,7 +8,14 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       "library_version": "0.1.0",
       "variant": "supcon", "dataset": "cifar100", "shift": 1, "slot": 0,
       "n_tasks": 10,
-      "config": {...},                       # every option of the run
+      "config": {                             # every option of the run, and:
+        "network_params": {"loss": "supcon", "epochs": 100, ...},
+        "provenance": {                       # what made the run (proglearn_supcon.provenance)
+          "git_commit": "4f0c...", "git_dirty": false,   # "unknown", null outside a git checkout
+          "versions": {"torch": "2.13.0+cpu", "numpy": "2.1.3", "scikit-learn": "1.6.1"},
+          "recipe_hash": "9b1d..."            # sha256 of network_params but the seed, device, verbose
+        }, ...
+      },
       "accuracy": [                           # tidy: one row per (task, n_tasks_seen)
         {"task": 0, "n_tasks_seen": 1, "accuracy": 0.31}, ...
       ],
@@ -25,6 +32,9 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
         ]
       }
     }
+
+``provenance`` is absent from files written before it was recorded; their
+:attr:`RunResult.recipe_hash` is computed from ``network_params``.
 
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
@@ -55,6 +65,7 @@ from typing import Any
 import numpy as np
 
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
+from .provenance import recipe_hash
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -156,6 +167,20 @@ class RunResult:
         """
         value = self.config.get("n_test_per_task")
         return None if value is None else int(value)
+
+    @property
+    def recipe_hash(self) -> str | None:
+        """Hash of the run's recipe (:func:`proglearn_supcon.provenance.recipe_hash`), or None if unknown.
+
+        The one recorded in ``config["provenance"]``; for files written before
+        provenance was recorded, computed from ``config["network_params"]``
+        (None if the file has neither).
+        """
+        recorded = (self.config.get("provenance") or {}).get("recipe_hash")
+        if recorded is not None:
+            return recorded
+        params = self.config.get("network_params")
+        return None if params is None else recipe_hash(params)
 
 
 def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:

@@ -45,6 +45,7 @@ from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
+from proglearn_supcon.provenance import provenance
 from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult
 from proglearn_supcon.seeding import derive_seed
 
@@ -213,7 +214,12 @@ def learn_tasks(
 def run_config(
     spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks, peak: PeakMemory
 ) -> dict:
-    """The ``config`` of a results file: the run's options, network parameters, sizes and machine."""
+    """The ``config`` of a results file: the run's options, network parameters, sizes, machine and provenance.
+
+    ``config["provenance"]`` is :func:`proglearn_supcon.provenance.provenance`:
+    the git commit of the code, the versions of torch, numpy and scikit-learn,
+    and the hash of the recipe (the network parameters but the seed).
+    """
     import torch
 
     config = {
@@ -231,7 +237,10 @@ def run_config(
         "torch_version": torch.__version__,
         "peak_memory_scope": peak.scope,  # "run", or "process" where the peak could not be reset
     }
-    return _jsonable(config)
+    config = _jsonable(config)
+    # Hashed from the parameters as written, so the hash can be recomputed from the file.
+    config["provenance"] = provenance(config["network_params"])
+    return config
 
 
 def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> RunResult:
