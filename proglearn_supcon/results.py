@@ -34,7 +34,10 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
     }
 
 ``provenance`` is absent from files written before it was recorded; their
-:attr:`RunResult.recipe_hash` is computed from ``network_params``.
+:attr:`RunResult.recipe_hash` is computed from ``network_params``. The runs of
+one variant are pooled (figures, summaries) only if they share one recipe hash:
+:func:`load_runs` raises :class:`MixedRecipesError` otherwise, unless told
+``allow_mixed_recipes`` (``--allow-mixed-recipes`` on the command line).
 
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
@@ -65,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
-from .provenance import recipe_hash
+from .provenance import recipe_differences, recipe_hash
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -350,13 +353,28 @@ def list_variants(results_dir: str | os.PathLike) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(_RUN_NAME.match(f.name) for f in p.iterdir()))
 
 
-def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
+def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recipes: bool = False) -> list[RunResult]:
     """Every finished run of ``variant``, sorted by (shift, slot).
+
+    Parameters
+    ----------
+    results_dir : path-like
+        The folder holding ``<variant>/shift<s>_slot<k>.json``.
+    variant : str
+        The variant to load.
+    allow_mixed_recipes : bool, default False
+        Return the runs even if they were made with different recipes
+        (:attr:`RunResult.recipe_hash`); by default that is an error, so that
+        runs of different experiments are not pooled by mistake.
 
     Raises
     ------
     FileNotFoundError
         If ``results_dir`` does not exist.
+    CorruptResultsError
+        If a file of ``variant`` cannot be read (see :func:`read_run`).
+    MixedRecipesError
+        If the runs' recipe hashes differ and ``allow_mixed_recipes`` is False.
     ValueError
         If ``variant`` has no results there (the message lists the variants that do).
     """
@@ -369,7 +387,50 @@ def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
         available = ", ".join(list_variants(root)) or "none"
         raise ValueError(f"no results for variant {variant!r} in {str(root)!r} (variants with results: {available})")
     runs = [read_run(f) for f in files]
+    if not allow_mixed_recipes:
+        check_one_recipe(runs, files, variant)
     return sorted(runs, key=lambda r: (r.shift, r.slot))
+
+
+class MixedRecipesError(ValueError):
+    """Runs of one variant were made with different recipes (their :attr:`RunResult.recipe_hash` differ)."""
+
+
+def check_one_recipe(runs: list[RunResult], sources: list, variant: str) -> None:
+    """Raise :class:`MixedRecipesError` unless all ``runs`` share one recipe hash.
+
+    Parameters
+    ----------
+    runs : list of RunResult
+        Runs of one variant.
+    sources : list of path-like or str
+        Where each run was read from, named in the message.
+    variant : str
+        Their variant, named in the message.
+
+    Raises
+    ------
+    MixedRecipesError
+        Naming the first file and the first file whose recipe differs from it,
+        with the parameters they differ in (one line).
+    """
+    hashes = [run.recipe_hash for run in runs]
+    if len(set(hashes)) <= 1:
+        return
+    first, other = 0, next(i for i, h in enumerate(hashes) if h != hashes[0])
+    differences = recipe_differences(
+        runs[first].config.get("network_params") or {}, runs[other].config.get("network_params") or {}
+    )
+
+    def named(i: int) -> str:
+        return f"{sources[i]} (recipe {(hashes[i] or 'unknown')[:12]})"
+
+    raise MixedRecipesError(
+        f"runs of variant {variant!r} were made with {len(set(hashes))} different recipes: "
+        f"{named(first)} and {named(other)} differ in {'; '.join(differences) or 'unrecorded parameters'}; "
+        "compare, plot, geometry and summary pool them anyway with --allow-mixed-recipes "
+        "(allow_mixed_recipes=True in Python)"
+    )
 
 
 def stack_runs(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:

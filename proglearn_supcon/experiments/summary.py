@@ -87,14 +87,17 @@ def summarize(
     return "\n".join(lines)
 
 
-def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 0.95) -> str:
+def variant_table(
+    results_dir: str | os.PathLike, variants, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
+) -> str:
     """A markdown table of each variant's means over its runs, with interval half-widths.
 
     Columns: mean single-task accuracy, final accuracy, FTE (mean over tasks),
     final BTE and TE (mean over tasks after the last one), training time per
     task and the epochs run per task, then the number of runs. Each run is
     first averaged over its tasks; ``±`` is the half-width of the Student-t
-    interval over runs.
+    interval over runs. The runs of each variant must share one recipe unless
+    ``allow_mixed_recipes`` (see :func:`~proglearn_supcon.results.load_runs`).
     """
 
     def cell(per_run: np.ndarray) -> str:
@@ -106,7 +109,7 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for variant in variants:
-        runs = load_runs(results_dir, variant)
+        runs = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
         m = run_metrics(runs)
         epochs = np.array([np.mean(r.tasks["n_epochs_run"]) for r in runs])  # NaN in older files
         train = np.array([np.nanmean(r.tasks["train_time_s"]) for r in runs])
@@ -127,6 +130,8 @@ def build_parser():
     """The options of ``proglearn-supcon summary``."""
     import argparse
 
+    from proglearn_supcon.plotting.common import add_mixed_recipes_argument
+
     parser = argparse.ArgumentParser(
         prog="proglearn-supcon summary",
         description="Print a markdown table of each variant's means over its runs, with interval half-widths.",
@@ -138,7 +143,7 @@ def build_parser():
         help="results directory holding <variant>/shift<s>_slot<k>.json files",
     )
     parser.add_argument("--variants", nargs="+", required=True, metavar="VARIANT", help="variants, one row each")
-    return parser
+    return add_mixed_recipes_argument(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        print(variant_table(args.results, args.variants))
+        print(variant_table(args.results, args.variants, allow_mixed_recipes=args.allow_mixed_recipes))
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
