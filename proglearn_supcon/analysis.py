@@ -158,25 +158,30 @@ class PairingWarning(UserWarning):
     """The two variants do not have the same (shift, slot) runs; only the common ones are paired."""
 
 
-def pair_runs(results_dir: str | os.PathLike, a: str, b: str) -> tuple[list[RunResult], list[RunResult]]:
+def pair_runs(
+    results_dir: str | os.PathLike, a: str, b: str, *, allow_mixed_recipes: bool = False
+) -> tuple[list[RunResult], list[RunResult]]:
     """The runs of ``a`` and ``b`` that share a ``(shift, slot)``, in the same order.
 
     If the sets of ``(shift, slot)`` differ, only the common runs are kept and the
     message ``"pairing only the N common (shift, slot) runs: A has ...; B has ...
     (left out: ...)"`` is printed to stderr and issued as a :class:`PairingWarning`.
 
+    ``allow_mixed_recipes`` is passed to :func:`~proglearn_supcon.results.load_runs`.
+
     Raises
     ------
     FileNotFoundError
         If ``results_dir`` does not exist.
     ValueError
-        If a variant has no results, its runs have different task counts, the
+        If a variant has no results, a file is corrupt, a variant's runs mix
+        recipes (unless ``allow_mixed_recipes``), its runs have different task counts, the
         two variants have different numbers of tasks (``"variants 'A' and 'B'
         have different numbers of tasks (A: 10, B: 5)"``), or no
         ``(shift, slot)`` is common to both.
     """
-    runs_a = load_runs(results_dir, a)
-    runs_b = load_runs(results_dir, b)
+    runs_a = load_runs(results_dir, a, allow_mixed_recipes=allow_mixed_recipes)
+    runs_b = load_runs(results_dir, b, allow_mixed_recipes=allow_mixed_recipes)
     tasks_a = check_task_counts(runs_a, a)
     tasks_b = check_task_counts(runs_b, b)
     if tasks_a != tasks_b:

@@ -8,7 +8,14 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       "library_version": "0.1.0",
       "variant": "supcon", "dataset": "cifar100", "shift": 1, "slot": 0,
       "n_tasks": 10,
-      "config": {...},                       # every option of the run
+      "config": {                             # every option of the run, and:
+        "network_params": {"loss": "supcon", "epochs": 100, ...},
+        "provenance": {                       # what made the run (proglearn_supcon.provenance)
+          "git_commit": "4f0c...", "git_dirty": false,   # "unknown", null outside a git checkout
+          "versions": {"torch": "2.13.0+cpu", "numpy": "2.1.3", "scikit-learn": "1.6.1"},
+          "recipe_hash": "9b1d..."            # sha256 of network_params but the seed, device, verbose
+        }, ...
+      },
       "accuracy": [                           # tidy: one row per (task, n_tasks_seen)
         {"task": 0, "n_tasks_seen": 1, "accuracy": 0.31}, ...
       ],
@@ -29,6 +36,12 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       }
     }
 
+``provenance`` is absent from files written before it was recorded; their
+:attr:`RunResult.recipe_hash` is computed from ``network_params``. The runs of
+one variant are pooled (figures, summaries) only if they share one recipe hash:
+:func:`load_runs` raises :class:`MixedRecipesError` otherwise, unless told
+``allow_mixed_recipes`` (``--allow-mixed-recipes`` on the command line).
+
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
 run's own peak up to the end of that task's evaluation: the peak resident
@@ -40,7 +53,10 @@ peak (``ru_maxrss``); files without that entry were written before the reset
 existed and hold process-lifetime peaks too. Files are written atomically (a
 temporary file in the same folder, then :func:`os.replace`; see
 :mod:`proglearn_supcon.fileio`), so a file that
-exists is a finished run.
+exists is a finished run, unless something else damaged it (a partial copy, a
+hand edit): :func:`read_run` then raises :class:`CorruptResultsError` naming
+the file, and the experiment moves such a file aside to ``<name>.corrupt``
+(:func:`move_aside`) and redoes its run.
 """
 
 from __future__ import annotations
@@ -55,6 +71,7 @@ from typing import Any
 import numpy as np
 
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
+from .provenance import recipe_differences, recipe_hash
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -72,6 +89,27 @@ TASK_FIELDS = (
     "val_accuracy",
 )
 _RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
+
+
+class CorruptResultsError(ValueError):
+    """A results file that cannot be read as a run: not JSON, truncated, or missing fields.
+
+    Attributes
+    ----------
+    path : str
+        The file (or the ``source`` given to :func:`from_payload`).
+    reason : str
+        What is wrong with it.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path} is not a valid results file: {reason}")
+
+    def __reduce__(self):
+        # Rebuilt from (path, reason), not from the message, when pickled to or from a worker.
+        return type(self), (self.path, self.reason)
 
 
 @dataclass
@@ -142,6 +180,20 @@ class RunResult:
         value = self.config.get("n_test_per_task")
         return None if value is None else int(value)
 
+    @property
+    def recipe_hash(self) -> str | None:
+        """Hash of the run's recipe (:func:`proglearn_supcon.provenance.recipe_hash`), or None if unknown.
+
+        The one recorded in ``config["provenance"]``; for files written before
+        provenance was recorded, computed from ``config["network_params"]``
+        (None if the file has neither).
+        """
+        recorded = (self.config.get("provenance") or {}).get("recipe_hash")
+        if recorded is not None:
+            return recorded
+        params = self.config.get("network_params")
+        return None if params is None else recipe_hash(params)
+
 
 def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:
     """Where the run (variant, shift, slot) is stored."""
@@ -200,10 +252,7 @@ def _diagnostics_payload(diagnostics: Diagnostics) -> dict[str, Any]:
 def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnostics:
     matrix = np.array(payload["transfer_matrix"], dtype=np.float64)  # null reads as NaN
     if matrix.ndim != 2:
-        raise ValueError(
-            f"{source} is not a valid results file: diagnostics.transfer_matrix must be a 2-D list, "
-            f"got shape {matrix.shape}"
-        )
+        raise CorruptResultsError(source, f"diagnostics.transfer_matrix must be a 2-D list, got shape {matrix.shape}")
     # Metric names in the order they were written (dict.fromkeys keeps first-seen order).
     names = [
         key
@@ -219,10 +268,12 @@ def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnosti
 
 
 def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResult:
-    """Inverse of :func:`to_payload`; raises ``ValueError`` naming ``source`` on a bad file."""
+    """Inverse of :func:`to_payload`; raises :class:`CorruptResultsError` naming ``source`` on a bad file."""
+    if not isinstance(payload, dict):
+        raise CorruptResultsError(source, f"expected a JSON object, got {type(payload).__name__}")
+    if payload.get("schema") != SCHEMA:
+        raise CorruptResultsError(source, f"unknown schema {payload.get('schema')!r} (expected {SCHEMA})")
     try:
-        if payload.get("schema") != SCHEMA:
-            raise ValueError(f"unknown schema {payload.get('schema')!r} (expected {SCHEMA})")
         n_tasks = int(payload["n_tasks"])
         accuracy = np.full((n_tasks, n_tasks), np.nan)
         for row in payload["accuracy"]:
@@ -249,8 +300,14 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
             ),
             flagged_transformers=payload.get("flagged_transformers"),
         )
-    except (KeyError, TypeError, IndexError) as exc:
-        raise ValueError(f"{source} is not a valid results file: {exc!r}") from exc
+    except CorruptResultsError:
+        raise
+    except KeyError as exc:
+        raise CorruptResultsError(source, f"missing field {exc.args[0]!r}") from exc
+    # ValueError: a field of the wrong kind, e.g. int("ten"); AttributeError: a
+    # row that is not an object.
+    except (TypeError, IndexError, ValueError, AttributeError) as exc:
+        raise CorruptResultsError(source, repr(exc)) from exc
 
 
 def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
@@ -261,11 +318,43 @@ def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
 
 
 def read_run(path: str | os.PathLike) -> RunResult:
-    """Read one results file."""
+    """Read one results file.
+
+    Raises
+    ------
+    CorruptResultsError
+        If the file is not valid UTF-8 JSON (e.g. truncated) or lacks a
+        required field; the message names the file.
+    OSError
+        If it cannot be read at all (missing, not a file, no permission).
+    """
     path = Path(path)
-    with open(path, encoding="utf-8") as handle:
-        payload = json.load(handle)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptResultsError(str(path), f"{type(exc).__name__}: {exc}") from exc
     return from_payload(payload, source=str(path))
+
+
+def move_aside(path: str | os.PathLike) -> Path:
+    """Rename a results file to ``<name>.corrupt`` (or ``<name>.corrupt.1``, ...); return the new path.
+
+    The file is kept, never deleted, so that what went wrong can still be
+    looked at; an earlier ``.corrupt`` file is not overwritten. The new name no
+    longer matches ``shift<s>_slot<k>.json``, so readers skip it and the run
+    counts as not finished.
+    """
+    path = Path(path)
+    target = path.with_name(f"{path.name}.corrupt")
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt.{n}")
+    # Only the experiment's driver moves results files, one process per
+    # results folder, so the name picked above stays free until the rename.
+    os.rename(path, target)
+    return target
 
 
 def list_variants(results_dir: str | os.PathLike) -> list[str]:
@@ -276,13 +365,28 @@ def list_variants(results_dir: str | os.PathLike) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(_RUN_NAME.match(f.name) for f in p.iterdir()))
 
 
-def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
+def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recipes: bool = False) -> list[RunResult]:
     """Every finished run of ``variant``, sorted by (shift, slot).
+
+    Parameters
+    ----------
+    results_dir : path-like
+        The folder holding ``<variant>/shift<s>_slot<k>.json``.
+    variant : str
+        The variant to load.
+    allow_mixed_recipes : bool, default False
+        Return the runs even if they were made with different recipes
+        (:attr:`RunResult.recipe_hash`); by default that is an error, so that
+        runs of different experiments are not pooled by mistake.
 
     Raises
     ------
     FileNotFoundError
         If ``results_dir`` does not exist.
+    CorruptResultsError
+        If a file of ``variant`` cannot be read (see :func:`read_run`).
+    MixedRecipesError
+        If the runs' recipe hashes differ and ``allow_mixed_recipes`` is False.
     ValueError
         If ``variant`` has no results there (the message lists the variants that do).
     """
@@ -295,7 +399,50 @@ def load_runs(results_dir: str | os.PathLike, variant: str) -> list[RunResult]:
         available = ", ".join(list_variants(root)) or "none"
         raise ValueError(f"no results for variant {variant!r} in {str(root)!r} (variants with results: {available})")
     runs = [read_run(f) for f in files]
+    if not allow_mixed_recipes:
+        check_one_recipe(runs, files, variant)
     return sorted(runs, key=lambda r: (r.shift, r.slot))
+
+
+class MixedRecipesError(ValueError):
+    """Runs of one variant were made with different recipes (their :attr:`RunResult.recipe_hash` differ)."""
+
+
+def check_one_recipe(runs: list[RunResult], sources: list, variant: str) -> None:
+    """Raise :class:`MixedRecipesError` unless all ``runs`` share one recipe hash.
+
+    Parameters
+    ----------
+    runs : list of RunResult
+        Runs of one variant.
+    sources : list of path-like or str
+        Where each run was read from, named in the message.
+    variant : str
+        Their variant, named in the message.
+
+    Raises
+    ------
+    MixedRecipesError
+        Naming the first file and the first file whose recipe differs from it,
+        with the parameters they differ in (one line).
+    """
+    hashes = [run.recipe_hash for run in runs]
+    if len(set(hashes)) <= 1:
+        return
+    first, other = 0, next(i for i, h in enumerate(hashes) if h != hashes[0])
+    differences = recipe_differences(
+        runs[first].config.get("network_params") or {}, runs[other].config.get("network_params") or {}
+    )
+
+    def named(i: int) -> str:
+        return f"{sources[i]} (recipe {(hashes[i] or 'unknown')[:12]})"
+
+    raise MixedRecipesError(
+        f"runs of variant {variant!r} were made with {len(set(hashes))} different recipes: "
+        f"{named(first)} and {named(other)} differ in {'; '.join(differences) or 'unrecorded parameters'}; "
+        "compare, plot, geometry and summary pool them anyway with --allow-mixed-recipes "
+        "(allow_mixed_recipes=True in Python)"
+    )
 
 
 def stack_runs(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:

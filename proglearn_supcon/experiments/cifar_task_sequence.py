@@ -9,7 +9,8 @@ is trained), plus training time, inference times and peak memory. With
 transfer matrix and the embedding geometry of every (transformer, task) pair
 (:mod:`proglearn_supcon.geometry`). Each run is
 written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
-:mod:`proglearn_supcon.results`); a rerun skips the finished runs.
+:mod:`proglearn_supcon.results`); a rerun skips the finished runs and
+moves a corrupt results file aside (``<name>.corrupt``) to redo its run.
 
 Examples
 --------
@@ -45,7 +46,8 @@ from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
-from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult, run_path
+from proglearn_supcon.provenance import provenance
+from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.transformers import resolve_device
 
@@ -214,7 +216,12 @@ def learn_tasks(
 def run_config(
     spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks, peak: PeakMemory
 ) -> dict:
-    """The ``config`` of a results file: the run's options, network parameters, sizes and machine."""
+    """The ``config`` of a results file: the run's options, network parameters, sizes, machine and provenance.
+
+    ``config["provenance"]`` is :func:`proglearn_supcon.provenance.provenance`:
+    the git commit of the code, the versions of torch, numpy and scikit-learn,
+    and the hash of the recipe (the network parameters but the seed).
+    """
     import torch
 
     config = {
@@ -233,7 +240,10 @@ def run_config(
         "torch_version": torch.__version__,
         "peak_memory_scope": peak.scope,  # "run", or "process" where the peak could not be reset
     }
-    return _jsonable(config)
+    config = _jsonable(config)
+    # Hashed from the parameters as written, so the hash can be recomputed from the file.
+    config["provenance"] = provenance(config["network_params"])
+    return config
 
 
 def check_network_params(specs, args: argparse.Namespace) -> str | None:
@@ -364,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    todo = [spec for spec in specs if not run_path(args.out, spec.variant, spec.shift, spec.slot).exists()]
+    _, todo = driver.split_finished(specs, args.out)
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
         return _report(args)
@@ -395,7 +405,11 @@ def _report(args: argparse.Namespace) -> int:
     """Print where the results are and, with supcon and ce, write and summarize their comparison."""
     from proglearn_supcon.experiments.summary import summarize
 
-    print(summarize(args.out, args.variant))
+    try:
+        print(summarize(args.out, args.variant))
+    except ValueError as exc:  # e.g. a corrupt file of a run this command was not asked to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -32,7 +32,7 @@ from proglearn_supcon.parallel import (
     open_backend,
     worker_name,
 )
-from proglearn_supcon.results import RunResult, run_path, write_run
+from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
@@ -104,11 +104,36 @@ def is_local(args: argparse.Namespace) -> bool:
     )
 
 
+def is_finished(path: Path) -> bool:
+    """Whether the results file ``path`` holds a finished run; a corrupt one is moved aside first.
+
+    A file that exists but does not read as a run (truncated, not JSON, fields
+    missing: :class:`~proglearn_supcon.results.CorruptResultsError`) is not
+    finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
+    never deleted, with a warning on stderr naming both paths, so that the run
+    is done again.
+    """
+    if not path.exists():
+        return False
+    try:
+        read_run(path)
+    except CorruptResultsError as exc:
+        moved = move_aside(path)
+        print(f"warning: {exc}; moved it to {moved} and will redo the run", file=sys.stderr)
+        return False
+    return True
+
+
+def split_finished(specs, out) -> tuple[list, list]:
+    """The runs of ``specs`` finished under ``out`` and those still to do (see :func:`is_finished`)."""
+    finished = {spec: is_finished(run_path(out, spec.variant, spec.shift, spec.slot)) for spec in specs}
+    return [spec for spec in specs if finished[spec]], [spec for spec in specs if not finished[spec]]
+
+
 def list_runs(specs, args: argparse.Namespace) -> int:
-    """Print the finished runs and those still to do; trains nothing."""
+    """Print the finished runs and those still to do; trains nothing (but moves corrupt files aside)."""
     paths = {spec: run_path(args.out, spec.variant, spec.shift, spec.slot) for spec in specs}
-    done = [spec for spec in specs if paths[spec].exists()]
-    todo = [spec for spec in specs if not paths[spec].exists()]
+    done, todo = split_finished(specs, args.out)
     print(f"finished ({len(done)} of {len(specs)}):")
     for spec in done:
         print(f"  {describe(spec)}  {paths[spec]}")

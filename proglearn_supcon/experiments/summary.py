@@ -95,11 +95,11 @@ def summarize(
     return "\n".join(lines)
 
 
-def flagged_lines(results_dir: str | os.PathLike, variants) -> list[str]:
+def flagged_lines(results_dir: str | os.PathLike, variants, *, allow_mixed_recipes: bool = False) -> list[str]:
     """One line per transformer that looks failed (:mod:`proglearn_supcon.flags`), or one saying there is none."""
     lines = []
     for variant in variants:
-        for run in load_runs(results_dir, variant):
+        for run in load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes):
             for flag in flagged_transformers(run):
                 reasons = "; ".join(flag["reasons"])
                 lines.append(f"  {variant} shift {run.shift} slot {run.slot} task {flag['task']}: {reasons}")
@@ -109,7 +109,9 @@ def flagged_lines(results_dir: str | os.PathLike, variants) -> list[str]:
     return [header, *lines]
 
 
-def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 0.95) -> str:
+def variant_table(
+    results_dir: str | os.PathLike, variants, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
+) -> str:
     """A markdown table of each variant's means over its runs, with interval half-widths.
 
     Columns: mean single-task accuracy, final accuracy, FTE (mean over tasks),
@@ -119,7 +121,8 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     interval over shifts, the runs (slots) of a shift averaged first since
     they share its test images (:mod:`proglearn_supcon.intervals`). Below the
     table: how many intervals it holds, and the flagged transformers
-    (:func:`flagged_lines`).
+    (:func:`flagged_lines`). The runs of each variant must share one recipe
+    unless ``allow_mixed_recipes`` (see :func:`~proglearn_supcon.results.load_runs`).
     """
     shifts: np.ndarray = np.array([])
 
@@ -133,7 +136,7 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
     ]
     n_intervals, n_shifts = 0, set()
     for variant in variants:
-        runs = load_runs(results_dir, variant)
+        runs = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
         m = run_metrics(runs)
         shifts = m.shifts
         n_shifts.add(n_clusters(shifts, m.n_runs))
@@ -157,7 +160,7 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
         f"averaged first: they share its test images); {n_intervals} intervals in this table, none corrected "
         "for multiple comparisons.",
         "",
-        *flagged_lines(results_dir, variants),
+        *flagged_lines(results_dir, variants, allow_mixed_recipes=allow_mixed_recipes),
     ]
     return "\n".join(lines)
 
@@ -165,6 +168,8 @@ def variant_table(results_dir: str | os.PathLike, variants, confidence: float = 
 def build_parser():
     """The options of ``proglearn-supcon summary``."""
     import argparse
+
+    from proglearn_supcon.plotting.common import add_mixed_recipes_argument
 
     parser = argparse.ArgumentParser(
         prog="proglearn-supcon summary",
@@ -177,7 +182,7 @@ def build_parser():
         help="results directory holding <variant>/shift<s>_slot<k>.json files",
     )
     parser.add_argument("--variants", nargs="+", required=True, metavar="VARIANT", help="variants, one row each")
-    return parser
+    return add_mixed_recipes_argument(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        print(variant_table(args.results, args.variants))
+        print(variant_table(args.results, args.variants, allow_mixed_recipes=args.allow_mixed_recipes))
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

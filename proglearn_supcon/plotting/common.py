@@ -234,7 +234,7 @@ def confidence_arg(text: str) -> float:
 
 
 def add_pair_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of a figure comparing two variants: --results --a --b --out --png --confidence."""
+    """Options of a two-variant figure: --results --a --b --out --png --confidence --allow-mixed-recipes."""
     parser.add_argument(
         "--results",
         required=True,
@@ -250,13 +250,24 @@ def add_pair_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument(
         "--confidence", type=confidence_arg, default=0.95, help="confidence level of the intervals (default: 0.95)"
     )
+    return add_mixed_recipes_argument(parser)
+
+
+def add_mixed_recipes_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``--allow-mixed-recipes`` flag (see :func:`proglearn_supcon.results.load_runs`)."""
+    parser.add_argument(
+        "--allow-mixed-recipes",
+        action="store_true",
+        help="pool the runs of a variant even if their recipes (network parameters but the seed) differ; "
+        "by default that is an error naming two such files",
+    )
     return parser
 
 
 def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_summary) -> int:
     """Main of a two-variant figure script; returns the exit status.
 
-    ``make_figure(results, a, b, confidence) -> (fig, summary DataFrame)``;
+    ``make_figure(results, a, b, confidence, allow_mixed_recipes=...) -> (fig, summary DataFrame)``;
     the figure is saved to ``--out`` (and a PNG copy with ``--png``), the
     summary beside it as ``<stem>_summary.csv`` and printed with
     ``format_summary(summary, a, b)``. Data errors print one line and give 2.
@@ -267,7 +278,9 @@ def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_s
         with warnings.catch_warnings():
             # pair_runs already printed the message to stderr; do not print it twice.
             warnings.simplefilter("ignore", PairingWarning)
-            fig, summary = make_figure(args.results, args.a, args.b, args.confidence)
+            fig, summary = make_figure(
+                args.results, args.a, args.b, args.confidence, allow_mixed_recipes=args.allow_mixed_recipes
+            )
         written = save_figure_and_table(fig, summary, out, png=args.png)
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)

@@ -116,9 +116,9 @@ class PairedMetrics:
         }
 
 
-def load_paired(results_dir: str | os.PathLike, a: str, b: str) -> PairedMetrics:
+def load_paired(results_dir: str | os.PathLike, a: str, b: str, *, allow_mixed_recipes: bool = False) -> PairedMetrics:
     """:func:`pair_runs`, then the transfer metrics of each paired run."""
-    runs_a, runs_b = pair_runs(results_dir, a, b)
+    runs_a, runs_b = pair_runs(results_dir, a, b, allow_mixed_recipes=allow_mixed_recipes)
     return PairedMetrics(a, b, run_metrics(runs_a), run_metrics(runs_b))
 
 
@@ -216,7 +216,9 @@ def plot_differences(paired: PairedMetrics, confidence: float = 0.95):
     return fig
 
 
-def compare_variants(results_dir: str | os.PathLike, a: str, b: str, confidence: float = 0.95):
+def compare_variants(
+    results_dir: str | os.PathLike, a: str, b: str, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
+):
     """The difference figure ``a - b`` and its summary table; returns ``(Figure, DataFrame)``.
 
     Panels (one line each, ``gid="data"``, label ``"a − b"``; shaded
@@ -228,10 +230,10 @@ def compare_variants(results_dir: str | os.PathLike, a: str, b: str, confidence:
       mean over the tasks seen ``t = 0..j`` of ``bte[j, t]`` (``te[j, t]``);
     * accuracy: the difference of the mean accuracy over the tasks seen.
 
-    The table is :func:`summary_table`. Pairing and errors are those of
-    :func:`pair_runs`.
+    The table is :func:`summary_table`. Pairing, ``allow_mixed_recipes`` and
+    errors are those of :func:`pair_runs`.
     """
-    paired = load_paired(results_dir, a, b)
+    paired = load_paired(results_dir, a, b, allow_mixed_recipes=allow_mixed_recipes)
     return plot_differences(paired, confidence), summary_table(paired, confidence)
 
 
@@ -250,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "The summary is written beside --out as <stem>_summary.csv. Runs whose (shift, slot) "
             "exists for only one variant are left out, with a warning. Exit status: 0 on success, "
-            "2 on a usage error, a missing results directory, a variant without results, different "
-            "task counts or no common run."
+            "2 on a usage error, a missing results directory, a variant without results, a corrupt "
+            "results file, runs of one variant with different recipes, different task counts or no common run."
         ),
     )
     return add_pair_arguments(parser)

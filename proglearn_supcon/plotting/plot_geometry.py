@@ -109,16 +109,19 @@ def _stack_diagnostics(runs: list[RunResult], variant: str) -> tuple[np.ndarray,
     return transfer, geometry
 
 
-def load_diagnostics(results_dir: str | os.PathLike, a: str, b: str) -> PairedDiagnostics:
+def load_diagnostics(
+    results_dir: str | os.PathLike, a: str, b: str, *, allow_mixed_recipes: bool = False
+) -> PairedDiagnostics:
     """The diagnostics of the runs of ``a`` and ``b`` paired by ``(shift, slot)``.
 
     Raises
     ------
     FileNotFoundError, ValueError
-        As :func:`plotting.compare_variants.pair_runs`; also ValueError if a
-        paired run has no diagnostics (made without ``--diagnostics``).
+        As :func:`proglearn_supcon.analysis.pair_runs` (which takes
+        ``allow_mixed_recipes``); also ValueError if a paired run has no
+        diagnostics (made without ``--diagnostics``).
     """
-    runs_a, runs_b = pair_runs(results_dir, a, b)
+    runs_a, runs_b = pair_runs(results_dir, a, b, allow_mixed_recipes=allow_mixed_recipes)
     transfer_a, geometry_a = _stack_diagnostics(runs_a, a)
     transfer_b, geometry_b = _stack_diagnostics(runs_b, b)
     return PairedDiagnostics(a, b, tuple(run_key(r) for r in runs_a), transfer_a, transfer_b, geometry_a, geometry_b)
@@ -268,15 +271,18 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
     return fig
 
 
-def plot_geometry_comparison(results_dir: str | os.PathLike, a: str, b: str, confidence: float = 0.95):
+def plot_geometry_comparison(
+    results_dir: str | os.PathLike, a: str, b: str, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
+):
     """The figure and the summary table of ``a`` against ``b``; returns ``(Figure, DataFrame)``.
 
     Images (``ax.images``) carry ``gid`` ``"transfer-a"``, ``"transfer-b"`` and
     ``"transfer-difference"`` (the mean over runs of ``T_a``, ``T_b`` and
     ``T_a - T_b``); the curves (``gid="data"``) are labelled
-    ``"<variant>, own task"`` and ``"<variant>, other tasks"``.
+    ``"<variant>, own task"`` and ``"<variant>, other tasks"``. Pairing,
+    ``allow_mixed_recipes`` and errors are those of :func:`load_diagnostics`.
     """
-    d = load_diagnostics(results_dir, a, b)
+    d = load_diagnostics(results_dir, a, b, allow_mixed_recipes=allow_mixed_recipes)
     return plot_diagnostics(d, confidence), summary_table(d, confidence)
 
 
@@ -294,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "The summary is written beside --out as <stem>_summary.csv. Exit status: 0 on success, "
             "2 on a usage error, a missing results directory, a variant without results or without "
-            "diagnostics, different task counts or no common run."
+            "diagnostics, a corrupt results file, runs of one variant with different recipes, different "
+            "task counts or no common run."
         ),
     )
     return add_pair_arguments(parser)

@@ -31,6 +31,7 @@ import numpy as np
 from proglearn_supcon.analysis import RunMetrics, check_task_counts, run_metrics
 from proglearn_supcon.intervals import mean_and_interval
 from proglearn_supcon.plotting.common import (
+    add_mixed_recipes_argument,
     add_reference_line,
     check_out_path,
     confidence_arg,
@@ -61,13 +62,15 @@ def _runs_text(keys, confidence: float) -> str:
     return f"{n} run{'s' if n != 1 else ''} (shifts {', '.join(map(str, shifts))}); {band}"
 
 
-def load_metrics(results_dir: str | os.PathLike, variant: str) -> RunMetrics:
+def load_metrics(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recipes: bool = False) -> RunMetrics:
     """Transfer metrics of every run of ``variant`` under ``results_dir``.
 
     Raises ``FileNotFoundError`` for a missing directory and ``ValueError`` for
-    a variant without results or with runs of different task counts.
+    a variant without results, a corrupt file, runs of different recipes
+    (unless ``allow_mixed_recipes``, see :func:`~proglearn_supcon.results.load_runs`)
+    or runs of different task counts.
     """
-    runs = load_runs(results_dir, variant)
+    runs = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
     check_task_counts(runs, variant)
     return run_metrics(runs)
 
@@ -138,7 +141,9 @@ def plot_variant_metrics(metrics: RunMetrics, variant: str, confidence: float = 
     return fig
 
 
-def plot_variant(results_dir: str | os.PathLike, variant: str, confidence: float = 0.95):
+def plot_variant(
+    results_dir: str | os.PathLike, variant: str, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
+):
     """The standard lifelong-learning figure of ``variant``; returns the matplotlib Figure.
 
     Panels (lines are means over runs, bands ``confidence`` intervals across runs):
@@ -153,16 +158,20 @@ def plot_variant(results_dir: str | os.PathLike, variant: str, confidence: float
     The efficiency panels have a dashed reference line at 1 (``gid="reference"``);
     data lines have ``gid="data"`` and labels ``"FTE"`` / ``"task <t+1>"``.
     """
-    return plot_variant_metrics(load_metrics(results_dir, variant), variant, confidence)
+    metrics = load_metrics(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
+    return plot_variant_metrics(metrics, variant, confidence)
 
 
-def plot_timing(results_dir: str | os.PathLike, variant: str, confidence: float = 0.95):
+def plot_timing(
+    results_dir: str | os.PathLike, variant: str, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
+):
     """Train time, single-task and multitask inference time per task; returns the Figure.
 
     One panel per field of :data:`TIMING_PANELS` (seconds, ``x`` = task, 1-based);
     lines (``gid="data"``) are means over runs, bands ``confidence`` intervals.
+    Errors and ``allow_mixed_recipes`` as :func:`load_metrics`.
     """
-    runs = load_runs(results_dir, variant)
+    runs = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
     n_tasks = check_task_counts(runs, variant)
     keys = [(r.shift, r.slot) for r in runs]
     shifts = [shift for shift, _ in keys]
@@ -195,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "The timing figure is written beside --out as <stem>_timing<suffix>. "
-            "Exit status: 0 on success, 2 on a usage error, a missing results directory or a "
-            "variant without results."
+            "Exit status: 0 on success, 2 on a usage error, a missing results directory, a "
+            "variant without results, a corrupt results file or runs with different recipes."
         ),
     )
     parser.add_argument(
@@ -216,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.95,
         help="confidence level of the shaded intervals (default: 0.95)",
     )
-    return parser
+    return add_mixed_recipes_argument(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = check_out_path(args.out)
-        figure = plot_variant(args.results, args.variant, args.confidence)
-        timing = plot_timing(args.results, args.variant, args.confidence)
+        mixed = {"allow_mixed_recipes": args.allow_mixed_recipes}
+        figure = plot_variant(args.results, args.variant, args.confidence, **mixed)
+        timing = plot_timing(args.results, args.variant, args.confidence, **mixed)
         written = save_figure(figure, out, png=args.png)
         written += save_figure(timing, sibling(out, "_timing"), png=args.png)
     except (FileNotFoundError, ValueError) as exc:
