@@ -40,7 +40,7 @@ def test_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     figure, table = tmp_path / "supcon_vs_ce.png", tmp_path / "supcon_vs_ce_summary.csv"
     assert figure.stat().st_size > 0 and table.is_file()
     assert f"figure:  {figure}" in out and f"table:   {table}" in out
-    assert "supcon - ce after the last task" in out and "interval over the 2 tasks of one run" in out
+    assert "supcon - ce after the last task" in out and "interval over the 2 tasks of one shift (1 run)" in out
     for metric in ("accuracy", "FTE", "BTE", "TE"):
         assert f"\n  {metric} " in out
     assert "inf" not in out and "nan" not in out.lower()
