@@ -1,4 +1,8 @@
-"""Shared test data: small synthetic image tasks the tests make themselves."""
+"""Shared test fixtures: synthetic image tasks and fast training settings.
+
+Tests take these as fixtures rather than importing this module, so that each test
+gets fresh copies it may change and the values live in one place.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +41,22 @@ def make_blob_images(classes, n_per_class: int, seed: int = 0, size: int = 32) -
     return X[order], y[order]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def blob_images():
+    """``make_blob_images`` itself (session scope, so module-scoped fixtures can build tasks with it)."""
     return make_blob_images
 
 
-# Settings that train the default CNN in about a second per task on 2 CPU cores.
-FAST = dict(epochs=8, batch_size=32, lr=1e-3, patience=8, device="cpu")
+# Settings that train the default CNN in about a second per task on 2 CPU cores;
+# the only definition, so a key added here reaches every test that trains.
+_FAST_PARAMS = dict(epochs=8, batch_size=32, lr=1e-3, patience=8, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def fast_params():
+    """``fast_params(**overrides)``: a fresh dict of the fast training settings, updated by ``overrides``."""
+
+    def make(**overrides):
+        return {**_FAST_PARAMS, **overrides}
+
+    return make
