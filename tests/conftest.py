@@ -1,4 +1,4 @@
-"""Shared test fixtures: synthetic image tasks and fast training settings.
+"""Shared test fixtures: synthetic image tasks, fast training settings, the experiment's tiny run.
 
 Tests take these as fixtures rather than importing this module, so that each test
 gets fresh copies it may change and the values live in one place.
@@ -58,5 +58,26 @@ def fast_params():
 
     def make(**overrides):
         return {**_FAST_PARAMS, **overrides}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run_args():
+    """``tiny_run_args(*extra, epochs=1, n_tasks=2, n_train_per_task=None, threads_per_run=None)``: a fresh argv.
+
+    The experiment's tiny run (two digit tasks, quiet, on the CPU) followed by
+    ``extra`` (turned into strings); ``None`` leaves an option out, so the
+    experiment's default holds.
+    """
+
+    def make(*extra, epochs=1, n_tasks=2, n_train_per_task=None, threads_per_run=None):
+        argv = ["--dataset", "digits", "--n-tasks", str(n_tasks), "--epochs", str(epochs)]
+        if n_train_per_task is not None:
+            argv += ["--n-train-per-task", str(n_train_per_task)]
+        argv += ["--quiet", "--device", "cpu"]
+        if threads_per_run is not None:
+            argv += ["--threads-per-run", str(threads_per_run)]
+        return [*argv, *map(str, extra)]
 
     return make

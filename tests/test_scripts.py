@@ -13,23 +13,6 @@ import pytest
 from proglearn_supcon.results import load_runs
 
 REPO = Path(__file__).resolve().parents[1]
-# The tiny run of tests/test_cli.py: two digit tasks, one epoch.
-TINY = [
-    "--dataset",
-    "digits",
-    "--n-tasks",
-    "2",
-    "--epochs",
-    "1",
-    "--n-train-per-task",
-    "40",
-    "--quiet",
-    "--device",
-    "cpu",
-    "--threads-per-run",
-    "1",
-]
-
 #: Thin script -> the usage line its --help starts with.
 SCRIPTS = {
     "experiments/cifar_task_sequence.py": "usage: proglearn-supcon run",
@@ -79,10 +62,14 @@ def test_console_command_help(command):
 
 
 @pytest.mark.slow
-def test_tiny_run_through_the_thin_script(tmp_path):
+def test_tiny_run_through_the_thin_script(tmp_path, tiny_run_args):
     out = tmp_path / "results"
     done = run(
-        [sys.executable, str(REPO / "experiments/cifar_task_sequence.py"), *TINY, "--variant", "ce", "--out", str(out)],
+        [
+            sys.executable,
+            str(REPO / "experiments/cifar_task_sequence.py"),
+            *tiny_run_args("--variant", "ce", "--out", out, n_train_per_task=40, threads_per_run=1),
+        ],
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
