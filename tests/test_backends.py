@@ -59,6 +59,7 @@ def _claim_once(lock_dir):
         return claimed
 
 
+@pytest.mark.slow
 def test_dask_results_equal_sequential(sequential, cluster, tmp_path, supcon_args):
     address, _ = cluster
     argv = supcon_args(
@@ -112,6 +113,7 @@ def _repair():
     worker_exp.run_one = worker_exp.__dict__.pop("_real_run_one", worker_exp.run_one)
 
 
+@pytest.mark.slow
 def test_failed_run_keeps_finished_files_and_rerun_does_the_rest(cluster, tmp_path, capsys, supcon_args):
     address, client = cluster
     argv = supcon_args("--shifts", "1-2", "--out", tmp_path, "--backend", "dask", "--scheduler", address)
@@ -133,6 +135,7 @@ def test_failed_run_keeps_finished_files_and_rerun_does_the_rest(cluster, tmp_pa
     assert run_path(tmp_path, "supcon", 1, 0).read_bytes() == kept
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_a_quick_clear_error(tmp_path, capsys, supcon_args):
     pytest.importorskip("distributed")
     start = time.monotonic()
@@ -159,6 +162,7 @@ def test_list_trains_nothing(tmp_path, capsys, monkeypatch, supcon_args):
     assert sorted(tmp_path.rglob("*")) == before
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("PROGLEARN_SUPCON_TEST_RAY"),
     reason="starting Ray takes about 30 s; set PROGLEARN_SUPCON_TEST_RAY=1 to run",

@@ -27,6 +27,7 @@ def test_help_documents_options(capsys):
         assert option in out
 
 
+@pytest.mark.slow
 def test_tiny_end_to_end(tmp_path, capsys, monkeypatch, tiny_run_args):
     retained = []
     real_retain = exp.retain_freed_memory
@@ -66,6 +67,7 @@ def test_tiny_end_to_end(tmp_path, capsys, monkeypatch, tiny_run_args):
     assert a == b
 
 
+@pytest.mark.slow
 def test_resume_after_interruption(tmp_path, monkeypatch, tiny_run_args):
     real_run_one = exp.run_one
     calls = []
@@ -102,6 +104,7 @@ def test_missing_cifar_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_results_file_is_json_with_config(tmp_path, tiny_run_args):
     exp.main(tiny_run_args("--variant", "tcl", "--out", tmp_path, "--seed", "3", epochs=2))
     payload = json.loads(run_path(tmp_path, "tcl", 1, 0).read_text())
@@ -109,6 +112,7 @@ def test_results_file_is_json_with_config(tmp_path, tiny_run_args):
     assert {row["task"] for row in payload["tasks"]} == {0, 1}
 
 
+@pytest.mark.slow
 def test_param_sets_network_parameters(tmp_path, tiny_run_args):
     args = tiny_run_args(
         "--variant",
@@ -139,6 +143,7 @@ def test_bad_param_is_a_usage_error(bad, capsys, tiny_run_args):
     assert "NAME=VALUE" in capsys.readouterr().err or "unknown network parameter" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_results_written_before_model_selection_was_recorded_still_load(tmp_path, tiny_run_args):
     from proglearn_supcon.results import read_run
 
@@ -153,6 +158,7 @@ def test_results_written_before_model_selection_was_recorded_still_load(tmp_path
     assert np.isnan(run.tasks["best_epoch"]).all() and np.isfinite(run.single_task_accuracy).all()
 
 
+@pytest.mark.slow
 def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path, tiny_run_args):
     assert exp.main(tiny_run_args("--variant", "ce", "--diagnostics", "--out", tmp_path, epochs=2)) == 0
     (run,) = load_runs(tmp_path, "ce")
@@ -168,6 +174,7 @@ def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path, 
     assert (run.diagnostics.geometry["effective_rank"] >= 1).all() and run.config["diagnostics"] is True
 
 
+@pytest.mark.slow
 def test_default_sequence_does_not_saturate(tmp_path):
     # The shipped default (digits-hard) with a short budget: learnable, but no
     # task learned perfectly, so every transfer efficiency is an informative ratio.

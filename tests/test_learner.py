@@ -39,6 +39,7 @@ def _snapshot(net, X):
     )
 
 
+@pytest.mark.slow
 def test_two_task_learner_beats_chance(fitted, tasks):
     # Chance is 1/3 on both tasks.
     for t, (_, _, Xt, yt) in enumerate(tasks):
@@ -46,12 +47,14 @@ def test_two_task_learner_beats_chance(fitted, tasks):
         assert np.mean(fitted.predict(Xt, task_id=t, transformer_ids=[t]) == yt) >= 0.8
 
 
+@pytest.mark.slow
 def test_voters_in_both_directions(fitted):
     # (transformer, task): own voters, forward (0 -> task 1) and backward (1 -> task 0).
     assert sorted(fitted.learner_.voters_) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert fitted.task_ids_ == [0, 1] and fitted.transformer_ids_ == [0, 1]
 
 
+@pytest.mark.slow
 def test_own_voter_uses_held_out_share(fitted, tasks):
     data = fitted.learner_.tasks_[0]
     n = len(tasks[0][1])
@@ -62,6 +65,7 @@ def test_own_voter_uses_held_out_share(fitted, tasks):
     assert len(voters[(1, 0)].y_fit_) == n and len(voters[(0, 1)].y_fit_) == len(tasks[1][1])
 
 
+@pytest.mark.slow
 def test_predict_proba_columns_and_rows(fitted, tasks):
     Xt = tasks[1][2]
     proba = fitted.predict_proba(Xt, task_id=1)
@@ -74,6 +78,7 @@ def test_predict_proba_columns_and_rows(fitted, tasks):
     np.testing.assert_allclose(proba, np.mean(parts, axis=0))
 
 
+@pytest.mark.slow
 def test_string_labels_and_next_task_id(tasks, fast_params):
     X, y, Xt, yt = tasks[0]
     names = np.array(["cat", "dog", "emu"])
@@ -85,6 +90,7 @@ def test_string_labels_and_next_task_id(tasks, fast_params):
     assert set(pred) <= set(names)
 
 
+@pytest.mark.slow
 def test_reproducible(tasks, fast_params):
     X, y, Xt, _ = tasks[0]
     preds = []
@@ -94,6 +100,7 @@ def test_reproducible(tasks, fast_params):
     np.testing.assert_array_equal(preds[0], preds[1])
 
 
+@pytest.mark.slow
 def test_add_transformer_adds_voters_not_tasks(tasks, fast_params):
     X0, y0, Xt, _ = tasks[0]
     net = LifelongClassificationNetwork(random_state=0, **fast_params(epochs=1)).add_task(X0, y0, task_id="a")
@@ -103,6 +110,7 @@ def test_add_transformer_adds_voters_not_tasks(tasks, fast_params):
     assert net.predict_proba(Xt, "a", transformer_ids=["extra"]).shape == (len(Xt), 3)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip(fitted, tasks, tmp_path):
     path = tmp_path / "net.pt"
     fitted.save(path)
@@ -158,6 +166,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_changes_nothing(fitted, tasks, case):
     X, y = tasks[0][0][:12], tasks[0][1][:12]
@@ -171,6 +180,7 @@ def test_bad_input_changes_nothing(fitted, tasks, case):
     np.testing.assert_array_equal(before[4], after[4])
 
 
+@pytest.mark.slow
 def test_unknown_task_and_transformer(fitted, tasks):
     Xt = tasks[0][2]
     with pytest.raises(ValueError, match="unknown task_id"):
@@ -181,6 +191,7 @@ def test_unknown_task_and_transformer(fitted, tasks):
         fitted.predict(Xt[:, :8, :8], task_id=0)
 
 
+@pytest.mark.slow
 def test_failure_midway_leaves_learner_unchanged(tasks, monkeypatch, fast_params):
     """A failure after the new transformer trained (while fitting backward voters) rolls back."""
     (X0, y0, Xt, _), (X1, y1, _, _) = tasks
@@ -213,6 +224,7 @@ def test_failed_first_task_leaves_network_unfitted(tasks, fast_params):
     assert not hasattr(net, "learner_")
 
 
+@pytest.mark.slow
 def test_tabular_tasks(fast_params):
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 3, size=(4, 6))

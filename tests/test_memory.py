@@ -11,6 +11,9 @@ from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments.arguments import build_parser
 from proglearn_supcon.memory import PeakMemory, current_rss_mb
 
+# Every test here allocates hundreds of MiB or trains whole runs.
+pytestmark = pytest.mark.slow
+
 needs_reset = pytest.mark.skipif(PeakMemory().scope != "run", reason="this system cannot reset the peak (VmHWM)")
 
 
@@ -41,7 +44,6 @@ def _rss_after_runs(argv: list[str], n_runs: int) -> list[float]:
     return rss
 
 
-@pytest.mark.slow
 @needs_reset
 def test_consecutive_runs_do_not_grow_memory(tiny_run_args):
     rss = _rss_after_runs(tiny_run_args("--variant", "ce"), 5)
@@ -52,7 +54,6 @@ def test_consecutive_runs_do_not_grow_memory(tiny_run_args):
     assert per_run < 20, rss
 
 
-@pytest.mark.slow
 @needs_reset
 def test_a_leaking_run_is_caught(monkeypatch, tiny_run_args):
     """The bound above can fail: runs that keep their networks alive exceed it."""

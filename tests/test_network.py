@@ -32,6 +32,7 @@ def test_bad_parameters_fail_before_training(blob_images):
         assert not hasattr(net, "learner_")
 
 
+@pytest.mark.slow
 def test_classifier_on_images(blob_images, fast_params):
     X, y = blob_images([0, 1, 2], 30, seed=1)
     Xt, yt = blob_images([0, 1, 2], 20, seed=2)
@@ -44,6 +45,7 @@ def test_classifier_on_images(blob_images, fast_params):
         SupConKNNClassifier().predict(Xt)
 
 
+@pytest.mark.slow
 def test_check_estimator_on_small_2d_arrays():
     """scikit-learn's estimator checks (2-D arrays); exemptions are declared on the class."""
     start = time.perf_counter()
@@ -51,6 +53,7 @@ def test_check_estimator_on_small_2d_arrays():
     assert time.perf_counter() - start < 120
 
 
+@pytest.mark.slow
 def test_bad_set_params_after_a_task_fails_before_training(monkeypatch, blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
     net = LifelongClassificationNetwork(random_state=0, **fast_params(epochs=1)).add_task(X, y)

@@ -12,7 +12,11 @@ import pytest
 
 from proglearn_supcon.results import load_runs
 
+# Every test here starts Python (and imports torch) at least once.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
+
 #: Thin script -> the usage line its --help starts with.
 SCRIPTS = {
     "experiments/cifar_task_sequence.py": "usage: proglearn-supcon run",
@@ -31,7 +35,6 @@ def run(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_script_help(script):
     done = run([sys.executable, script, "--help"])
@@ -39,7 +42,6 @@ def test_script_help(script):
     assert done.stdout.startswith(SCRIPTS[script])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("module", ["experiments.cifar_task_sequence", "plotting.compare_variants"])
 def test_script_help_as_module(module):
     done = run([sys.executable, "-m", module, "--help"])
@@ -47,7 +49,6 @@ def test_script_help_as_module(module):
     assert done.stdout.startswith("usage: proglearn-supcon ")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", ["summary", "geometry"])
 def test_console_command_help(command):
     # The installed script when there is one, else the same entry point through -m.
@@ -61,7 +62,6 @@ def test_console_command_help(command):
     assert done.stdout.startswith(f"usage: proglearn-supcon {command}")
 
 
-@pytest.mark.slow
 def test_tiny_run_through_the_thin_script(tmp_path, tiny_run_args):
     out = tmp_path / "results"
     done = run(

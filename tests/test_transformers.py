@@ -19,6 +19,7 @@ def test_proglearn_cnn_architecture():
     assert net(torch.zeros(4, 3, 32, 32)).shape == (4, 2000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["supcon", "ce", "tcl"])
 def test_fit_transform_images(blob_images, fast_params, loss):
     X, y = blob_images([0, 1, 2], 20)
@@ -33,6 +34,7 @@ def test_fit_transform_images(blob_images, fast_params, loss):
     assert len(tr.history_["train_loss"]) == 2 and len(tr.history_["val_loss"]) == 2
 
 
+@pytest.mark.slow
 def test_float_images_match_uint8(blob_images, fast_params):
     """uint8 images (0..255) and float images (0..1) are the same input."""
     X, y = blob_images([0, 1], 10)
@@ -40,6 +42,7 @@ def test_float_images_match_uint8(blob_images, fast_params):
     np.testing.assert_allclose(tr.transform(X), tr.transform(X.astype(np.float32) / 255), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_reproducible_under_seed(blob_images, fast_params):
     X, y = blob_images([0, 1], 12)
     runs = [
@@ -51,6 +54,7 @@ def test_reproducible_under_seed(blob_images, fast_params):
     assert not np.array_equal(runs[0], other)
 
 
+@pytest.mark.slow
 def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
     X, y = blob_images([0, 1, 2], 20)
     tr = NeuralClassificationTransformer(
@@ -69,12 +73,14 @@ def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
     assert len(val) == min(30, tr.best_epoch_ + 2 + 1)
 
 
+@pytest.mark.slow
 def test_no_validation_runs_all_epochs(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
     tr = NeuralClassificationTransformer(validation_fraction=0.0, random_state=0, **fast_params(epochs=3)).fit(X, y)
     assert len(tr.history_["train_loss"]) == 3 and tr.history_["val_loss"] == []
 
 
+@pytest.mark.slow
 def test_tabular_input_uses_mlp(fast_params):
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (40, 5)), rng.normal(4, 1, (40, 5))])
@@ -84,6 +90,7 @@ def test_tabular_input_uses_mlp(fast_params):
     assert tr.transform(X).shape == (80, 256)
 
 
+@pytest.mark.slow
 def test_custom_encoder_factory(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
 
@@ -128,6 +135,7 @@ def test_bad_parameters(blob_images, params, match):
         NeuralClassificationTransformer(**params).fit(X, y)
 
 
+@pytest.mark.slow
 def test_transform_checks_shape(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
     tr = NeuralClassificationTransformer(random_state=0, **fast_params(epochs=1)).fit(X, y)
@@ -152,6 +160,7 @@ def select_params(fast_params):
     return fast_params(lr_schedule="constant", warmup_epochs=0, lr=3e-3, epochs=10, patience=3)
 
 
+@pytest.mark.slow
 def test_knn_selection_keeps_best_accuracy_epoch_and_restores_its_weights(blob_images, select_params):
     X, y = blob_images([0, 1, 2, 3], 15)
     tr = NeuralClassificationTransformer(random_state=0, **select_params).fit(X, y)
@@ -173,6 +182,7 @@ def test_knn_selection_keeps_best_accuracy_epoch_and_restores_its_weights(blob_i
         assert not np.array_equal(tr.transform(X), last.transform(X))
 
 
+@pytest.mark.slow
 def test_none_runs_every_epoch_and_keeps_the_last(blob_images, select_params):
     X, y = blob_images([0, 1], 12)
     tr = NeuralClassificationTransformer(random_state=0, early_stopping="none", **{**select_params, "patience": 1}).fit(
@@ -183,6 +193,7 @@ def test_none_runs_every_epoch_and_keeps_the_last(blob_images, select_params):
     assert len(tr.history_["val_accuracy"]) == len(tr.history_["val_loss"]) == select_params["epochs"]
 
 
+@pytest.mark.slow
 def test_history_records_every_evaluated_epoch(blob_images, select_params):
     X, y = blob_images([0, 1, 2], 12)
     tr = NeuralClassificationTransformer(
@@ -209,6 +220,7 @@ def test_warmup_then_cosine_learning_rate():
     assert factors(constant, 10) == [1.0] * 10
 
 
+@pytest.mark.slow
 def test_flip_average_is_mean_of_image_and_mirror(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
     tr = NeuralClassificationTransformer(
@@ -219,6 +231,7 @@ def test_flip_average_is_mean_of_image_and_mirror(blob_images, fast_params):
     np.testing.assert_allclose(tr.transform(X), (plain + mirrored) / 2, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_bf16_and_fp32_embeddings_agree(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
     tr = NeuralClassificationTransformer(random_state=0, precision="fp32", **fast_params(epochs=1)).fit(X, y)
