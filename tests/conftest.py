@@ -1,4 +1,8 @@
-"""Shared test data: small synthetic image tasks the tests make themselves."""
+"""Shared test fixtures: synthetic image tasks, fast training settings, the experiment's tiny run.
+
+Tests take these as fixtures rather than importing this module, so that each test
+gets fresh copies it may change and the values live in one place.
+"""
 
 from __future__ import annotations
 
@@ -37,11 +41,44 @@ def make_blob_images(classes, n_per_class: int, seed: int = 0, size: int = 32) -
     return X[order], y[order]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def blob_images():
+    """``make_blob_images`` itself (session scope, so module-scoped fixtures can build tasks with it)."""
     return make_blob_images
 
 
-# Settings that train the default CNN in about a second per task on 2 CPU cores.
+# Settings that train the default CNN in about a second per task on 2 CPU cores;
+# the only definition, so a key added here reaches every test that trains.
 # min_epochs=0: these tests check selection and stopping over every epoch of a short budget.
-FAST = dict(epochs=8, batch_size=32, lr=1e-3, patience=8, min_epochs=0, device="cpu")
+_FAST_PARAMS = dict(epochs=8, batch_size=32, lr=1e-3, patience=8, min_epochs=0, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def fast_params():
+    """``fast_params(**overrides)``: a fresh dict of the fast training settings, updated by ``overrides``."""
+
+    def make(**overrides):
+        return {**_FAST_PARAMS, **overrides}
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_run_args():
+    """``tiny_run_args(*extra, epochs=1, n_tasks=2, n_train_per_task=None, threads_per_run=None)``: a fresh argv.
+
+    The experiment's tiny run (two digit tasks, quiet, on the CPU) followed by
+    ``extra`` (turned into strings); ``None`` leaves an option out, so the
+    experiment's default holds.
+    """
+
+    def make(*extra, epochs=1, n_tasks=2, n_train_per_task=None, threads_per_run=None):
+        argv = ["--dataset", "digits", "--n-tasks", str(n_tasks), "--epochs", str(epochs)]
+        if n_train_per_task is not None:
+            argv += ["--n-train-per-task", str(n_train_per_task)]
+        argv += ["--quiet", "--device", "cpu"]
+        if threads_per_run is not None:
+            argv += ["--threads-per-run", str(threads_per_run)]
+        return [*argv, *map(str, extra)]
+
+    return make

@@ -65,6 +65,7 @@ SUMMARIZE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["svg", "agg"])
 def test_summarize_keeps_the_backend_and_runs_headless(backend, tmp_path):
     """A notebook's backend stays as it was; with no display the figure is still written."""

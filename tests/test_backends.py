@@ -11,24 +11,12 @@ from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.parallel import claim_device, device_slots
 from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
 
-# One torch thread per run everywhere: float results may change with the thread count.
-TINY = [
-    "--dataset",
-    "digits",
-    "--n-tasks",
-    "2",
-    "--epochs",
-    "1",
-    "--n-train-per-task",
-    "40",
-    "--quiet",
-    "--device",
-    "cpu",
-    "--variant",
-    "supcon",
-    "--threads-per-run",
-    "1",
-]
+
+@pytest.fixture(scope="module")
+def supcon_args(tiny_run_args):
+    """``supcon_args(*extra)``: the tiny run of the supcon variant on 40 images per task."""
+    # One torch thread per run everywhere: float results may change with the thread count.
+    return lambda *extra: tiny_run_args("--variant", "supcon", *extra, n_train_per_task=40, threads_per_run=1)
 
 
 def _accuracies(folder):
@@ -36,9 +24,9 @@ def _accuracies(folder):
 
 
 @pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
+def sequential(tmp_path_factory, supcon_args):
     out = tmp_path_factory.mktemp("sequential")
-    assert exp.main([*TINY, "--shifts", "1-2", "--out", str(out)]) == 0
+    assert exp.main(supcon_args("--shifts", "1-2", "--out", out)) == 0
     return out
 
 
@@ -71,10 +59,10 @@ def _claim_once(lock_dir):
         return claimed
 
 
-def test_dask_results_equal_sequential(sequential, cluster, tmp_path):
+@pytest.mark.slow
+def test_dask_results_equal_sequential(sequential, cluster, tmp_path, supcon_args):
     address, _ = cluster
-    argv = [
-        *TINY,
+    argv = supcon_args(
         "--shifts",
         "1-2",
         "--out",
@@ -85,7 +73,7 @@ def test_dask_results_equal_sequential(sequential, cluster, tmp_path):
         address,
         "--devices",
         "cpu,cpu",
-    ]
+    )
     assert exp.main(argv) == 0
     expected, got = _accuracies(sequential), _accuracies(tmp_path)
     assert expected.keys() == got.keys() == {(1, 0), (2, 0)}
@@ -125,9 +113,10 @@ def _repair():
     worker_exp.run_one = worker_exp.__dict__.pop("_real_run_one", worker_exp.run_one)
 
 
-def test_failed_run_keeps_finished_files_and_rerun_does_the_rest(cluster, tmp_path, capsys):
+@pytest.mark.slow
+def test_failed_run_keeps_finished_files_and_rerun_does_the_rest(cluster, tmp_path, capsys, supcon_args):
     address, client = cluster
-    argv = [*TINY, "--shifts", "1-2", "--out", str(tmp_path), "--backend", "dask", "--scheduler", address]
+    argv = supcon_args("--shifts", "1-2", "--out", tmp_path, "--backend", "dask", "--scheduler", address)
     client.run(_break_shift, 2)
     try:
         assert exp.main(argv) == 1
@@ -146,10 +135,11 @@ def test_failed_run_keeps_finished_files_and_rerun_does_the_rest(cluster, tmp_pa
     assert run_path(tmp_path, "supcon", 1, 0).read_bytes() == kept
 
 
-def test_unreachable_scheduler_is_a_quick_clear_error(tmp_path, capsys):
+@pytest.mark.slow
+def test_unreachable_scheduler_is_a_quick_clear_error(tmp_path, capsys, supcon_args):
     pytest.importorskip("distributed")
     start = time.monotonic()
-    code = exp.main([*TINY, "--out", str(tmp_path), "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"])
+    code = exp.main(supcon_args("--out", tmp_path, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9"))
     assert time.monotonic() - start < 15
     err = capsys.readouterr().err
     assert code == 2
@@ -157,7 +147,7 @@ def test_unreachable_scheduler_is_a_quick_clear_error(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_list_trains_nothing(tmp_path, capsys, monkeypatch):
+def test_list_trains_nothing(tmp_path, capsys, monkeypatch, supcon_args):
     n = 2
     write_run(
         tmp_path,
@@ -165,20 +155,21 @@ def test_list_trains_nothing(tmp_path, capsys, monkeypatch):
     )
     monkeypatch.setattr(exp, "run_one", lambda *a: pytest.fail("--list must not train"))
     before = sorted(tmp_path.rglob("*"))
-    assert exp.main([*TINY, "--shifts", "1-3", "--out", str(tmp_path), "--list"]) == 0
+    assert exp.main(supcon_args("--shifts", "1-3", "--out", tmp_path, "--list")) == 0
     out = capsys.readouterr().out
     assert "finished (1 of 3):\n  supcon shift 1 slot 0" in out
     assert "to do (2 of 3):\n  supcon shift 2 slot 0\n  supcon shift 3 slot 0" in out
     assert sorted(tmp_path.rglob("*")) == before
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("PROGLEARN_SUPCON_TEST_RAY"),
     reason="starting Ray takes about 30 s; set PROGLEARN_SUPCON_TEST_RAY=1 to run",
 )
-def test_ray_results_equal_sequential(sequential, tmp_path):
+def test_ray_results_equal_sequential(sequential, tmp_path, supcon_args):
     pytest.importorskip("ray")
-    argv = [*TINY, "--shifts", "1-2", "--out", str(tmp_path), "--backend", "ray", "--n-jobs", "2"]
+    argv = supcon_args("--shifts", "1-2", "--out", tmp_path, "--backend", "ray", "--n-jobs", "2")
     assert exp.main(argv) == 0
     expected, got = _accuracies(sequential), _accuracies(tmp_path)
     assert expected.keys() == got.keys()

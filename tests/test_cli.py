@@ -19,7 +19,6 @@ from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "2", "--quiet", "--device", "cpu"]
 
 
 def declared_entry_point():
@@ -113,13 +112,15 @@ def test_bad_arguments_are_one_line_and_status_2(argv, message, capsys):
     assert captured.err.startswith(message) and captured.err.count("\n") == 1 and captured.out == ""
 
 
-def test_tiny_run(tmp_path, capsys):
-    assert cli.main(["run", *TINY, "--variant", "ce", "--out", str(tmp_path)]) == 0
+@pytest.mark.slow
+def test_tiny_run(tmp_path, capsys, tiny_run_args):
+    assert cli.main(["run", *tiny_run_args("--variant", "ce", "--out", tmp_path, epochs=2)]) == 0
     (run,) = load_runs(tmp_path, "ce")
     assert run.n_tasks == 2 and run.config["epochs"] == 2
     assert "results:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_plot_and_compare_with_a_perfect_task(tmp_path, capsys):
     root = write_synthetic(tmp_path / "results")
     assert cli.main(["plot", "--results", str(root), "--variant", "supcon", "--out", str(tmp_path / "s.png")]) == 0
@@ -156,6 +157,7 @@ def test_commands_are_the_modules_themselves():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("proglearn-supcon") is None,
     reason="the proglearn-supcon script is not installed (pip install -e . installs it)",

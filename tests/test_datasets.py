@@ -462,6 +462,7 @@ def test_digits_images():
         load_digits_images(mode="bicubic")
 
 
+@pytest.mark.slow
 def test_hard_digits_images():
     X, y = load_hard_digits_images()
     clean, y_clean = load_digits_images()
@@ -562,6 +563,7 @@ def real_cifar100():
     return load_cifar("cifar100", data_dir=SHARED_DATA)
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 @needs_cifar100
 def test_real_cifar100(real_cifar100):
@@ -577,6 +579,7 @@ def test_real_cifar100(real_cifar100):
             assert md5(SHARED_DATA / "cifar-100-python" / name) == digest, name
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 @needs_cifar100
 def test_real_cifar100_task_sequence(real_cifar100):

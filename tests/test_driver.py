@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
 from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs
+
+# Every test here starts the driver's loky pool or a Python subprocess.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 

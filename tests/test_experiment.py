@@ -10,8 +10,6 @@ from proglearn_supcon.geometry import GEOMETRY_METRICS
 from proglearn_supcon.results import load_runs, run_path
 from proglearn_supcon.transfer import transfer_metrics
 
-TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "2", "--quiet", "--device", "cpu"]
-
 
 def test_parse_int_list():
     assert parse_int_list("1-3,5") == [1, 2, 3, 5]
@@ -29,11 +27,12 @@ def test_help_documents_options(capsys):
         assert option in out
 
 
-def test_tiny_end_to_end(tmp_path, capsys, monkeypatch):
+@pytest.mark.slow
+def test_tiny_end_to_end(tmp_path, capsys, monkeypatch, tiny_run_args):
     retained = []
     real_retain = exp.retain_freed_memory
     monkeypatch.setattr(exp, "retain_freed_memory", lambda: retained.append(real_retain()) or retained[-1])
-    assert exp.main([*TINY, "--variant", "supcon", "ce", "--out", str(tmp_path)]) == 0
+    assert exp.main(tiny_run_args("--variant", "supcon", "ce", "--out", tmp_path, epochs=2)) == 0
     assert len(retained) == 2  # each run keeps freed memory in the process that trains it
     # The job ends with the supcon - ce figure, its table and a summary saying where they are.
     out = capsys.readouterr().out
@@ -68,7 +67,8 @@ def test_tiny_end_to_end(tmp_path, capsys, monkeypatch):
     assert a == b
 
 
-def test_resume_after_interruption(tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_resume_after_interruption(tmp_path, monkeypatch, tiny_run_args):
     real_run_one = exp.run_one
     calls = []
 
@@ -79,7 +79,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
         return real_run_one(spec, args, *rest)
 
     monkeypatch.setattr(exp, "run_one", interrupted)
-    argv = [*TINY, "--variant", "supcon", "--shifts", "1-2", "--out", str(tmp_path)]
+    argv = tiny_run_args("--variant", "supcon", "--shifts", "1-2", "--out", tmp_path, epochs=2)
     with pytest.raises(KeyboardInterrupt):
         exp.main(argv)
     finished = run_path(tmp_path, "supcon", 1, 0)
@@ -104,18 +104,17 @@ def test_missing_cifar_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert "error:" in capsys.readouterr().err
 
 
-def test_results_file_is_json_with_config(tmp_path):
-    exp.main([*TINY, "--variant", "tcl", "--out", str(tmp_path), "--seed", "3"])
+@pytest.mark.slow
+def test_results_file_is_json_with_config(tmp_path, tiny_run_args):
+    exp.main(tiny_run_args("--variant", "tcl", "--out", tmp_path, "--seed", "3", epochs=2))
     payload = json.loads(run_path(tmp_path, "tcl", 1, 0).read_text())
     assert payload["config"]["seed"] == 3 and payload["config"]["dataset"] == "digits"
     assert {row["task"] for row in payload["tasks"]} == {0, 1}
 
 
-def test_param_sets_network_parameters(tmp_path):
-    args = [
-        *TINY,
-        "--n-tasks",
-        "1",
+@pytest.mark.slow
+def test_param_sets_network_parameters(tmp_path, tiny_run_args):
+    args = tiny_run_args(
         "--variant",
         "ce",
         "--out",
@@ -126,7 +125,9 @@ def test_param_sets_network_parameters(tmp_path):
         "lr=2e-3",
         "--param",
         "metric=euclidean",
-    ]
+        epochs=2,
+        n_tasks=1,
+    )
     assert exp.main(args) == 0
     (run,) = load_runs(tmp_path, "ce")
     params = run.config["network_params"]
@@ -135,17 +136,18 @@ def test_param_sets_network_parameters(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["lr", "nosuch=1", "=3"])
-def test_bad_param_is_a_usage_error(bad, capsys):
+def test_bad_param_is_a_usage_error(bad, capsys, tiny_run_args):
     with pytest.raises(SystemExit) as info:
-        exp.main([*TINY, "--param", bad])
+        exp.main(tiny_run_args("--param", bad, epochs=2))
     assert info.value.code == 2
     assert "NAME=VALUE" in capsys.readouterr().err or "unknown network parameter" in capsys.readouterr().err
 
 
-def test_results_written_before_model_selection_was_recorded_still_load(tmp_path):
+@pytest.mark.slow
+def test_results_written_before_model_selection_was_recorded_still_load(tmp_path, tiny_run_args):
     from proglearn_supcon.results import read_run
 
-    assert exp.main([*TINY, "--n-tasks", "1", "--variant", "ce", "--out", str(tmp_path)]) == 0
+    assert exp.main(tiny_run_args("--variant", "ce", "--out", tmp_path, epochs=2, n_tasks=1)) == 0
     path = run_path(tmp_path, "ce", 1, 0)
     payload = json.loads(path.read_text())
     for row in payload["tasks"]:  # the task rows as files of the earlier schema had them
@@ -156,8 +158,9 @@ def test_results_written_before_model_selection_was_recorded_still_load(tmp_path
     assert np.isnan(run.tasks["best_epoch"]).all() and np.isfinite(run.single_task_accuracy).all()
 
 
-def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path):
-    assert exp.main([*TINY, "--variant", "ce", "--diagnostics", "--out", str(tmp_path)]) == 0
+@pytest.mark.slow
+def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path, tiny_run_args):
+    assert exp.main(tiny_run_args("--variant", "ce", "--diagnostics", "--out", tmp_path, epochs=2)) == 0
     (run,) = load_runs(tmp_path, "ce")
     matrix = run.diagnostics.transfer_matrix
     assert matrix.shape == (2, 2)
@@ -171,6 +174,7 @@ def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path):
     assert (run.diagnostics.geometry["effective_rank"] >= 1).all() and run.config["diagnostics"] is True
 
 
+@pytest.mark.slow
 def test_default_sequence_does_not_saturate(tmp_path):
     # The shipped default (digits-hard) with a short budget: learnable, but no
     # task learned perfectly, so every transfer efficiency is an informative ratio.

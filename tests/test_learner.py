@@ -2,31 +2,26 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import FAST, make_blob_images
 from sklearn.exceptions import NotFittedError
 
 from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.voters import KNNClassificationVoter
 
 
-def _two_tasks(n_train=30, n_test=20):
+@pytest.fixture(scope="module")
+def tasks(blob_images):
     """Task 0: classes 0-2, task 1: classes 3-5 (train and test drawn apart)."""
     tasks = []
     for t, classes in enumerate(([0, 1, 2], [3, 4, 5])):
-        X, y = make_blob_images(classes, n_train, seed=10 + t)
-        Xt, yt = make_blob_images(classes, n_test, seed=100 + t)
+        X, y = blob_images(classes, 30, seed=10 + t)
+        Xt, yt = blob_images(classes, 20, seed=100 + t)
         tasks.append((X, y, Xt, yt))
     return tasks
 
 
-@pytest.fixture(scope="module")
-def tasks():
-    return _two_tasks()
-
-
 @pytest.fixture(scope="module", params=["supcon", "ce"])
-def fitted(request, tasks):
-    net = LifelongClassificationNetwork(loss=request.param, random_state=0, **FAST)
+def fitted(request, tasks, fast_params):
+    net = LifelongClassificationNetwork(loss=request.param, random_state=0, **fast_params())
     for t, (X, y, _, _) in enumerate(tasks):
         net.add_task(X, y, task_id=t)
     return net
@@ -44,6 +39,7 @@ def _snapshot(net, X):
     )
 
 
+@pytest.mark.slow
 def test_two_task_learner_beats_chance(fitted, tasks):
     # Chance is 1/3 on both tasks.
     for t, (_, _, Xt, yt) in enumerate(tasks):
@@ -51,12 +47,14 @@ def test_two_task_learner_beats_chance(fitted, tasks):
         assert np.mean(fitted.predict(Xt, task_id=t, transformer_ids=[t]) == yt) >= 0.8
 
 
+@pytest.mark.slow
 def test_voters_in_both_directions(fitted):
     # (transformer, task): own voters, forward (0 -> task 1) and backward (1 -> task 0).
     assert sorted(fitted.learner_.voters_) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert fitted.task_ids_ == [0, 1] and fitted.transformer_ids_ == [0, 1]
 
 
+@pytest.mark.slow
 def test_own_voter_uses_held_out_share(fitted, tasks):
     data = fitted.learner_.tasks_[0]
     n = len(tasks[0][1])
@@ -67,6 +65,7 @@ def test_own_voter_uses_held_out_share(fitted, tasks):
     assert len(voters[(1, 0)].y_fit_) == n and len(voters[(0, 1)].y_fit_) == len(tasks[1][1])
 
 
+@pytest.mark.slow
 def test_predict_proba_columns_and_rows(fitted, tasks):
     Xt = tasks[1][2]
     proba = fitted.predict_proba(Xt, task_id=1)
@@ -79,10 +78,11 @@ def test_predict_proba_columns_and_rows(fitted, tasks):
     np.testing.assert_allclose(proba, np.mean(parts, axis=0))
 
 
-def test_string_labels_and_next_task_id(tasks):
+@pytest.mark.slow
+def test_string_labels_and_next_task_id(tasks, fast_params):
     X, y, Xt, yt = tasks[0]
     names = np.array(["cat", "dog", "emu"])
-    net = LifelongClassificationNetwork(random_state=0, **{**FAST, "epochs": 2})
+    net = LifelongClassificationNetwork(random_state=0, **fast_params(epochs=2))
     net.add_task(X, names[y])
     net.add_task(tasks[1][0], tasks[1][1])
     assert net.task_ids_ == [0, 1]
@@ -90,24 +90,27 @@ def test_string_labels_and_next_task_id(tasks):
     assert set(pred) <= set(names)
 
 
-def test_reproducible(tasks):
+@pytest.mark.slow
+def test_reproducible(tasks, fast_params):
     X, y, Xt, _ = tasks[0]
     preds = []
     for _ in range(2):
-        net = LifelongClassificationNetwork(random_state=5, **{**FAST, "epochs": 2}).add_task(X, y)
+        net = LifelongClassificationNetwork(random_state=5, **fast_params(epochs=2)).add_task(X, y)
         preds.append(net.predict_proba(Xt, 0))
     np.testing.assert_array_equal(preds[0], preds[1])
 
 
-def test_add_transformer_adds_voters_not_tasks(tasks):
+@pytest.mark.slow
+def test_add_transformer_adds_voters_not_tasks(tasks, fast_params):
     X0, y0, Xt, _ = tasks[0]
-    net = LifelongClassificationNetwork(random_state=0, **{**FAST, "epochs": 1}).add_task(X0, y0, task_id="a")
+    net = LifelongClassificationNetwork(random_state=0, **fast_params(epochs=1)).add_task(X0, y0, task_id="a")
     net.add_transformer(tasks[1][0], tasks[1][1], transformer_id="extra")
     assert net.task_ids_ == ["a"] and net.transformer_ids_ == ["a", "extra"]
     assert ("extra", "a") in net.learner_.voters_
     assert net.predict_proba(Xt, "a", transformer_ids=["extra"]).shape == (len(Xt), 3)
 
 
+@pytest.mark.slow
 def test_save_load_round_trip(fitted, tasks, tmp_path):
     path = tmp_path / "net.pt"
     fitted.save(path)
@@ -138,31 +141,37 @@ def test_predict_before_any_task():
         net.predict(np.zeros((2, 32, 32, 3), np.uint8), task_id=0)
 
 
-def _bad_inputs(X, y):
-    X_nan = X.astype(np.float32) / 255
-    X_nan[0, 0, 0, 0] = np.nan
-    X_inf = X.astype(np.float32) / 255
-    X_inf[1, 2, 3, 1] = np.inf
-    return {
-        "nan": ((X_nan, y, 5), "NaN"),
-        "inf": ((X_inf, y, 5), "NaN or infinity"),
-        "channels": ((np.repeat(X, 2, axis=-1)[..., :4], y, 5), "channels"),
-        "3-D": ((X[..., 0], y, 5), "3-D"),
-        "dtype": ((X.astype(np.int64), y, 5), "uint8"),
-        "strings": ((X.astype(str), y, 5), "uint8"),
-        "unscaled floats": ((X.astype(np.float32), y, 5), r"scaled to \[0, 1\]"),
-        "length": ((X, y[:-1], 5), "different lengths"),
-        "one class": ((X, np.zeros_like(y), 5), "at least 2 classes"),
-        "duplicate id": ((X, y, 0), "already exists"),
-        "image size": ((X[:, :16, :16], y, 5), "per-sample shape"),
-        "y 2-D": ((X, y[:, None], 5), "1-D"),
-    }
+def _poked(X, index, value):
+    """``X`` as floats in [0, 1] with one pixel set to ``value``."""
+    X = X.astype(np.float32) / 255
+    X[index] = value
+    return X
 
 
-@pytest.mark.parametrize("case", list(_bad_inputs(*make_blob_images([0, 1], 4)).keys()))
+# case -> (a builder of the bad (X, y, task_id) from a good X, y; the error it must raise).
+# The names are known at collection, before any images exist.
+BAD_INPUTS = {
+    "nan": (lambda X, y: (_poked(X, (0, 0, 0, 0), np.nan), y, 5), "NaN"),
+    "inf": (lambda X, y: (_poked(X, (1, 2, 3, 1), np.inf), y, 5), "NaN or infinity"),
+    "channels": (lambda X, y: (np.repeat(X, 2, axis=-1)[..., :4], y, 5), "channels"),
+    "3-D": (lambda X, y: (X[..., 0], y, 5), "3-D"),
+    "dtype": (lambda X, y: (X.astype(np.int64), y, 5), "uint8"),
+    "strings": (lambda X, y: (X.astype(str), y, 5), "uint8"),
+    "unscaled floats": (lambda X, y: (X.astype(np.float32), y, 5), r"scaled to \[0, 1\]"),
+    "length": (lambda X, y: (X, y[:-1], 5), "different lengths"),
+    "one class": (lambda X, y: (X, np.zeros_like(y), 5), "at least 2 classes"),
+    "duplicate id": (lambda X, y: (X, y, 0), "already exists"),
+    "image size": (lambda X, y: (X[:, :16, :16], y, 5), "per-sample shape"),
+    "y 2-D": (lambda X, y: (X, y[:, None], 5), "1-D"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_changes_nothing(fitted, tasks, case):
     X, y = tasks[0][0][:12], tasks[0][1][:12]
-    (bX, by, tid), match = _bad_inputs(X, y)[case]
+    build, match = BAD_INPUTS[case]
+    bX, by, tid = build(X, y)
     before = _snapshot(fitted, tasks[0][2])
     with pytest.raises(ValueError, match=match):
         fitted.add_task(bX, by, task_id=tid)
@@ -171,6 +180,7 @@ def test_bad_input_changes_nothing(fitted, tasks, case):
     np.testing.assert_array_equal(before[4], after[4])
 
 
+@pytest.mark.slow
 def test_unknown_task_and_transformer(fitted, tasks):
     Xt = tasks[0][2]
     with pytest.raises(ValueError, match="unknown task_id"):
@@ -181,10 +191,11 @@ def test_unknown_task_and_transformer(fitted, tasks):
         fitted.predict(Xt[:, :8, :8], task_id=0)
 
 
-def test_failure_midway_leaves_learner_unchanged(tasks, monkeypatch):
+@pytest.mark.slow
+def test_failure_midway_leaves_learner_unchanged(tasks, monkeypatch, fast_params):
     """A failure after the new transformer trained (while fitting backward voters) rolls back."""
     (X0, y0, Xt, _), (X1, y1, _, _) = tasks
-    net = LifelongClassificationNetwork(random_state=0, **{**FAST, "epochs": 1}).add_task(X0, y0)
+    net = LifelongClassificationNetwork(random_state=0, **fast_params(epochs=1)).add_task(X0, y0)
     before = _snapshot(net, Xt)
     voters_before = copy.copy(net.learner_.voters_)
     calls = {"n": 0}
@@ -205,19 +216,20 @@ def test_failure_midway_leaves_learner_unchanged(tasks, monkeypatch):
     assert all(net.learner_.voters_[k] is v for k, v in voters_before.items())
 
 
-def test_failed_first_task_leaves_network_unfitted(tasks):
+def test_failed_first_task_leaves_network_unfitted(tasks, fast_params):
     X, y = tasks[0][0], tasks[0][1]
-    net = LifelongClassificationNetwork(**FAST)
+    net = LifelongClassificationNetwork(**fast_params())
     with pytest.raises(ValueError):
         net.add_task(X, np.zeros_like(y))
     assert not hasattr(net, "learner_")
 
 
-def test_tabular_tasks():
+@pytest.mark.slow
+def test_tabular_tasks(fast_params):
     rng = np.random.default_rng(0)
     centres = rng.normal(0, 3, size=(4, 6))
     y = np.repeat(np.arange(4), 40)
     X = centres[y] + rng.normal(0, 1, size=(160, 6))
-    net = LifelongClassificationNetwork(random_state=0, **FAST)
+    net = LifelongClassificationNetwork(random_state=0, **fast_params())
     net.add_task(X[y < 2], y[y < 2]).add_task(X[y >= 2], y[y >= 2])
     assert np.mean(net.predict(X[y >= 2], 1) == y[y >= 2]) > 0.8

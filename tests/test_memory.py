@@ -11,7 +11,8 @@ from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments.arguments import build_parser
 from proglearn_supcon.memory import PeakMemory, current_rss_mb
 
-TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu", "--variant", "ce"]
+# Every test here allocates hundreds of MiB or trains whole runs.
+pytestmark = pytest.mark.slow
 
 needs_reset = pytest.mark.skipif(PeakMemory().scope != "run", reason="this system cannot reset the peak (VmHWM)")
 
@@ -32,9 +33,9 @@ def test_peak_resets_to_the_current_memory():
     del again
 
 
-def _rss_after_runs(n_runs: int) -> list[float]:
-    """Resident memory after each of ``n_runs`` tiny runs in this process (freed memory released)."""
-    args = build_parser().parse_args(TINY)
+def _rss_after_runs(argv: list[str], n_runs: int) -> list[float]:
+    """Resident memory after each of ``n_runs`` runs of ``argv`` in this process (freed memory released)."""
+    args = build_parser().parse_args(argv)
     rss = []
     for i in range(n_runs):
         exp.run_one(exp.RunSpec("ce", 1 + i % 6, 0), args)
@@ -43,10 +44,9 @@ def _rss_after_runs(n_runs: int) -> list[float]:
     return rss
 
 
-@pytest.mark.slow
 @needs_reset
-def test_consecutive_runs_do_not_grow_memory():
-    rss = _rss_after_runs(5)
+def test_consecutive_runs_do_not_grow_memory(tiny_run_args):
+    rss = _rss_after_runs(tiny_run_args("--variant", "ce"), 5)
     # After the first run (imports, digits, torch's pools), each further run adds
     # little: generous here (the benchmark prints the real figure), while one
     # leaked network per run (two 2000-d dense layers each, about 50 MiB) fails it.
@@ -54,9 +54,8 @@ def test_consecutive_runs_do_not_grow_memory():
     assert per_run < 20, rss
 
 
-@pytest.mark.slow
 @needs_reset
-def test_a_leaking_run_is_caught(monkeypatch):
+def test_a_leaking_run_is_caught(monkeypatch, tiny_run_args):
     """The bound above can fail: runs that keep their networks alive exceed it."""
     kept = []
 
@@ -66,13 +65,13 @@ def test_a_leaking_run_is_caught(monkeypatch):
             return super().add_task(*args, **kwargs)
 
     monkeypatch.setattr(exp, "LifelongClassificationNetwork", Leaking)
-    rss = _rss_after_runs(4)
+    rss = _rss_after_runs(tiny_run_args("--variant", "ce"), 4)
     assert len({id(net) for net in kept}) == 4
     assert (rss[-1] - rss[1]) / 2 >= 20, rss
 
 
-def test_runs_record_their_own_peak(tmp_path):
-    args = build_parser().parse_args([*TINY, "--out", str(tmp_path)])
+def test_runs_record_their_own_peak(tmp_path, tiny_run_args):
+    args = build_parser().parse_args(tiny_run_args("--variant", "ce", "--out", tmp_path))
     run = exp.run_one(exp.RunSpec("ce", 1, 0), args)
     assert run.config["peak_memory_scope"] in ("run", "process")
     peaks = run.tasks["peak_memory_mb"]

@@ -2,7 +2,6 @@ import time
 
 import numpy as np
 import pytest
-from conftest import FAST, make_blob_images
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_estimator
@@ -20,8 +19,8 @@ def test_constructor_only_stores_parameters():
     assert cloned.get_params() == net.get_params()
 
 
-def test_bad_parameters_fail_before_training():
-    X, y = make_blob_images([0, 1], 10)
+def test_bad_parameters_fail_before_training(blob_images):
+    X, y = blob_images([0, 1], 10)
     for params, match in [
         ({"loss": "hinge"}, "loss"),
         ({"metric": "l1"}, "metric"),
@@ -33,10 +32,11 @@ def test_bad_parameters_fail_before_training():
         assert not hasattr(net, "learner_")
 
 
-def test_classifier_on_images():
-    X, y = make_blob_images([0, 1, 2], 30, seed=1)
-    Xt, yt = make_blob_images([0, 1, 2], 20, seed=2)
-    clf = SupConKNNClassifier(random_state=0, **FAST).fit(X, y)
+@pytest.mark.slow
+def test_classifier_on_images(blob_images, fast_params):
+    X, y = blob_images([0, 1, 2], 30, seed=1)
+    Xt, yt = blob_images([0, 1, 2], 20, seed=2)
+    clf = SupConKNNClassifier(random_state=0, **fast_params()).fit(X, y)
     np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
     assert clf.score(Xt, yt) >= 0.8
     assert clf.predict_proba(Xt).shape == (60, 3)
@@ -45,6 +45,7 @@ def test_classifier_on_images():
         SupConKNNClassifier().predict(Xt)
 
 
+@pytest.mark.slow
 def test_check_estimator_on_small_2d_arrays():
     """scikit-learn's estimator checks (2-D arrays); exemptions are declared on the class."""
     start = time.perf_counter()
@@ -52,9 +53,10 @@ def test_check_estimator_on_small_2d_arrays():
     assert time.perf_counter() - start < 120
 
 
-def test_bad_set_params_after_a_task_fails_before_training(monkeypatch):
-    X, y = make_blob_images([0, 1], 10)
-    net = LifelongClassificationNetwork(random_state=0, **{**FAST, "epochs": 1}).add_task(X, y)
+@pytest.mark.slow
+def test_bad_set_params_after_a_task_fails_before_training(monkeypatch, blob_images, fast_params):
+    X, y = blob_images([0, 1], 10)
+    net = LifelongClassificationNetwork(random_state=0, **fast_params(epochs=1)).add_task(X, y)
     net.set_params(metric="l1")
 
     def no_training(*args, **kwargs):

@@ -79,6 +79,7 @@ def images(fig) -> dict[str, np.ndarray]:
     return {im.get_gid(): im for ax in fig.axes for im in ax.images}
 
 
+@pytest.mark.slow
 def test_heatmaps_are_the_mean_transfer_matrices_and_their_difference(drawn):
     fig, _ = drawn
     shown = images(fig)
@@ -93,6 +94,7 @@ def test_heatmaps_are_the_mean_transfer_matrices_and_their_difference(drawn):
     assert shown["transfer-difference"].get_clim() == pytest.approx((-0.10, 0.10))
 
 
+@pytest.mark.slow
 def test_geometry_curves_own_task_and_other_tasks(drawn):
     fig, _ = drawn
     panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
@@ -115,6 +117,7 @@ def test_geometry_curves_own_task_and_other_tasks(drawn):
             assert drawn[f"{variant}, other tasks"].get_linestyle() == "--"
 
 
+@pytest.mark.slow
 def test_summary_table_values(drawn):
     _, summary = drawn
     table = summary.set_index("metric")
@@ -159,6 +162,7 @@ def test_summary_table_values(drawn):
     assert (table["n_runs"] == 3).all()
 
 
+@pytest.mark.slow
 def test_command_line_writes_figure_and_csv(results, capsys):
     out = results / "figs" / "geometry.png"
     open_before = len(plt.get_fignums())

@@ -144,6 +144,7 @@ def by_title(fig) -> dict[str, object]:
 # ---------------------------------------------------------------- plot_variant
 
 
+@pytest.mark.slow
 def test_plot_variant_lines_equal_expected_metrics(results):
     fig = plot_variant(results, "supcon")
     axes = by_title(fig)
@@ -187,6 +188,7 @@ def test_plot_variant_lines_equal_expected_metrics(results):
     np.testing.assert_allclose(y, seen_mean(BASE["supcon"]))  # offsets cancel over shifts 1..3
 
 
+@pytest.mark.slow
 def test_plot_variant_reference_lines_at_one_on_efficiency_panels_only(results):
     axes = by_title(plot_variant(results, "supcon"))
     for title in ("Forward transfer efficiency", "Backward transfer efficiency", "Transfer efficiency"):
@@ -195,6 +197,7 @@ def test_plot_variant_reference_lines_at_one_on_efficiency_panels_only(results):
     assert reference_levels(axes["Accuracy"]) == []
 
 
+@pytest.mark.slow
 def test_plot_variant_intervals_across_shifts(results):
     axes = by_title(plot_variant(results, "supcon"))
     # accuracy of task 1 varies by -0.01, 0, +0.01 over the shifts: sd 0.01 with 3 runs
@@ -204,6 +207,7 @@ def test_plot_variant_intervals_across_shifts(results):
         assert limits[x] == pytest.approx((base - half, base + half))
 
 
+@pytest.mark.slow
 def test_plot_variant_single_run_has_no_interval(tmp_path):
     root = write_results(tmp_path, {"supcon": (5,)})
     axes = by_title(plot_variant(root, "supcon"))
@@ -221,6 +225,7 @@ def perfect_run(variant: str, shift: int, n_test: int = 58) -> RunResult:
     return run
 
 
+@pytest.mark.slow
 def test_zero_error_task_fills_every_panel_with_smoothed_values(tmp_path):
     for variant in ("supcon", "ce"):
         for shift in SHIFTS:
@@ -246,6 +251,7 @@ def test_zero_error_task_fills_every_panel_with_smoothed_values(tmp_path):
     assert np.isfinite(summary[["mean_difference", "ci_low", "ci_high"]].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_plot_timing_lines_are_mean_times(results):
     axes = by_title(plot_timing(results, "supcon"))
     expected = {
@@ -285,6 +291,7 @@ COMPARE_TITLES = {
 }
 
 
+@pytest.mark.slow
 def test_compare_lines_equal_expected_differences(results):
     fig, _ = compare_variants(results, "supcon", "ce")
     axes = by_title(fig)
@@ -303,6 +310,7 @@ def test_compare_lines_equal_expected_differences(results):
     assert xy(lines(axes["BTE, mean over tasks seen"], "data")[0])[1][0] == pytest.approx(0.0)
 
 
+@pytest.mark.slow
 def test_compare_reference_at_zero_not_one_and_signed_labels(results):
     fig, _ = compare_variants(results, "supcon", "ce")
     for ax in fig.axes:
@@ -314,6 +322,7 @@ def test_compare_reference_at_zero_not_one_and_signed_labels(results):
     assert "supcon \u2212 ce" in title and "positive: supcon better" in title
 
 
+@pytest.mark.slow
 def test_compare_interval_is_paired(results):
     fig, _ = compare_variants(results, "supcon", "ce")
     # paired accuracy differences vary by -d(shift) (supcon +d, ce +2d): sd 0.01 over 3 pairs.
@@ -347,6 +356,7 @@ def expected_summary(shifts=SHIFTS) -> dict[str, dict[str, float]]:
     return out
 
 
+@pytest.mark.slow
 def test_summary_table(results):
     _, summary = compare_variants(results, "supcon", "ce")
     assert list(summary.columns) == [
@@ -379,6 +389,7 @@ def test_summary_table(results):
     assert fte["n_tasks_a_better"] == 2
 
 
+@pytest.mark.slow
 def test_summary_of_a_single_pair_has_an_interval_over_tasks(tmp_path):
     root = write_results(tmp_path, {"supcon": (2,), "ce": (2,)})
     _, summary = compare_variants(root, "supcon", "ce")
@@ -390,6 +401,7 @@ def test_summary_of_a_single_pair_has_an_interval_over_tasks(tmp_path):
     assert (accuracy["ci_low"], accuracy["ci_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
 
 
+@pytest.mark.slow
 def test_mismatched_shifts_pair_only_common_runs(tmp_path, capsys):
     root = write_results(tmp_path, {"supcon": (1, 2, 3), "ce": (1, 2, 4)})
     message = (
@@ -440,6 +452,7 @@ def test_missing_directory_and_variant(tmp_path, results):
 # ---------------------------------------------------------------- command line
 
 
+@pytest.mark.slow
 def test_plot_variant_cli_writes_pdf_and_png(results, tmp_path, capsys):
     out = tmp_path / "figs" / "fig.pdf"
     assert variant_main(["--results", str(results), "--variant", "supcon", "--out", str(out), "--png"]) == 0
@@ -451,6 +464,7 @@ def test_plot_variant_cli_writes_pdf_and_png(results, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_compare_cli_writes_figure_and_summary_csv(results, tmp_path, capsys):
     out = tmp_path / "diff.png"
     assert compare_main(["--results", str(results), "--a", "supcon", "--b", "ce", "--out", str(out)]) == 0
@@ -463,6 +477,7 @@ def test_compare_cli_writes_figure_and_summary_csv(results, tmp_path, capsys):
     assert "mean_difference" in printed and "positive: supcon better" in printed
 
 
+@pytest.mark.slow
 def test_compare_cli_mismatched_shifts_message(tmp_path, capsys):
     root = write_results(tmp_path / "results", {"supcon": (1, 2, 3), "ce": (1, 2)})
     out = tmp_path / "diff.pdf"
@@ -520,6 +535,7 @@ def test_help_documents_the_options(capsys):
             assert option in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["script", "module"])
 def test_runs_as_script_and_as_module(how, results, tmp_path):
     target = ["plotting/compare_variants.py"] if how == "script" else ["-m", "plotting.compare_variants"]

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from proglearn_supcon.experiments import recipe_search
 from proglearn_supcon.results import load_runs
@@ -9,6 +10,7 @@ def test_every_variant_gets_the_same_number_of_configurations():
     assert len(set(counts.values())) == 1, counts
 
 
+@pytest.mark.slow
 def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatch, capsys, blob_images):
     from proglearn_supcon.datasets import Task
     from proglearn_supcon.experiments import cifar_task_sequence as exp

@@ -12,23 +12,10 @@ import pytest
 
 from proglearn_supcon.results import load_runs
 
+# Every test here starts Python (and imports torch) at least once.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
-# The tiny run of tests/test_cli.py: two digit tasks, one epoch.
-TINY = [
-    "--dataset",
-    "digits",
-    "--n-tasks",
-    "2",
-    "--epochs",
-    "1",
-    "--n-train-per-task",
-    "40",
-    "--quiet",
-    "--device",
-    "cpu",
-    "--threads-per-run",
-    "1",
-]
 
 #: Thin script -> the usage line its --help starts with.
 SCRIPTS = {
@@ -48,7 +35,6 @@ def run(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_script_help(script):
     done = run([sys.executable, script, "--help"])
@@ -56,7 +42,6 @@ def test_script_help(script):
     assert done.stdout.startswith(SCRIPTS[script])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("module", ["experiments.cifar_task_sequence", "plotting.compare_variants"])
 def test_script_help_as_module(module):
     done = run([sys.executable, "-m", module, "--help"])
@@ -64,7 +49,6 @@ def test_script_help_as_module(module):
     assert done.stdout.startswith("usage: proglearn-supcon ")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", ["summary", "geometry"])
 def test_console_command_help(command):
     # The installed script when there is one, else the same entry point through -m.
@@ -78,11 +62,14 @@ def test_console_command_help(command):
     assert done.stdout.startswith(f"usage: proglearn-supcon {command}")
 
 
-@pytest.mark.slow
-def test_tiny_run_through_the_thin_script(tmp_path):
+def test_tiny_run_through_the_thin_script(tmp_path, tiny_run_args):
     out = tmp_path / "results"
     done = run(
-        [sys.executable, str(REPO / "experiments/cifar_task_sequence.py"), *TINY, "--variant", "ce", "--out", str(out)],
+        [
+            sys.executable,
+            str(REPO / "experiments/cifar_task_sequence.py"),
+            *tiny_run_args("--variant", "ce", "--out", out, n_train_per_task=40, threads_per_run=1),
+        ],
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr

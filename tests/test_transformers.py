@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import FAST
 
 from proglearn_supcon.networks import MLPEncoder, ProgLearnCNN
 from proglearn_supcon.training import TrainingConfig, lr_factor
@@ -20,10 +19,11 @@ def test_proglearn_cnn_architecture():
     assert net(torch.zeros(4, 3, 32, 32)).shape == (4, 2000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["supcon", "ce", "tcl"])
-def test_fit_transform_images(blob_images, loss):
+def test_fit_transform_images(blob_images, fast_params, loss):
     X, y = blob_images([0, 1, 2], 20)
-    tr = NeuralClassificationTransformer(loss=loss, random_state=0, **{**FAST, "epochs": 2})
+    tr = NeuralClassificationTransformer(loss=loss, random_state=0, **fast_params(epochs=2))
     assert tr.fit(X, y) is tr
     emb = tr.transform(X)
     assert emb.shape == (60, 2000) and emb.dtype == np.float32
@@ -34,24 +34,27 @@ def test_fit_transform_images(blob_images, loss):
     assert len(tr.history_["train_loss"]) == 2 and len(tr.history_["val_loss"]) == 2
 
 
-def test_float_images_match_uint8(blob_images):
+@pytest.mark.slow
+def test_float_images_match_uint8(blob_images, fast_params):
     """uint8 images (0..255) and float images (0..1) are the same input."""
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(random_state=3, **{**FAST, "epochs": 1}).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=3, **fast_params(epochs=1)).fit(X, y)
     np.testing.assert_allclose(tr.transform(X), tr.transform(X.astype(np.float32) / 255), rtol=1e-4, atol=1e-4)
 
 
-def test_reproducible_under_seed(blob_images):
+@pytest.mark.slow
+def test_reproducible_under_seed(blob_images, fast_params):
     X, y = blob_images([0, 1], 12)
     runs = [
-        NeuralClassificationTransformer(random_state=7, **{**FAST, "epochs": 2}).fit(X, y).transform(X)
+        NeuralClassificationTransformer(random_state=7, **fast_params(epochs=2)).fit(X, y).transform(X)
         for _ in range(2)
     ]
     np.testing.assert_array_equal(runs[0], runs[1])
-    other = NeuralClassificationTransformer(random_state=8, **{**FAST, "epochs": 2}).fit(X, y).transform(X)
+    other = NeuralClassificationTransformer(random_state=8, **fast_params(epochs=2)).fit(X, y).transform(X)
     assert not np.array_equal(runs[0], other)
 
 
+@pytest.mark.slow
 def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
     X, y = blob_images([0, 1, 2], 20)
     tr = NeuralClassificationTransformer(
@@ -71,28 +74,31 @@ def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
     assert evaluated[-1] == min(29, tr.best_epoch_ + 2)
 
 
-def test_no_validation_runs_all_epochs(blob_images):
+@pytest.mark.slow
+def test_no_validation_runs_all_epochs(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(validation_fraction=0.0, random_state=0, **{**FAST, "epochs": 3}).fit(X, y)
+    tr = NeuralClassificationTransformer(validation_fraction=0.0, random_state=0, **fast_params(epochs=3)).fit(X, y)
     assert len(tr.history_["train_loss"]) == 3 and tr.history_["val_loss"] == []
 
 
-def test_tabular_input_uses_mlp():
+@pytest.mark.slow
+def test_tabular_input_uses_mlp(fast_params):
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (40, 5)), rng.normal(4, 1, (40, 5))])
     y = np.repeat([0, 1], 40)
-    tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 3}).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=0, **fast_params(epochs=3)).fit(X, y)
     assert isinstance(tr.encoder_, MLPEncoder)
     assert tr.transform(X).shape == (80, 256)
 
 
-def test_custom_encoder_factory(blob_images):
+@pytest.mark.slow
+def test_custom_encoder_factory(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
 
     def tiny(shape):
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(shape)), 8))
 
-    tr = NeuralClassificationTransformer(encoder=tiny, random_state=0, **{**FAST, "epochs": 1}).fit(X, y)
+    tr = NeuralClassificationTransformer(encoder=tiny, random_state=0, **fast_params(epochs=1)).fit(X, y)
     assert tr.transform(X).shape == (20, 8)
 
 
@@ -130,17 +136,18 @@ def test_bad_parameters(blob_images, params, match):
         NeuralClassificationTransformer(**params).fit(X, y)
 
 
-def test_transform_checks_shape(blob_images):
+@pytest.mark.slow
+def test_transform_checks_shape(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 1}).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=0, **fast_params(epochs=1)).fit(X, y)
     with pytest.raises(ValueError, match="per-sample shape"):
         tr.transform(X[:, :16, :16])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_fit_transform(blob_images):
+def test_cuda_fit_transform(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(random_state=0, **{**FAST, "epochs": 1, "device": "cuda"}).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=0, **fast_params(epochs=1, device="cuda")).fit(X, y)
     assert next(tr.encoder_.parameters()).is_cuda
     assert tr.transform(X).dtype == np.float32
 
@@ -148,43 +155,50 @@ def test_cuda_fit_transform(blob_images):
 # --------------------------------------------------------------------------- #
 # model selection (early_stopping) and the training record
 # --------------------------------------------------------------------------- #
-# constant rate and no warm-up: a replay with fewer epochs sees the same rates
-SELECT = dict(FAST, lr_schedule="constant", warmup_epochs=0, lr=3e-3, epochs=10, patience=3)
+@pytest.fixture
+def select_params(fast_params):
+    # constant rate and no warm-up: a replay with fewer epochs sees the same rates
+    return fast_params(lr_schedule="constant", warmup_epochs=0, lr=3e-3, epochs=10, patience=3)
 
 
-def test_knn_selection_keeps_best_accuracy_epoch_and_restores_its_weights(blob_images):
+@pytest.mark.slow
+def test_knn_selection_keeps_best_accuracy_epoch_and_restores_its_weights(blob_images, select_params):
     X, y = blob_images([0, 1, 2, 3], 15)
-    tr = NeuralClassificationTransformer(random_state=0, **SELECT).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=0, **select_params).fit(X, y)
     accuracy = tr.history_["val_accuracy"]
     assert tr.history_["epoch"] == list(range(tr.n_epochs_run_))
     # the first epoch reaching the best accuracy; stopped `patience` later unless out of epochs
     assert tr.best_epoch_ == tr.history_["epoch"][int(np.argmax(accuracy))]
-    assert tr.n_epochs_run_ == min(SELECT["epochs"], tr.best_epoch_ + SELECT["patience"] + 1)
+    assert tr.n_epochs_run_ == min(select_params["epochs"], tr.best_epoch_ + select_params["patience"] + 1)
     # A replay trained for exactly best_epoch_ + 1 epochs (constant rate, same seed)
     # is a snapshot of the weights at that epoch: the kept encoder must equal it.
     snapshot = NeuralClassificationTransformer(
-        random_state=0, early_stopping="none", **{**SELECT, "epochs": tr.best_epoch_ + 1}
+        random_state=0, early_stopping="none", **{**select_params, "epochs": tr.best_epoch_ + 1}
     ).fit(X, y)
     np.testing.assert_array_equal(tr.transform(X), snapshot.transform(X))
     if tr.best_epoch_ != tr.n_epochs_run_ - 1:
         last = NeuralClassificationTransformer(
-            random_state=0, early_stopping="none", **{**SELECT, "epochs": tr.n_epochs_run_}
+            random_state=0, early_stopping="none", **{**select_params, "epochs": tr.n_epochs_run_}
         ).fit(X, y)
         assert not np.array_equal(tr.transform(X), last.transform(X))
 
 
-def test_none_runs_every_epoch_and_keeps_the_last(blob_images):
+@pytest.mark.slow
+def test_none_runs_every_epoch_and_keeps_the_last(blob_images, select_params):
     X, y = blob_images([0, 1], 12)
-    tr = NeuralClassificationTransformer(random_state=0, early_stopping="none", **{**SELECT, "patience": 1}).fit(X, y)
-    assert tr.n_epochs_run_ == SELECT["epochs"] == len(tr.history_["train_loss"])
-    assert tr.best_epoch_ == SELECT["epochs"] - 1
-    assert len(tr.history_["val_accuracy"]) == len(tr.history_["val_loss"]) == SELECT["epochs"]
+    tr = NeuralClassificationTransformer(random_state=0, early_stopping="none", **{**select_params, "patience": 1}).fit(
+        X, y
+    )
+    assert tr.n_epochs_run_ == select_params["epochs"] == len(tr.history_["train_loss"])
+    assert tr.best_epoch_ == select_params["epochs"] - 1
+    assert len(tr.history_["val_accuracy"]) == len(tr.history_["val_loss"]) == select_params["epochs"]
 
 
-def test_history_records_every_evaluated_epoch(blob_images):
+@pytest.mark.slow
+def test_history_records_every_evaluated_epoch(blob_images, select_params):
     X, y = blob_images([0, 1, 2], 12)
     tr = NeuralClassificationTransformer(
-        random_state=0, early_stopping="none", validation_interval=3, **{**SELECT, "epochs": 7}
+        random_state=0, early_stopping="none", validation_interval=3, **{**select_params, "epochs": 7}
     ).fit(X, y)
     history = tr.history_
     assert history["epoch"] == [2, 5, 6]  # every third epoch and the last one
@@ -207,19 +221,21 @@ def test_warmup_then_cosine_learning_rate():
     assert factors(constant, 10) == [1.0] * 10
 
 
-def test_flip_average_is_mean_of_image_and_mirror(blob_images):
+@pytest.mark.slow
+def test_flip_average_is_mean_of_image_and_mirror(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
     tr = NeuralClassificationTransformer(
-        random_state=0, precision="fp32", flip_average=False, **{**FAST, "epochs": 1}
+        random_state=0, precision="fp32", flip_average=False, **fast_params(epochs=1)
     ).fit(X, y)
     plain, mirrored = tr.transform(X), tr.transform(X[:, :, ::-1])
     tr.flip_average = True
     np.testing.assert_allclose(tr.transform(X), (plain + mirrored) / 2, rtol=1e-5, atol=1e-5)
 
 
-def test_bf16_and_fp32_embeddings_agree(blob_images):
+@pytest.mark.slow
+def test_bf16_and_fp32_embeddings_agree(blob_images, fast_params):
     X, y = blob_images([0, 1], 10)
-    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", **{**FAST, "epochs": 1}).fit(X, y)
+    tr = NeuralClassificationTransformer(random_state=0, precision="fp32", **fast_params(epochs=1)).fit(X, y)
     fp32 = tr.transform(X)
     tr.precision = "bf16"
     bf16 = tr.transform(X)

@@ -90,7 +90,7 @@ def test_flags_of_an_old_file_are_derived_from_its_fields():
     assert flagged_transformers(recorded) == []  # what the file says wins
 
 
-def test_a_run_records_its_flags(monkeypatch, tmp_path):
+def test_a_run_records_its_flags(monkeypatch, tmp_path, tiny_run_args):
     seen = []
 
     def recording_flags(tasks, config, n_classes):
@@ -98,8 +98,7 @@ def test_a_run_records_its_flags(monkeypatch, tmp_path):
         return [{"task": 0, "reasons": ["scripted"]}]
 
     monkeypatch.setattr(exp, "run_flags", recording_flags)
-    argv = ["--dataset", "digits", "--n-tasks", "1", "--epochs", "1", "--quiet", "--device", "cpu"]
-    assert exp.main([*argv, "--variant", "ce", "--out", str(tmp_path)]) == 0
+    assert exp.main(tiny_run_args("--variant", "ce", "--out", tmp_path, n_tasks=1)) == 0
     ((best_epoch, min_epochs, n_classes),) = seen
     assert best_epoch.tolist() == [0.0] and min_epochs == 10 and n_classes == 2
     from proglearn_supcon.results import load_runs
@@ -150,10 +149,10 @@ def test_paired_difference_clusters_after_differencing():
         (["--param", "transformer_split=1"], "transformer_split"),
     ],
 )
-def test_bad_parameters_fail_before_any_run_starts(monkeypatch, capsys, tmp_path, args, message):
+def test_bad_parameters_fail_before_any_run_starts(monkeypatch, capsys, tmp_path, tiny_run_args, args, message):
     started = []
     monkeypatch.setattr(exp, "run_one", lambda *a, **k: started.append(a))
-    argv = ["--dataset", "digits", "--n-tasks", "2", "--quiet", "--device", "cpu", "--out", str(tmp_path), *args]
+    argv = tiny_run_args("--out", tmp_path, *args)  # a later --epochs overrides the tiny one
     assert exp.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
