@@ -27,6 +27,8 @@ from typing import Any
 
 __all__ = [
     "NOT_RECIPE",
+    "MixedRecipesError",
+    "check_one_recipe",
     "git_revision",
     "package_versions",
     "provenance",
@@ -165,3 +167,47 @@ def provenance(network_params: dict[str, Any]) -> dict[str, Any]:
         ``git_commit``, ``git_dirty``, ``versions`` and ``recipe_hash``.
     """
     return {**dict(_code_revision()), "versions": package_versions(), "recipe_hash": recipe_hash(network_params)}
+
+
+class MixedRecipesError(ValueError):
+    """Runs of one variant were made with different recipes.
+
+    Their :attr:`~proglearn_supcon.results.RunResult.recipe_hash` differ.
+    """
+
+
+def check_one_recipe(runs: list, sources: list, variant: str) -> None:
+    """Raise :class:`MixedRecipesError` unless all ``runs`` share one recipe hash.
+
+    Parameters
+    ----------
+    runs : list of :class:`~proglearn_supcon.results.RunResult`
+        Runs of one variant.
+    sources : list of path-like or str
+        Where each run was read from, named in the message.
+    variant : str
+        Their variant, named in the message.
+
+    Raises
+    ------
+    MixedRecipesError
+        Naming the first file and the first file whose recipe differs from it,
+        with the parameters they differ in (one line).
+    """
+    hashes = [run.recipe_hash for run in runs]
+    if len(set(hashes)) <= 1:
+        return
+    first, other = 0, next(i for i, h in enumerate(hashes) if h != hashes[0])
+    differences = recipe_differences(
+        runs[first].config.get("network_params") or {}, runs[other].config.get("network_params") or {}
+    )
+
+    def named(i: int) -> str:
+        return f"{sources[i]} (recipe {(hashes[i] or 'unknown')[:12]})"
+
+    raise MixedRecipesError(
+        f"runs of variant {variant!r} were made with {len(set(hashes))} different recipes: "
+        f"{named(first)} and {named(other)} differ in {'; '.join(differences) or 'unrecorded parameters'}; "
+        "compare, plot, geometry and summary pool them anyway with --allow-mixed-recipes "
+        "(allow_mixed_recipes=True in Python)"
+    )

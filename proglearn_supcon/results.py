@@ -71,7 +71,7 @@ from typing import Any
 import numpy as np
 
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
-from .provenance import recipe_differences, recipe_hash
+from .provenance import MixedRecipesError, check_one_recipe, recipe_hash  # noqa: F401 - MixedRecipesError: public here too
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -402,47 +402,6 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
     if not allow_mixed_recipes:
         check_one_recipe(runs, files, variant)
     return sorted(runs, key=lambda r: (r.shift, r.slot))
-
-
-class MixedRecipesError(ValueError):
-    """Runs of one variant were made with different recipes (their :attr:`RunResult.recipe_hash` differ)."""
-
-
-def check_one_recipe(runs: list[RunResult], sources: list, variant: str) -> None:
-    """Raise :class:`MixedRecipesError` unless all ``runs`` share one recipe hash.
-
-    Parameters
-    ----------
-    runs : list of RunResult
-        Runs of one variant.
-    sources : list of path-like or str
-        Where each run was read from, named in the message.
-    variant : str
-        Their variant, named in the message.
-
-    Raises
-    ------
-    MixedRecipesError
-        Naming the first file and the first file whose recipe differs from it,
-        with the parameters they differ in (one line).
-    """
-    hashes = [run.recipe_hash for run in runs]
-    if len(set(hashes)) <= 1:
-        return
-    first, other = 0, next(i for i, h in enumerate(hashes) if h != hashes[0])
-    differences = recipe_differences(
-        runs[first].config.get("network_params") or {}, runs[other].config.get("network_params") or {}
-    )
-
-    def named(i: int) -> str:
-        return f"{sources[i]} (recipe {(hashes[i] or 'unknown')[:12]})"
-
-    raise MixedRecipesError(
-        f"runs of variant {variant!r} were made with {len(set(hashes))} different recipes: "
-        f"{named(first)} and {named(other)} differ in {'; '.join(differences) or 'unrecorded parameters'}; "
-        "compare, plot, geometry and summary pool them anyway with --allow-mixed-recipes "
-        "(allow_mixed_recipes=True in Python)"
-    )
 
 
 def stack_runs(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:

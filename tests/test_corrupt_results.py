@@ -117,6 +117,7 @@ def test_list_shows_a_corrupt_run_as_to_do_and_moves_it_aside(tmp_path, capsys):
     assert not bad.exists() and aside.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_corrupt_runs_are_moved_aside_and_redone(tmp_path, capsys, monkeypatch):
     """A truncated file, then one missing a field: each is named, kept under a fresh name, and its run redone."""
     argv = [*TINY, "--variant", "ce", "--out", str(tmp_path)]

@@ -125,6 +125,7 @@ def test_git_revision_of_this_package_is_its_checkout():
     assert prov.git_revision() == _worktree_revision()
 
 
+@pytest.mark.slow
 def test_results_file_records_provenance(tmp_path):
     argv = ["--dataset", "digits", "--n-tasks", "1", "--epochs", "1", "--quiet", "--device", "cpu"]
     assert exp.main([*argv, "--variant", "ce", "--out", str(tmp_path)]) == 0

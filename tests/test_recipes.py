@@ -101,6 +101,7 @@ def commands(root: Path, out: Path) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["compare", "geometry", "plot", "summary"])
 def test_commands_refuse_mixed_recipes_unless_allowed(command, mixed, tmp_path, capsys):
     argv = commands(mixed, tmp_path)[command]

@@ -90,6 +90,7 @@ def test_flags_of_an_old_file_are_derived_from_its_fields():
     assert flagged_transformers(recorded) == []  # what the file says wins
 
 
+@pytest.mark.slow
 def test_a_run_records_its_flags(monkeypatch, tmp_path, tiny_run_args):
     seen = []
 

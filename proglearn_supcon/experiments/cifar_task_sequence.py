@@ -42,14 +42,13 @@ from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser
+from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser  # noqa: F401 - DEFAULT_EPOCHS: public here too
+from proglearn_supcon.experiments.params import check_network_params, network_params
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.provenance import provenance
 from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult
-from proglearn_supcon.seeding import derive_seed
-from proglearn_supcon.transformers import resolve_device
 
 
 @dataclass(frozen=True)
@@ -59,22 +58,6 @@ class RunSpec:
     variant: str
     shift: int
     slot: int
-
-
-def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int) -> dict:
-    """Estimator parameters of one run; variants of a (shift, slot) share the seed."""
-    params = {
-        "loss": variant,
-        "device": args.device,
-        "random_state": derive_seed(args.seed, "run", shift, slot),
-        # Epoch bars only when runs are sequential: parallel workers would interleave them.
-        "verbose": not args.quiet and args.n_jobs == 1,
-    }
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
-    if epochs is not None:
-        params["epochs"] = epochs
-    params.update(dict(args.param or []))
-    return params
 
 
 @dataclass
@@ -244,28 +227,6 @@ def run_config(
     # Hashed from the parameters as written, so the hash can be recomputed from the file.
     config["provenance"] = provenance(config["network_params"])
     return config
-
-
-def check_network_params(specs, args: argparse.Namespace) -> str | None:
-    """The first invalid network parameter of any run, as a one-line message; None when all are valid.
-
-    Every run's parameters (``--param``, ``--epochs`` and the defaults) are
-    checked as the estimator would check them, before any run starts: a bad
-    value must not start a sweep whose every run then fails in its worker.
-    """
-    for spec in specs:
-        params = network_params(args, spec.variant, spec.shift, spec.slot)
-        try:
-            LifelongClassificationNetwork(**params)._check_params()
-            if driver.is_local(args) and not args.devices:  # cluster workers have devices of their own
-                resolve_device(params["device"])  # e.g. "cuda" on a machine without CUDA
-        except TypeError as exc:  # a name the estimator does not take
-            unknown = sorted(set(params) - set(LifelongClassificationNetwork._get_param_names()))
-            detail = f"unknown parameter {', '.join(map(repr, unknown))}" if unknown else str(exc)
-            return f"invalid network parameter: {detail}"
-        except ValueError as exc:
-            return f"invalid network parameter: {exc}"
-    return None
 
 
 def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None, position: int = 0) -> RunResult:

@@ -1,0 +1,57 @@
+"""The network parameters of one run of the experiment, and their check before any run starts.
+
+:func:`network_params` turns the command line (``--param``, ``--epochs``,
+``--seed``, ...) into the estimator parameters of a run;
+:func:`check_network_params` checks every run's parameters the way the
+estimator will, so a bad value is one error line before any training.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from proglearn_supcon.experiments import driver
+from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS
+from proglearn_supcon.network import LifelongClassificationNetwork
+from proglearn_supcon.seeding import derive_seed
+from proglearn_supcon.transformers import resolve_device
+
+__all__ = ["check_network_params", "network_params"]
+
+
+def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int) -> dict:
+    """Estimator parameters of one run; variants of a (shift, slot) share the seed."""
+    params = {
+        "loss": variant,
+        "device": args.device,
+        "random_state": derive_seed(args.seed, "run", shift, slot),
+        # Epoch bars only when runs are sequential: parallel workers would interleave them.
+        "verbose": not args.quiet and args.n_jobs == 1,
+    }
+    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
+    if epochs is not None:
+        params["epochs"] = epochs
+    params.update(dict(args.param or []))
+    return params
+
+
+def check_network_params(specs, args: argparse.Namespace) -> str | None:
+    """The first invalid network parameter of any run, as a one-line message; None when all are valid.
+
+    Every run's parameters (``--param``, ``--epochs`` and the defaults) are
+    checked as the estimator would check them, before any run starts: a bad
+    value must not start a sweep whose every run then fails in its worker.
+    """
+    for spec in specs:
+        params = network_params(args, spec.variant, spec.shift, spec.slot)
+        try:
+            LifelongClassificationNetwork(**params)._check_params()
+            if driver.is_local(args) and not args.devices:  # cluster workers have devices of their own
+                resolve_device(params["device"])  # e.g. "cuda" on a machine without CUDA
+        except TypeError as exc:  # a name the estimator does not take
+            unknown = sorted(set(params) - set(LifelongClassificationNetwork._get_param_names()))
+            detail = f"unknown parameter {', '.join(map(repr, unknown))}" if unknown else str(exc)
+            return f"invalid network parameter: {detail}"
+        except ValueError as exc:
+            return f"invalid network parameter: {exc}"
+    return None
