@@ -343,16 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         # Loads (and validates) the data once before any training starts. Only
         # where the runs train: cluster workers read their own data and report it missing.
         if driver.is_local(args):
-            task_sequence(
-                args.dataset,
-                n_tasks=args.n_tasks,
-                classes_per_task=args.classes_per_task,
-                n_train_per_task=args.n_train_per_task,
-                shift=todo[0].shift,
-                slot=todo[0].slot,
-                data_dir=args.data_dir,
-                download=args.download,
-            )
+            load_tasks(todo[0], args)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
