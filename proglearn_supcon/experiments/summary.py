@@ -58,14 +58,15 @@ def summarize(
 
     root = Path(results_dir)
     lines = [f"results: {root / '<variant>' / 'shift<s>_slot<k>.json'} ({', '.join(variants)})"]
-    for variant in variants:
-        metrics = run_metrics(load_runs(root, variant))
+    runs_by_variant = {variant: load_runs(root, variant) for variant in variants}
+    for variant, runs in runs_by_variant.items():
+        metrics = run_metrics(runs)
         lines.append(
             f"  {variant:<7} final accuracy {np.mean(metrics.accuracy[:, -1, :]):.3f}   "
             f"mean FTE {np.mean(metrics.fte):.3f}   final TE {np.mean(metrics.te[:, -1, :]):.3f}   "
             f"({metrics.n_runs} run{'s' if metrics.n_runs != 1 else ''})"
         )
-    lines += flagged_lines(root, variants)
+    lines += flagged_lines(runs_by_variant)
     if a not in variants or b not in variants:
         return "\n".join(lines)
     out = root / f"{a}_vs_{b}.png"
@@ -95,11 +96,14 @@ def summarize(
     return "\n".join(lines)
 
 
-def flagged_lines(results_dir: str | os.PathLike, variants, *, allow_mixed_recipes: bool = False) -> list[str]:
-    """One line per transformer that looks failed (:mod:`proglearn_supcon.flags`), or one saying there is none."""
+def flagged_lines(runs_by_variant: dict) -> list[str]:
+    """One line per transformer that looks failed (:mod:`proglearn_supcon.flags`), or one saying there is none.
+
+    ``runs_by_variant`` maps each variant to its loaded runs (the callers have them already).
+    """
     lines = []
-    for variant in variants:
-        for run in load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes):
+    for variant, runs in runs_by_variant.items():
+        for run in runs:
             for flag in flagged_transformers(run):
                 reasons = "; ".join(flag["reasons"])
                 lines.append(f"  {variant} shift {run.shift} slot {run.slot} task {flag['task']}: {reasons}")
@@ -134,9 +138,9 @@ def variant_table(
         "| epochs / task | runs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    n_intervals, n_shifts = 0, set()
+    n_intervals, n_shifts, runs_by_variant = 0, set(), {}
     for variant in variants:
-        runs = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
+        runs = runs_by_variant[variant] = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)
         m = run_metrics(runs)
         shifts = m.shifts
         n_shifts.add(n_clusters(shifts, m.n_runs))
@@ -160,7 +164,7 @@ def variant_table(
         f"averaged first: they share its test images); {n_intervals} intervals in this table, none corrected "
         "for multiple comparisons.",
         "",
-        *flagged_lines(results_dir, variants, allow_mixed_recipes=allow_mixed_recipes),
+        *flagged_lines(runs_by_variant),
     ]
     return "\n".join(lines)
 
