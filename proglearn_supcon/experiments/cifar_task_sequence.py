@@ -69,8 +69,11 @@ class TaskRecord:
     :data:`~proglearn_supcon.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
     is transformer ``tid``'s embedding of task ``s``'s test set and
     ``test_posteriors[s][tid]`` its voter's posteriors there: transformers and
-    voters are frozen once fitted, so each pair is computed once and kept for
-    the later tasks and the diagnostics.
+    voters are frozen once fitted, so each pair is computed once and its
+    posteriors kept for the later tasks. The embeddings are needed by the
+    diagnostics alone and, without them, dropped after each task
+    (:meth:`drop_embeddings`): there are T x T of them, 8 MB each for 1000
+    CIFAR test images, where the posteriors are 80 KB.
     """
 
     accuracy: np.ndarray
@@ -86,6 +89,11 @@ class TaskRecord:
             test_embeddings=[dict() for _ in range(n_tasks)],
             test_posteriors=[dict() for _ in range(n_tasks)],
         )
+
+    def drop_embeddings(self) -> None:
+        """Forget the test embeddings computed so far (the posteriors stay)."""
+        for embeddings in self.test_embeddings:
+            embeddings.clear()
 
 
 def prepare_process(threads: int | None) -> PeakMemory:
@@ -174,11 +182,19 @@ def evaluate_seen_tasks(net: LifelongClassificationNetwork, tasks, t: int, recor
 
 
 def learn_tasks(
-    net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int, peak: PeakMemory
+    net: LifelongClassificationNetwork,
+    tasks,
+    label: str,
+    quiet: bool,
+    position: int,
+    peak: PeakMemory,
+    keep_embeddings: bool = False,
 ) -> TaskRecord:
     """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured.
 
     ``peak`` measures the run's own peak memory, recorded after each task.
+    ``keep_embeddings`` keeps every test embedding in the record, for the
+    diagnostics; otherwise each is dropped once its posteriors are known.
     """
     from tqdm.auto import tqdm
 
@@ -188,6 +204,8 @@ def learn_tasks(
         train_task(net, task, t, record)
         evaluate_new_task(net, task, t, record)
         evaluate_seen_tasks(net, tasks, t, record)
+        if not keep_embeddings:
+            record.drop_embeddings()
         record.per_task["peak_memory_mb"][t] = peak.mb()
         bar.set_postfix(
             acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
@@ -252,7 +270,7 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
     tasks = load_tasks(spec, args)
     net = LifelongClassificationNetwork(**network_params(args, spec.variant, spec.shift, spec.slot))
     label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
-    record = learn_tasks(net, tasks, label, args.quiet, position, peak)
+    record = learn_tasks(net, tasks, label, args.quiet, position, peak, keep_embeddings=args.diagnostics)
     config = run_config(spec, args, net, tasks, peak)
     return RunResult(
         variant=spec.variant,
