@@ -205,7 +205,9 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
             values beyond float16's range.
         """
         self._check_params()
-        X = _check_embeddings(X, copy=True)  # a copy: later edits of X must not move the voter
+        # A copy, so that later edits of X cannot move the voter; the 16-bit
+        # conversions make their own, so a float32 copy there would be a waste.
+        X = _check_embeddings(X, copy=self.storage_dtype == "float32")
         y = column_or_1d(y, warn=True)
         if len(y) != len(X):
             raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}.")

@@ -152,13 +152,16 @@ def test_zero_vectors_with_cosine():
     np.testing.assert_allclose(proba[:3], np.tile(expected, (3, 1)))
 
 
-def test_fit_copies_the_embeddings():
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("storage_dtype", ["float32", "float16", "bfloat16"])
+def test_fit_copies_the_embeddings(metric, storage_dtype):
     X_fit, y_fit, X_query = data()
-    voter = KNNClassificationVoter(k=3).fit(X_fit, y_fit)
+    voter = KNNClassificationVoter(k=3, metric=metric, storage_dtype=storage_dtype).fit(X_fit, y_fit)
     before = voter.predict_proba(X_query)
     X_fit[:] = 0
     np.testing.assert_array_equal(voter.predict_proba(X_query), before)
-    assert voter.X_fit_.dtype == np.float32
+    if storage_dtype == "float32":
+        assert voter.X_fit_.dtype == np.float32
 
 
 def test_sklearn_conventions():
