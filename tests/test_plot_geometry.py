@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `plotting` is not an installed package
     sys.path.insert(0, str(REPO))
 
+from proglearn_supcon.geometry import GEOMETRY_METRICS  # noqa: E402
 from proglearn_supcon.plotting.common import MINUS  # noqa: E402
 from proglearn_supcon.plotting.plot_geometry import main, plot_geometry_comparison  # noqa: E402
 from proglearn_supcon.results import DEFAULT_VIEW, TASK_FIELDS, Diagnostics, RunResult, write_run  # noqa: E402
@@ -35,16 +36,7 @@ TRANSFER = {
     "ce": np.array([[0.52, 0.44, 0.36], [0.40, 0.58, 0.38], [0.30, 0.40, 0.66]]),
 }
 SCALE = {"supcon": 1.0, "ce": 3.0}
-METRICS = (
-    "nc1",
-    "variance_ratio",
-    "angle_deviation",
-    "norm_spread",
-    "alignment",
-    "uniformity",
-    "effective_rank",
-    "effective_rank_ceiling",
-)
+METRICS = GEOMETRY_METRICS  # every metric a run records, the effective rank's ceiling last
 VIEWS = (("encoder", "test"), ("encoder", "train"), ("projection", "test"), ("projection", "train"))
 PANELS = ("nc1", "variance_ratio", "alignment", "angle_deviation", "norm_spread", "effective_rank")
 
