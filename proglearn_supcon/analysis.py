@@ -27,9 +27,11 @@ __all__ = [
     "format_mean_interval",
     "mean_over_seen",
     "nanmean_quiet",
+    "own_and_other",
     "pair_runs",
     "run_key",
     "run_metrics",
+    "triangle_means",
 ]
 
 
@@ -131,6 +133,38 @@ def nanmean_quiet(values: np.ndarray, axis: int | None = None) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(values, axis=axis)
+
+
+def own_and_other(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-task values of a (R, T, T) ``[run, transformer, task]`` array.
+
+    Returns
+    -------
+    own : ndarray of shape (R, T)
+        ``values[r, t, t]``: transformer ``t`` on its own task.
+    other : ndarray of shape (R, T)
+        ``mean_{j != t} values[r, t, j]``: transformer ``t`` on the other
+        tasks (NaN-aware; NaN when ``T = 1``).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_tasks = values.shape[-1]
+    off = ~np.eye(n_tasks, dtype=bool)
+    return np.diagonal(values, axis1=1, axis2=2).copy(), nanmean_quiet(np.where(off, values, np.nan), axis=2)
+
+
+def triangle_means(matrices: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-run means (R,) of the diagonal, forward (``i < j``) and backward (``i > j``) parts.
+
+    ``matrices[r, i, j]`` with ``i`` the transformer and ``j`` the task, so
+    ``i < j`` is an earlier transformer on a later task.
+    """
+    matrices = np.asarray(matrices, dtype=np.float64)
+    i, j = np.indices(matrices.shape[1:])
+    return {
+        "diagonal": nanmean_quiet(matrices[:, i == j], axis=1),
+        "forward": nanmean_quiet(matrices[:, i < j], axis=1),
+        "backward": nanmean_quiet(matrices[:, i > j], axis=1),
+    }
 
 
 def format_mean_interval(mean: float, low: float, high: float, digits: int = 3) -> str:

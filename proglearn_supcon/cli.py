@@ -7,6 +7,8 @@ Subcommands (modules under :mod:`proglearn_supcon`)::
     proglearn-supcon plot ...      # the figure of one variant (plotting.plot_variant)
     proglearn-supcon compare ...   # the difference figure of two variants (plotting.compare_variants)
     proglearn-supcon geometry ...  # transfer matrices and embedding geometry (plotting.plot_geometry)
+    proglearn-supcon dose-response ...  # held-out knob sweep: transfer against effective rank
+                                        # (experiments.dose_response)
 
 Each subcommand takes exactly the options of its module's command line (the
 checkout's thin scripts, ``python experiments/cifar_task_sequence.py`` or
@@ -22,7 +24,7 @@ import argparse
 import sys
 
 from proglearn_supcon._version import __version__
-from proglearn_supcon.experiments import cifar_task_sequence, summary
+from proglearn_supcon.experiments import cifar_task_sequence, dose_response, summary
 from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -37,6 +39,10 @@ COMMANDS = {
     "plot": (plot_variant, "plot the transfer and timing figures of one variant"),
     "compare": (compare_variants, "plot and summarize the differences between two variants"),
     "geometry": (plot_geometry, "plot transfer matrices and embedding geometry of two variants (--diagnostics runs)"),
+    "dose-response": (
+        dose_response,
+        "run SupCon temperatures and CE label smoothings on held-out shift 6; fit transfer against effective rank",
+    ),
 }
 
 

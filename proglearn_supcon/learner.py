@@ -252,6 +252,34 @@ class ProgressiveLearner:
             raise ValueError(f"unknown transformer_id {transformer_id!r}; known: {self.transformer_ids}")
         return self.transformers_[transformer_id].transform(X)
 
+    def voter_fit_embeddings(self, transformer_id, task_id) -> tuple[np.ndarray, np.ndarray]:
+        """What voter ``(transformer_id, task_id)`` was fitted on, read from the voter: no forward pass.
+
+        Parameters
+        ----------
+        transformer_id, task_id : hashable
+            The voter's transformer and task.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_fit, embedding_dim), float32
+            The transformer's embeddings of the task's rows the voter was
+            fitted on: all of the task's data, or for the task's own
+            transformer its voter split (``TaskData.voter_indices``), in that
+            order. The voter's own array: read it, do not change it.
+        labels : ndarray of shape (n_fit,)
+            Their labels.
+
+        Raises
+        ------
+        ValueError
+            If there is no such voter.
+        """
+        voter = self.voters_.get((transformer_id, task_id))
+        if voter is None:
+            raise ValueError(f"no voter for task {task_id!r} on transformer {transformer_id!r}")
+        return voter.X_fit_, voter.classes_[voter.y_fit_]
+
     def predict_proba_from_embeddings(self, embeddings: Mapping, task_id) -> np.ndarray:
         """Decider posteriors of task ``task_id`` from precomputed embeddings.
 

@@ -30,11 +30,22 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       ],
       "diagnostics": {                        # only in runs made with --diagnostics
         "transfer_matrix": [[0.31, 0.22, ...], ...],   # [i][j]: transformer i's voter alone on task j
-        "geometry": [                         # tidy: one row per (transformer, task)
-          {"transformer": 0, "task": 1, "nc1": 2.1, "effective_rank": 410.0, ...}, ...
+        "geometry": [                         # tidy: one row per (transformer, task, space, split)
+          {"transformer": 0, "task": 1, "space": "encoder", "split": "test",
+           "nc1": 2.1, "effective_rank": 410.0, "effective_rank_ceiling": 999.0, ...}, ...
+        ],
+        "decomposition": [                    # one row per task, after the last task
+          {"task": 0, "network_accuracy": 0.52, "own_accuracy": 0.45, ...}, ...
         ]
       }
     }
+
+A geometry row's ``space`` and ``split`` say which embedding it measures
+(:data:`GEOMETRY_SPACES`, :data:`GEOMETRY_SPLITS`; what each is exactly:
+:mod:`proglearn_supcon.experiments.diagnostics`). Files written before they
+were recorded have neither, and only the encoder output's test-set geometry:
+their rows read as ``("encoder", "test")``, and they have no
+``decomposition``.
 
 ``provenance`` is absent from files written before it was recorded; their
 :attr:`RunResult.recipe_hash` is computed from ``network_params``. The runs of
@@ -75,6 +86,14 @@ from .provenance import MixedRecipesError, check_one_recipe, recipe_hash  # noqa
 
 #: Version of the results-file layout.
 SCHEMA = 1
+#: The embedding spaces a geometry record can measure: the encoder output
+#: (what the voters use) and the L2-normalised output of the training head.
+GEOMETRY_SPACES = ("encoder", "projection")
+#: The data a geometry record can measure: a task's test set, or its training data.
+GEOMETRY_SPLITS = ("test", "train")
+#: The (space, split) of :attr:`Diagnostics.geometry`, and of every record of a
+#: file written before records named theirs.
+DEFAULT_VIEW = ("encoder", "test")
 #: Per-task fields of a run, one value per task in ``RunResult.tasks``.
 TASK_FIELDS = (
     "single_task_accuracy",
@@ -124,11 +143,50 @@ class Diagnostics:
         single-task accuracy.
     geometry : dict of str to ndarray of shape (T, T), float64
         One array per metric; ``geometry[name][i, j]`` is the metric of
-        transformer ``i``'s embedding of task ``j``'s test set (NaN if undefined).
+        transformer ``i``'s encoder output on task ``j``'s test set (NaN if
+        undefined): the view :data:`DEFAULT_VIEW`, ``views[DEFAULT_VIEW]``.
+    views : dict of (str, str) to dict of str to ndarray of shape (T, T), float64
+        The same per ``(space, split)`` of :data:`GEOMETRY_SPACES` x
+        :data:`GEOMETRY_SPLITS` that was measured; always holds
+        ``DEFAULT_VIEW`` (``geometry`` itself), and only it for files written
+        before the other views were recorded.
+    decomposition : dict of str to ndarray of shape (T,), float64, or None
+        One array per field of
+        :class:`~proglearn_supcon.decomposition.AccuracyDecomposition`:
+        task ``t``'s network accuracy after the last task, split into its
+        parts; None in files written before it was recorded.
+
+    Raises
+    ------
+    ValueError
+        If ``views`` holds a ``DEFAULT_VIEW`` different from ``geometry``.
     """
 
     transfer_matrix: np.ndarray
     geometry: dict[str, np.ndarray]
+    views: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
+    decomposition: dict[str, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        default = self.views.get(DEFAULT_VIEW)
+        if default is not None and default is not self.geometry and not _same_metrics(default, self.geometry):
+            raise ValueError(f"views[{DEFAULT_VIEW}] differs from geometry; they are the same view")
+        # The default view first, so that every reader iterates the views in one order.
+        self.views = {DEFAULT_VIEW: self.geometry, **{k: v for k, v in self.views.items() if k != DEFAULT_VIEW}}
+
+    @classmethod
+    def from_views(
+        cls,
+        transfer_matrix: np.ndarray,
+        views: dict[tuple[str, str], dict[str, np.ndarray]],
+        decomposition: dict[str, np.ndarray] | None = None,
+    ) -> "Diagnostics":
+        """Diagnostics whose ``geometry`` is ``views[DEFAULT_VIEW]``; KeyError if it is missing."""
+        return cls(transfer_matrix, views[DEFAULT_VIEW], dict(views), decomposition)
+
+
+def _same_metrics(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
 
 
 @dataclass
@@ -241,30 +299,52 @@ def _diagnostics_payload(diagnostics: Diagnostics) -> dict[str, Any]:
         {
             "transformer": i,
             "task": j,
-            **{name: _finite_or_none(values[i, j]) for name, values in diagnostics.geometry.items()},
+            "space": space,
+            "split": split,
+            **{name: _finite_or_none(values[i, j]) for name, values in metrics.items()},
         }
+        for (space, split), metrics in diagnostics.views.items()
         for i in range(matrix.shape[0])
         for j in range(matrix.shape[1])
     ]
-    return {"transfer_matrix": [[_finite_or_none(v) for v in row] for row in matrix], "geometry": rows}
+    payload = {"transfer_matrix": [[_finite_or_none(v) for v in row] for row in matrix], "geometry": rows}
+    if diagnostics.decomposition is not None:
+        payload["decomposition"] = [
+            {"task": t, **{name: _finite_or_none(values[t]) for name, values in diagnostics.decomposition.items()}}
+            for t in range(matrix.shape[1])
+        ]
+    return payload
+
+
+#: Keys of a geometry row that say where it is, not what it measured.
+_GEOMETRY_KEYS = ("transformer", "task", "space", "split")
 
 
 def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnostics:
     matrix = np.array(payload["transfer_matrix"], dtype=np.float64)  # null reads as NaN
     if matrix.ndim != 2:
         raise CorruptResultsError(source, f"diagnostics.transfer_matrix must be a 2-D list, got shape {matrix.shape}")
-    # Metric names in the order they were written (dict.fromkeys keeps first-seen order).
-    names = [
-        key
-        for key in dict.fromkeys(k for row in payload["geometry"] for k in row)
-        if key not in ("transformer", "task")
-    ]
-    geometry = {name: np.full(matrix.shape, np.nan) for name in names}
+    views: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for row in payload["geometry"]:
-        for name in names:
-            value = row.get(name)
-            geometry[name][row["transformer"], row["task"]] = np.nan if value is None else value
-    return Diagnostics(transfer_matrix=matrix, geometry=geometry)
+        # Rows of files written before views were recorded have no space or split.
+        view = (row.get("space", DEFAULT_VIEW[0]), row.get("split", DEFAULT_VIEW[1]))
+        metrics = views.setdefault(view, {})
+        for name, value in row.items():
+            if name in _GEOMETRY_KEYS:
+                continue
+            # Metric names in the order they were written (dicts keep first-seen order).
+            values = metrics.setdefault(name, np.full(matrix.shape, np.nan))
+            values[row["transformer"], row["task"]] = np.nan if value is None else value
+    views.setdefault(DEFAULT_VIEW, {})
+    decomposition = None
+    if payload.get("decomposition") is not None:
+        names = [k for k in dict.fromkeys(k for row in payload["decomposition"] for k in row) if k != "task"]
+        decomposition = {name: np.full(matrix.shape[1], np.nan) for name in names}
+        for row in payload["decomposition"]:
+            for name in names:
+                value = row.get(name)
+                decomposition[name][row["task"]] = np.nan if value is None else value
+    return Diagnostics.from_views(matrix, views, decomposition)
 
 
 def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResult:

@@ -144,7 +144,7 @@ def test_runtime_errors_are_status_2(tmp_path, capsys):
 
 def test_commands_are_the_modules_themselves():
     """Each subcommand names its module object (imported directly, no module names as strings)."""
-    from proglearn_supcon.experiments import cifar_task_sequence, summary
+    from proglearn_supcon.experiments import cifar_task_sequence, dose_response, summary
     from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
 
     modules = {name: module for name, (module, _) in cli.COMMANDS.items()}
@@ -154,6 +154,7 @@ def test_commands_are_the_modules_themselves():
         "plot": plot_variant,
         "compare": compare_variants,
         "geometry": plot_geometry,
+        "dose-response": dose_response,
     }
 
 

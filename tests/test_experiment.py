@@ -173,6 +173,15 @@ def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path, 
     for name, values in run.diagnostics.geometry.items():
         assert values.shape == (2, 2) and np.isfinite(values).all(), name
     assert (run.diagnostics.geometry["effective_rank"] >= 1).all() and run.config["diagnostics"] is True
+    # Every space and split, each effective rank below its recorded ceiling.
+    assert set(run.diagnostics.views) == {(s, p) for s in ("encoder", "projection") for p in ("test", "train")}
+    for view, metrics in run.diagnostics.views.items():
+        assert set(metrics) == set(GEOMETRY_METRICS), view
+        assert (metrics["effective_rank"] <= metrics["effective_rank_ceiling"] + 1e-9).all(), view
+    assert (run.diagnostics.views[("projection", "test")]["effective_rank_ceiling"] == 2).all()  # 2 logits
+    assert (run.diagnostics.geometry["effective_rank_ceiling"] == run.n_test_per_task - 1).all()
+    # The decomposition's network accuracy is the run's accuracy after the last task.
+    np.testing.assert_array_equal(run.diagnostics.decomposition["network_accuracy"], run.accuracy[-1])
 
 
 @pytest.mark.slow

@@ -5,9 +5,10 @@ learns the tasks in order. After each task it records the accuracy on every
 task seen so far (all transformers voting) and the single-task accuracy of the
 new task (its own transformer only, ``transformer_ids=[t]``: no second network
 is trained), plus training time, inference times and peak memory. With
-``--diagnostics`` it also records, from the test embeddings it already has, the
-transfer matrix and the embedding geometry of every (transformer, task) pair
-(:mod:`proglearn_supcon.geometry`). Each run is
+``--diagnostics`` it also records the transfer matrix, the embedding geometry
+of every (transformer, task) pair in the encoder and projection spaces on the
+test and training data, and the decomposition of each task's final network
+accuracy (:mod:`proglearn_supcon.experiments.diagnostics`). Each run is
 written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
 :mod:`proglearn_supcon.results`); a rerun skips the finished runs and
 moves a corrupt results file aside (``<name>.corrupt``) to redo its run.
@@ -43,12 +44,12 @@ from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser  # noqa: F401 - DEFAULT_EPOCHS: public here too
+from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, network_params
 from proglearn_supcon.flags import run_flags
-from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.provenance import provenance
-from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult
+from proglearn_supcon.results import TASK_FIELDS, RunResult
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,9 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         config=config,
         library_version=__version__,
         diagnostics=(
-            run_diagnostics(record.test_embeddings, record.test_posteriors, tasks) if args.diagnostics else None
+            run_diagnostics(net.learner_, record.test_embeddings, record.test_posteriors, tasks, net.random_state)
+            if args.diagnostics
+            else None
         ),
         flagged_transformers=run_flags(record.per_task, config, len(tasks[0].classes)),
     )
@@ -294,24 +297,6 @@ def _best_val_accuracy(transformer) -> float:
     if transformer.best_epoch_ not in history["epoch"]:
         return float("nan")
     return float(history["val_accuracy"][history["epoch"].index(transformer.best_epoch_)])
-
-
-def run_diagnostics(test_embeddings: list[dict], test_posteriors: list[dict], tasks) -> Diagnostics:
-    """Transfer matrix and geometry of every transformer's embedding of every task's test set.
-
-    Uses only what the run already has: ``test_embeddings[j][i]`` (transformer
-    ``i``'s embeddings of task ``j``'s test set) and ``test_posteriors[j][i]``
-    (the posteriors there of voter ``(i, j)``, fitted on task ``j``'s data; for
-    ``i == j`` on the voter split only, exactly as for the single-task
-    accuracy); nothing is retrained, re-embedded or re-voted. About 0.2 s per
-    pair for 1000 2000-d test embeddings on one core: 20 s for a 10-task run.
-    """
-    labels = [task.y_test for task in tasks]
-    n_tasks = len(tasks)
-    pairs = [[embedding_geometry(test_embeddings[j][i], labels[j]) for j in range(n_tasks)] for i in range(n_tasks)]
-    geometry = {name: np.array([[pair[name] for pair in row] for row in pairs]) for name in GEOMETRY_METRICS}
-    matrix = transfer_matrix(test_posteriors, [task.classes for task in tasks], labels)
-    return Diagnostics(matrix, geometry)
 
 
 def _device_name(net: LifelongClassificationNetwork) -> str:
