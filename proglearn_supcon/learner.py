@@ -253,7 +253,12 @@ class ProgressiveLearner:
         return self.transformers_[transformer_id].transform(X)
 
     def voter_fit_embeddings(self, transformer_id, task_id) -> tuple[np.ndarray, np.ndarray]:
-        """What voter ``(transformer_id, task_id)`` was fitted on, read from the voter: no forward pass.
+        """The encoder embeddings voter ``(transformer_id, task_id)`` was fitted on.
+
+        Read from the voter (no forward pass) when it stores them as they
+        are; when its transformer has a reducer (``voter_dim``) or the voter
+        stores 16 bits (``voter_dtype``), what it holds is not the encoder's
+        embedding, so the rows are embedded again.
 
         Parameters
         ----------
@@ -266,7 +271,8 @@ class ProgressiveLearner:
             The transformer's embeddings of the task's rows the voter was
             fitted on: all of the task's data, or for the task's own
             transformer its voter split (``TaskData.voter_indices``), in that
-            order. The voter's own array: read it, do not change it.
+            order. When read from the voter, its own array: read it, do not
+            change it.
         labels : ndarray of shape (n_fit,)
             Their labels.
 
@@ -278,7 +284,13 @@ class ProgressiveLearner:
         voter = self.voters_.get((transformer_id, task_id))
         if voter is None:
             raise ValueError(f"no voter for task {task_id!r} on transformer {transformer_id!r}")
-        return voter.X_fit_, voter.classes_[voter.y_fit_]
+        labels = voter.classes_[voter.y_fit_]
+        stored = voter.X_fit_
+        if transformer_id not in self.reducers_ and isinstance(stored, np.ndarray) and stored.dtype == np.float32:
+            return stored, labels
+        data = self.tasks_[task_id]
+        rows = data.voter_indices if transformer_id == task_id else slice(None)
+        return self.transform(data.X[rows], transformer_id), labels
 
     def predict_proba_from_embeddings(self, embeddings: Mapping, task_id) -> np.ndarray:
         """Decider posteriors of task ``task_id`` from precomputed embeddings.

@@ -206,3 +206,23 @@ def test_decomposition_adds_up_to_the_networks_accuracy(tiny_run):
 def test_voter_fit_embeddings_of_an_unknown_voter(tiny_run):
     with pytest.raises(ValueError, match="no voter for task 5 on transformer 0"):
         tiny_run[0].learner_.voter_fit_embeddings(0, 5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage", [{"voter_dtype": "float16"}, {"voter_dim": 3}])
+def test_voter_fit_embeddings_are_the_encoders_whatever_the_voters_store(fast_params, storage):
+    # 16-bit or reduced voters hold something else than the encoder's embedding,
+    # which the training-split diagnostics (and the projection head) need.
+    rng = np.random.default_rng(4)
+    X = [rng.normal(size=(60, 6)) for _ in range(2)]
+    y = [np.repeat([0, 1], 30), np.repeat([2, 3], 30)]
+    net = LifelongClassificationNetwork(loss="ce", random_state=0, **fast_params(epochs=2), **storage)
+    for t in range(2):
+        net.add_task(X[t], y[t], task_id=t)
+    learner = net.learner_
+    for i, j in itertools.product(range(2), repeat=2):
+        fitted, labels = learner.voter_fit_embeddings(i, j)
+        rows = learner.tasks_[j].voter_indices if i == j else slice(None)
+        assert fitted.dtype == np.float32 and fitted.shape[1] == learner.transformers_[i].embedding_dim_
+        np.testing.assert_array_equal(fitted, learner.transform(X[j][rows], i))
+        np.testing.assert_array_equal(labels, y[j][rows])
