@@ -107,6 +107,9 @@ def test_command_help_shows_options_and_defaults(command, shown, capsys):
             ["adversarial", "--out", "f.png"],
             "proglearn-supcon adversarial: error: the following arguments are required",
         ),
+        (["run", "--protocol", "spiral"], "proglearn-supcon run: error: argument --protocol: invalid choice: 'spiral'"),
+        (["run", "--angles", "0-400:15"], "proglearn-supcon run: error: argument --angles: angle must be a number"),
+        (["run", "--repetitions", "0"], "proglearn-supcon run: error: argument --repetitions: no repetitions"),
     ],
 )
 def test_bad_arguments_are_one_line_and_status_2(argv, message, capsys):
