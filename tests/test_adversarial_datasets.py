@@ -9,7 +9,6 @@ from proglearn_supcon.datasets import (
     ROTATION_ZOOM,
     Task,
     check_angle,
-    label_shuffle_sequence,
     load_digits_images,
     rotate_images,
     rotation_indices,
@@ -60,9 +59,9 @@ def test_label_shuffle_is_reproducible_from_the_seed():
     assert not np.array_equal(first[1].y_train == 2, first[2].y_train == 4)
 
 
-def test_label_shuffle_sequence_is_the_tenxten_sequence_with_shuffled_labels():
+def test_the_shuffled_digits_sequence_keeps_its_images():
     plain = task_sequence("digits", n_tasks=3, shift=2, slot=1)
-    shuffled = label_shuffle_sequence("digits", n_tasks=3, shift=2, slot=1, random_state=5)
+    shuffled = shuffle_labels(task_sequence("digits", n_tasks=3, shift=2, slot=1), random_state=5)
     for t, (a, b) in enumerate(zip(plain, shuffled)):
         np.testing.assert_array_equal(a.X_train, b.X_train)
         np.testing.assert_array_equal(a.X_test, b.X_test)

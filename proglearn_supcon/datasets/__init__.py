@@ -18,9 +18,8 @@ class-disjoint tasks following ProgLearn's CIFAR 10x10 protocol; the index
 arithmetic lives in the pure functions :func:`split_class_pool` and
 :func:`task_indices`, which work on label arrays alone.
 
-Adversarial sequences (:mod:`.adversarial`): :func:`label_shuffle_sequence`
-(the 10x10 sequence with the training labels of tasks 2.. permuted by
-:func:`shuffle_labels`) and :func:`rotation_tasks` (two tasks of the same
+Adversarial sequences (:mod:`.adversarial`): the 10x10 sequence with the
+training labels of tasks 2.. permuted by :func:`shuffle_labels` and :func:`rotation_tasks` (two tasks of the same
 classes, the second's images zoomed and rotated by :func:`rotate_images`).
 :data:`PROTOCOLS` names the three sequences the experiment runs.
 
@@ -32,7 +31,6 @@ from .adversarial import (
     ROTATION_DEFAULTS,
     ROTATION_ZOOM,
     check_angle,
-    label_shuffle_sequence,
     rotate_images,
     rotation_indices,
     rotation_tasks,
@@ -62,7 +60,6 @@ __all__ = [
     "CorruptDataError",
     "Task",
     "check_angle",
-    "label_shuffle_sequence",
     "load_cifar",
     "load_digits_images",
     "load_hard_digits_images",

@@ -3,9 +3,9 @@
 Two sequences built to test backward transfer when the new tasks are of no
 use to the old one (Vogelstein et al., ProgLearn):
 
-* **label shuffle** (:func:`shuffle_labels`, :func:`label_shuffle_sequence`):
-  the 10x10 sequence of :func:`~proglearn_supcon.datasets.task_sequence`
-  (same shifts and slots) in which every task after the first has its
+* **label shuffle** (:func:`shuffle_labels`): the 10x10 sequence of
+  :func:`~proglearn_supcon.datasets.task_sequence` (same shifts and slots,
+  ``shuffle_labels(task_sequence(...), seed)``) in which every task after the first has its
   training labels permuted among its training images by a seeded permutation.
   Each task keeps its images and its classes; only the image-label pairing is
   random, so the later transformers learn nothing about task 1's classes.
@@ -32,14 +32,13 @@ from numbers import Real
 import numpy as np
 
 from ..seeding import derive_seed
-from .protocol import Task, _positive, load_pooled, take_pooled, task_sequence
+from .protocol import Task, _positive, load_pooled, take_pooled
 
 __all__ = [
     "PROTOCOLS",
     "ROTATION_DEFAULTS",
     "ROTATION_ZOOM",
     "check_angle",
-    "label_shuffle_sequence",
     "rotate_images",
     "rotation_indices",
     "rotation_tasks",
@@ -94,36 +93,6 @@ def shuffle_labels(tasks: list[Task], random_state: int) -> list[Task]:
         rng = np.random.default_rng(derive_seed(random_state, "label-shuffle", task.task_id))
         shuffled.append(dataclasses.replace(task, y_train=task.y_train[rng.permutation(len(task.y_train))]))
     return shuffled
-
-
-def label_shuffle_sequence(
-    name: str,
-    n_tasks: int | None = None,
-    classes_per_task: int | None = None,
-    n_train_per_task: int | None = None,
-    shift: int = 1,
-    slot: int = 0,
-    random_state: int = 0,
-    data_dir: str | os.PathLike | None = None,
-    download: bool = False,
-) -> list[Task]:
-    """The label-shuffled sequence: :func:`task_sequence` then :func:`shuffle_labels`.
-
-    Parameters
-    ----------
-    name, n_tasks, classes_per_task, n_train_per_task, shift, slot, data_dir, download
-        As in :func:`~proglearn_supcon.datasets.task_sequence`.
-    random_state : int, default 0
-        Seed of the permutations (:func:`shuffle_labels`).
-
-    Returns
-    -------
-    list of Task
-        Task 0 as :func:`task_sequence` gives it; tasks 1.. with permuted
-        training labels.
-    """
-    tasks = task_sequence(name, n_tasks, classes_per_task, n_train_per_task, shift, slot, data_dir, download)
-    return shuffle_labels(tasks, random_state)
 
 
 # --------------------------------------------------------------------------- #

@@ -53,7 +53,7 @@ import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
-from proglearn_supcon.datasets import label_shuffle_sequence, task_sequence
+from proglearn_supcon.datasets import shuffle_labels, task_sequence
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
     DEFAULT_EPOCHS,
@@ -139,15 +139,22 @@ def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
     """The run's task sequence: ``args.dataset`` at the spec's shift and slot.
 
     With ``--protocol label-shuffle`` the training labels of tasks 1.. are
-    permuted (:func:`~proglearn_supcon.datasets.label_shuffle_sequence`),
-    seeded by the run's (shift, slot) seed, which every variant shares.
+    permuted (:func:`~proglearn_supcon.datasets.shuffle_labels`), seeded by
+    the run's (shift, slot), so every variant sees the same permutations.
     """
-    sizes = dict(n_tasks=args.n_tasks, classes_per_task=args.classes_per_task, n_train_per_task=args.n_train_per_task)
-    where = dict(shift=spec.shift, slot=spec.slot, data_dir=args.data_dir, download=args.download)
+    tasks = task_sequence(
+        args.dataset,
+        n_tasks=args.n_tasks,
+        classes_per_task=args.classes_per_task,
+        n_train_per_task=args.n_train_per_task,
+        shift=spec.shift,
+        slot=spec.slot,
+        data_dir=args.data_dir,
+        download=args.download,
+    )
     if args.protocol == "label-shuffle":
-        seed = derive_seed(args.seed, "label-shuffle", spec.shift, spec.slot)
-        return label_shuffle_sequence(args.dataset, **sizes, **where, random_state=seed)
-    return task_sequence(args.dataset, **sizes, **where)
+        return shuffle_labels(tasks, derive_seed(args.seed, "label-shuffle", spec.shift, spec.slot))
+    return tasks
 
 
 def train_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRecord, as_task: bool = True) -> None:

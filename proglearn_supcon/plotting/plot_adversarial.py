@@ -37,13 +37,12 @@ from proglearn_supcon.bte_curves import BTECurves, bte_curves
 from proglearn_supcon.intervals import mean_and_interval, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
-    add_mixed_recipes_argument,
+    add_output_arguments,
     add_reference_line,
-    check_out_path,
-    confidence_arg,
     integer_ticks,
     new_figure,
     plot_band,
+    run_figure_command,
     save_figure_and_table,
     style_context,
     task_marker,
@@ -364,36 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--b", default=None, metavar="VARIANT", help="variant B, subtracted (default: ce; no difference without both)"
     )
-    parser.add_argument(
-        "--out", required=True, metavar="FILE", help="figure file; the format follows the suffix (.pdf, .png or .svg)"
-    )
-    parser.add_argument("--png", action="store_true", help="also write a PNG copy of the figure beside it")
-    parser.add_argument(
-        "--confidence", type=confidence_arg, default=0.95, help="confidence level of the intervals (default: 0.95)"
-    )
-    return add_mixed_recipes_argument(parser)
+    return add_output_arguments(parser)
+
+
+def _make(args: argparse.Namespace):
+    """The figure, table and report of the command line's options."""
+    curves = load_curves(args.results, args.variants, args.a, args.b, allow_mixed_recipes=args.allow_mixed_recipes)
+    table = curve_table(curves, args.confidence)
+    report = "\n".join([format_report(table, args.confidence), *flagged_report(curves)])
+    return plot_curves(curves, args.confidence), table, report
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        out = check_out_path(args.out)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PairingWarning)  # pair_runs prints it to stderr already
-            curves = load_curves(
-                args.results, args.variants, args.a, args.b, allow_mixed_recipes=args.allow_mixed_recipes
-            )
-        fig, table = plot_curves(curves, args.confidence), curve_table(curves, args.confidence)
-        written = save_figure_and_table(fig, table, out, png=args.png)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join([format_report(table, args.confidence), *flagged_report(curves)]))
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return run_figure_command(build_parser(), argv, _make)
 
 
 if __name__ == "__main__":
