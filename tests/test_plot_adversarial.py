@@ -211,6 +211,7 @@ def test_cli_writes_figure_and_csv(rotation_results, tmp_path, capsys):
         ("rotation", ["--a", "supcon"], "give both --a and --b"),
         ("rotation", ["--a", "ce", "--b", "ce"], "both 'ce'"),
         ("rotation", ["--variants", "tcl"], "no results for variant 'tcl'"),
+        ("rotation", ["--variants", "ce", "--a", "supcon", "--b", "ce"], "'supcon' is not among the variants drawn"),
         ("missing", [], "does not exist"),
     ],
 )

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.analysis import PairingWarning, pair_runs
+from proglearn_supcon.analysis import PairingWarning, pair_loaded_runs
 from proglearn_supcon.bte_curves import BTECurves, bte_curves
 from proglearn_supcon.intervals import mean_and_interval, paired_difference
 from proglearn_supcon.plotting.common import (
@@ -83,7 +83,7 @@ class AdversarialCurves:
     runs : dict of str to list of RunResult
         Every run of each variant.
     per_variant : dict of str to BTECurves
-        All runs of each variant.
+        The curves of all runs of each variant.
     a, b : str or None
         The compared pair (None: no difference panel).
     paired : tuple of (BTECurves, BTECurves) or None
@@ -126,9 +126,10 @@ def load_curves(
         If ``results_dir`` does not exist.
     ValueError
         On a folder without results, a variant without results, runs that are
-        not of one adversarial protocol, only one of ``a`` and ``b``, or the
+        not of one adversarial protocol, only one of ``a`` and ``b``, an ``a``
+        or ``b`` that is not among ``variants``, or the
         errors of :func:`~proglearn_supcon.results.load_runs`,
-        :func:`~proglearn_supcon.analysis.pair_runs` and
+        :func:`~proglearn_supcon.analysis.pair_loaded_runs` and
         :func:`~proglearn_supcon.bte_curves.bte_curves`.
     """
     if not Path(results_dir).is_dir():
@@ -150,7 +151,10 @@ def load_curves(
         return AdversarialCurves(protocols[0], runs, per_variant)
     if a == b:
         raise ValueError(f"--a and --b are both {a!r}; the difference needs two variants")
-    runs_a, runs_b = pair_runs(results_dir, a, b, **mixed)
+    if a not in runs or b not in runs:
+        missing = a if a not in runs else b
+        raise ValueError(f"--a {a} --b {b}: {missing!r} is not among the variants drawn ({', '.join(runs)})")
+    runs_a, runs_b = pair_loaded_runs(runs[a], runs[b], a, b)
     return AdversarialCurves(protocols[0], runs, per_variant, a, b, (bte_curves(runs_a), bte_curves(runs_b)))
 
 
@@ -327,7 +331,7 @@ def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: st
     """
     pair = (a, b) if a in variants and b in variants else (None, None)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PairingWarning)  # pair_runs prints it to stderr already
+        warnings.simplefilter("ignore", PairingWarning)  # pairing prints it to stderr already
         curves = load_curves(results_dir, variants, *pair)
     fig, table = plot_curves(curves, confidence), curve_table(curves, confidence)
     out = Path(results_dir) / f"{curves.protocol.replace('-', '_')}_bte.png"
