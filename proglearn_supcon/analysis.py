@@ -28,6 +28,7 @@ __all__ = [
     "mean_over_seen",
     "nanmean_quiet",
     "own_and_other",
+    "pair_loaded_runs",
     "pair_runs",
     "run_key",
     "run_metrics",
@@ -216,6 +217,17 @@ def pair_runs(
     """
     runs_a = load_runs(results_dir, a, allow_mixed_recipes=allow_mixed_recipes)
     runs_b = load_runs(results_dir, b, allow_mixed_recipes=allow_mixed_recipes)
+    return pair_loaded_runs(runs_a, runs_b, a, b)
+
+
+def pair_loaded_runs(
+    runs_a: Sequence[RunResult], runs_b: Sequence[RunResult], a: str, b: str
+) -> tuple[list[RunResult], list[RunResult]]:
+    """:func:`pair_runs` of runs already loaded (``runs_a`` of variant ``a``, ``runs_b`` of ``b``).
+
+    The same checks, message and :class:`PairingWarning`; ``ValueError`` as
+    :func:`pair_runs` for different task counts or no common run.
+    """
     tasks_a = check_task_counts(runs_a, a)
     tasks_b = check_task_counts(runs_b, b)
     if tasks_a != tasks_b:
@@ -233,5 +245,5 @@ def pair_runs(
             f"pairing only the {len(common)} common (shift, slot) runs: {keys_text} (left out: {', '.join(left_out)})"
         )
         print(f"warning: {message}", file=sys.stderr)
-        warnings.warn(message, PairingWarning, stacklevel=2)
+        warnings.warn(message, PairingWarning, stacklevel=3)
     return [by_a[k] for k in common], [by_b[k] for k in common]

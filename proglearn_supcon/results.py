@@ -53,6 +53,19 @@ one variant are pooled (figures, summaries) only if they share one recipe hash:
 :func:`load_runs` raises :class:`MixedRecipesError` otherwise, unless told
 ``allow_mixed_recipes`` (``--allow-mixed-recipes`` on the command line).
 
+The adversarial sequences (:mod:`proglearn_supcon.datasets.adversarial`)
+write the same document, with ``config["protocol"]`` naming the sequence
+(files without it are ``"tenxten"``, the 10x10 protocol). A label-shuffle run
+evaluates task 0 only: the accuracies of the other tasks are ``null``, and
+only task 0 has a single-task accuracy. A rotation run is one repetition at one
+angle, stored as ``<variant>/repetition<r>_angle<a>.json`` with ``"shift"``
+holding the repetition and ``"slot"`` the angle in degrees (also in
+``config["repetition"]`` and ``config["angle"]``; see :func:`run_keys`); its
+two "tasks" are its two transformers: ``accuracy`` holds task 0 after
+transformer 0 (its single-task learner, ``n_tasks_seen`` 1) and after both
+(``n_tasks_seen`` 2; task 1 has no test set, its accuracy is ``null``), and
+the per-task fields are those of each transformer.
+
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
 run's own peak up to the end of that task's evaluation: the peak resident
@@ -107,7 +120,7 @@ TASK_FIELDS = (
     "best_epoch",
     "val_accuracy",
 )
-_RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
+_RUN_NAME = re.compile(r"^(shift-?\d+_slot\d+|repetition\d+_angle\d+)\.json$")
 
 
 class CorruptResultsError(ValueError):
@@ -225,6 +238,11 @@ class RunResult:
         return self.accuracy.shape[0]
 
     @property
+    def protocol(self) -> str:
+        """The task sequence of the run (``config["protocol"]``); ``"tenxten"`` in files older than the option."""
+        return str(self.config.get("protocol", "tenxten"))
+
+    @property
     def single_task_accuracy(self) -> np.ndarray:
         return self.tasks["single_task_accuracy"]
 
@@ -253,9 +271,31 @@ class RunResult:
         return None if params is None else recipe_hash(params)
 
 
-def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:
-    """Where the run (variant, shift, slot) is stored."""
-    return Path(results_dir) / variant / f"shift{shift}_slot{slot}.json"
+def run_keys(protocol: str = "tenxten") -> tuple[str, str]:
+    """What ``RunResult.shift`` and ``RunResult.slot`` stand for in runs of ``protocol``.
+
+    ``("shift", "slot")`` for the 10x10 and label-shuffle sequences;
+    ``("repetition", "angle")`` for the rotation sequence, whose runs are one
+    seeded repetition (its data split, the cluster of its intervals, like a
+    shift) at one angle in whole degrees.
+    """
+    return ("repetition", "angle") if protocol == "rotation" else ("shift", "slot")
+
+
+def describe_run(variant: str, shift: int, slot: int, protocol: str = "tenxten") -> str:
+    """A run as text, e.g. ``"supcon shift 1 slot 0"`` or ``"ce repetition 2 angle 90"``."""
+    first, second = run_keys(protocol)
+    return f"{variant} {first} {shift} {second} {slot}"
+
+
+def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int, protocol: str = "tenxten") -> Path:
+    """Where the run (variant, shift, slot) is stored: ``<variant>/shift<s>_slot<k>.json``.
+
+    Rotation runs (``protocol="rotation"``) are ``<variant>/repetition<r>_angle<a>.json``
+    (see :func:`run_keys`).
+    """
+    first, second = run_keys(protocol)
+    return Path(results_dir) / variant / f"{first}{shift}_{second}{slot}.json"
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -392,7 +432,7 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
 
 def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
     """Write one run atomically and return its path."""
-    path = run_path(results_dir, run.variant, run.shift, run.slot)
+    path = run_path(results_dir, run.variant, run.shift, run.slot, run.protocol)
     atomic_write_text(path, json.dumps(to_payload(run), indent=1))
     return path
 

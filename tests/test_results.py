@@ -10,9 +10,11 @@ from proglearn_supcon.results import (
     Diagnostics,
     RunResult,
     atomic_write_text,
+    describe_run,
     list_variants,
     load_runs,
     read_run,
+    run_keys,
     run_path,
     stack_runs,
     write_run,
@@ -186,3 +188,16 @@ def test_variant_table_means_and_intervals(tmp_path):
     assert row[1] == "0.500 ± 1.271"
     assert row[2].startswith("0.600 ± ") and row[6] == "7.0" and row[7] == "7"
     assert main(["--results", str(tmp_path / "nothing"), "--variants", "ce"]) == 2
+
+
+def test_rotation_runs_are_named_by_repetition_and_angle(tmp_path):
+    run = _run(shift=2, slot=90, n_tasks=2)
+    run.config["protocol"] = "rotation"
+    path = write_run(tmp_path, run)
+    assert path == run_path(tmp_path, "supcon", 2, 90, "rotation") == tmp_path / "supcon" / "repetition2_angle90.json"
+    assert describe_run("supcon", 2, 90, "rotation") == "supcon repetition 2 angle 90"
+    assert describe_run("ce", 1, 0) == "ce shift 1 slot 0" and run_keys("label-shuffle") == ("shift", "slot")
+    write_run(tmp_path, _run(shift=1, slot=0, n_tasks=2))  # a 10x10 file beside it still loads too
+    runs = load_runs(tmp_path, "supcon")
+    assert [(r.protocol, r.shift, r.slot) for r in runs] == [("tenxten", 1, 0), ("rotation", 2, 90)]
+    assert list_variants(tmp_path) == ["supcon"]

@@ -26,6 +26,7 @@ SCRIPTS = {
     "plotting/plot_variant.py": "usage: proglearn-supcon plot",
     "plotting/compare_variants.py": "usage: proglearn-supcon compare",
     "plotting/plot_geometry.py": "usage: proglearn-supcon geometry",
+    "plotting/plot_adversarial.py": "usage: proglearn-supcon adversarial",
 }
 
 
