@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import time
 
 import numpy as np
 import pytest
@@ -12,18 +11,25 @@ from benchmarks import baseline, loss, phases, roofline, scaling
 from benchmarks import run as bench_run
 
 
-def test_phase_timer_counts_nested_time_for_the_inner_phase_only():
+def test_phase_timer_counts_nested_time_for_the_inner_phase_only(monkeypatch):
+    # A fake clock that only the fake sleeps advance: exact, whatever the machine's load.
+    clock = [100.0]
+    monkeypatch.setattr(phases.time, "perf_counter", lambda: clock[0])
+
+    def sleep(seconds):
+        clock[0] += seconds
+
     timer = phases.PhaseTimer()
-    inner = timer.wrap("inner", lambda: time.sleep(0.05))
+    inner = timer.wrap("inner", lambda: sleep(0.05))
 
     def outer():
-        time.sleep(0.02)
+        sleep(0.02)
         inner()
-        time.sleep(0.02)
+        sleep(0.03)
 
     timer.wrap("outer", outer)()
-    assert timer.seconds["inner"] == pytest.approx(0.05, abs=0.02)
-    assert timer.seconds["outer"] == pytest.approx(0.04, abs=0.02)
+    assert timer.seconds["inner"] == pytest.approx(0.05, abs=1e-9)
+    assert timer.seconds["outer"] == pytest.approx(0.05, abs=1e-9)
 
 
 def test_loss_benchmark_implementations_agree():
