@@ -27,9 +27,12 @@ __all__ = [
     "format_mean_interval",
     "mean_over_seen",
     "nanmean_quiet",
+    "own_and_other",
+    "pair_loaded_runs",
     "pair_runs",
     "run_key",
     "run_metrics",
+    "triangle_means",
 ]
 
 
@@ -133,6 +136,38 @@ def nanmean_quiet(values: np.ndarray, axis: int | None = None) -> np.ndarray:
         return np.nanmean(values, axis=axis)
 
 
+def own_and_other(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-task values of a (R, T, T) ``[run, transformer, task]`` array.
+
+    Returns
+    -------
+    own : ndarray of shape (R, T)
+        ``values[r, t, t]``: transformer ``t`` on its own task.
+    other : ndarray of shape (R, T)
+        ``mean_{j != t} values[r, t, j]``: transformer ``t`` on the other
+        tasks (NaN-aware; NaN when ``T = 1``).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_tasks = values.shape[-1]
+    off = ~np.eye(n_tasks, dtype=bool)
+    return np.diagonal(values, axis1=1, axis2=2).copy(), nanmean_quiet(np.where(off, values, np.nan), axis=2)
+
+
+def triangle_means(matrices: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-run means (R,) of the diagonal, forward (``i < j``) and backward (``i > j``) parts.
+
+    ``matrices[r, i, j]`` with ``i`` the transformer and ``j`` the task, so
+    ``i < j`` is an earlier transformer on a later task.
+    """
+    matrices = np.asarray(matrices, dtype=np.float64)
+    i, j = np.indices(matrices.shape[1:])
+    return {
+        "diagonal": nanmean_quiet(matrices[:, i == j], axis=1),
+        "forward": nanmean_quiet(matrices[:, i < j], axis=1),
+        "backward": nanmean_quiet(matrices[:, i > j], axis=1),
+    }
+
+
 def format_mean_interval(mean: float, low: float, high: float, digits: int = 3) -> str:
     """``"mean ± half-width"`` of an interval ``[low, high]``; just ``"mean"`` when it is not finite.
 
@@ -182,6 +217,17 @@ def pair_runs(
     """
     runs_a = load_runs(results_dir, a, allow_mixed_recipes=allow_mixed_recipes)
     runs_b = load_runs(results_dir, b, allow_mixed_recipes=allow_mixed_recipes)
+    return pair_loaded_runs(runs_a, runs_b, a, b)
+
+
+def pair_loaded_runs(
+    runs_a: Sequence[RunResult], runs_b: Sequence[RunResult], a: str, b: str
+) -> tuple[list[RunResult], list[RunResult]]:
+    """:func:`pair_runs` of runs already loaded (``runs_a`` of variant ``a``, ``runs_b`` of ``b``).
+
+    The same checks, message and :class:`PairingWarning`; ``ValueError`` as
+    :func:`pair_runs` for different task counts or no common run.
+    """
     tasks_a = check_task_counts(runs_a, a)
     tasks_b = check_task_counts(runs_b, b)
     if tasks_a != tasks_b:
@@ -199,5 +245,5 @@ def pair_runs(
             f"pairing only the {len(common)} common (shift, slot) runs: {keys_text} (left out: {', '.join(left_out)})"
         )
         print(f"warning: {message}", file=sys.stderr)
-        warnings.warn(message, PairingWarning, stacklevel=2)
+        warnings.warn(message, PairingWarning, stacklevel=3)
     return [by_a[k] for k in common], [by_b[k] for k in common]

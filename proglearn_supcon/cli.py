@@ -7,6 +7,9 @@ Subcommands (modules under :mod:`proglearn_supcon`)::
     proglearn-supcon plot ...      # the figure of one variant (plotting.plot_variant)
     proglearn-supcon compare ...   # the difference figure of two variants (plotting.compare_variants)
     proglearn-supcon geometry ...  # transfer matrices and embedding geometry (plotting.plot_geometry)
+    proglearn-supcon dose-response ...  # held-out knob sweep: transfer against effective rank
+                                        # (experiments.dose_response)
+    proglearn-supcon adversarial ...  # BTE of the label-shuffle and rotation sequences (plotting.plot_adversarial)
 
 Each subcommand takes exactly the options of its module's command line (the
 checkout's thin scripts, ``python experiments/cifar_task_sequence.py`` or
@@ -22,8 +25,8 @@ import argparse
 import sys
 
 from proglearn_supcon._version import __version__
-from proglearn_supcon.experiments import cifar_task_sequence, summary
-from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
+from proglearn_supcon.experiments import cifar_task_sequence, dose_response, summary
+from proglearn_supcon.plotting import compare_variants, plot_adversarial, plot_geometry, plot_variant
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -37,6 +40,14 @@ COMMANDS = {
     "plot": (plot_variant, "plot the transfer and timing figures of one variant"),
     "compare": (compare_variants, "plot and summarize the differences between two variants"),
     "geometry": (plot_geometry, "plot transfer matrices and embedding geometry of two variants (--diagnostics runs)"),
+    "dose-response": (
+        dose_response,
+        "run SupCon temperatures and CE label smoothings on held-out shift 6; fit transfer against effective rank",
+    ),
+    "adversarial": (
+        plot_adversarial,
+        "plot and summarize task 1's backward transfer in the label-shuffle or rotation sequence",
+    ),
 }
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "simplex_deviation",
     "alignment_uniformity",
     "effective_rank",
+    "effective_rank_ceiling",
     "embedding_geometry",
 ]
 
@@ -53,6 +54,7 @@ GEOMETRY_METRICS = (
     "alignment",
     "uniformity",
     "effective_rank",
+    "effective_rank_ceiling",
 )
 
 
@@ -320,6 +322,37 @@ def effective_rank(X, center: bool = True) -> float:
     return _entropy_rank(X @ X.T if X.shape[0] <= X.shape[1] else X.T @ X)
 
 
+def effective_rank_ceiling(n: int, d: int, center: bool = True) -> int:
+    """The largest effective rank ``n`` points in ``d`` dimensions can have: the largest possible matrix rank.
+
+    ``min(n - 1, d)`` for centred points (centring removes one dimension of
+    the ``n`` rows' span), ``min(n, d)`` otherwise. 1000 centred test points
+    of a 2000-d embedding have an effective rank of at most 999, not 2000;
+    the ceiling is recorded beside every effective rank so that ranks of
+    splits or spaces of different sizes are read against their own.
+
+    Parameters
+    ----------
+    n : int
+        Number of points, >= 1 (>= 2 when ``center``).
+    d : int
+        Dimension, >= 1.
+    center : bool, default=True
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``d`` is too small.
+    """
+    if d < 1 or n < (2 if center else 1):
+        raise ValueError(f"effective_rank_ceiling needs d >= 1 and n >= {2 if center else 1}; got n={n}, d={d}.")
+    return min(n - 1, d) if center else min(n, d)
+
+
 def _entropy_rank(gram: np.ndarray) -> float:
     """Effective rank from a Gram matrix: its eigenvalues are the squared singular values."""
     eigenvalues = np.linalg.eigvalsh(gram)
@@ -348,8 +381,9 @@ def embedding_geometry(X, y) -> dict[str, float]:
         Keys :data:`GEOMETRY_METRICS`: ``nc1`` and ``variance_ratio``
         (:func:`class_collapse`), ``angle_deviation`` and ``norm_spread``
         (:func:`simplex_deviation`), ``alignment`` and ``uniformity``
-        (:func:`alignment_uniformity`) and ``effective_rank`` (centred,
-        :func:`effective_rank`).
+        (:func:`alignment_uniformity`), ``effective_rank`` (centred,
+        :func:`effective_rank`) and ``effective_rank_ceiling``, its largest
+        possible value ``min(n - 1, d)`` (:func:`effective_rank_ceiling`).
     """
     X, codes, n_classes = _check_X_y(X, y)  # once here; the metrics then see clean codes
     n, d = X.shape
@@ -359,6 +393,7 @@ def embedding_geometry(X, y) -> dict[str, float]:
             **simplex_deviation(X, codes)._asdict(),
             **alignment_uniformity(X, codes)._asdict(),
             "effective_rank": effective_rank(X),
+            "effective_rank_ceiling": float(effective_rank_ceiling(n, d)),
         }
     # One (n, n) Gram matrix serves uniformity (after normalising the rows)
     # and the centred effective rank (after double centring: H G H with
@@ -376,4 +411,5 @@ def embedding_geometry(X, y) -> dict[str, float]:
         "alignment": _alignment(_unit_rows(X), codes, n_classes),
         "uniformity": _uniformity(_kernel_sum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * unit_gram, 2.0), n),
         "effective_rank": _entropy_rank(centred_gram),
+        "effective_rank_ceiling": float(effective_rank_ceiling(n, d)),
     }

@@ -5,6 +5,11 @@ fitted on that transformer's embeddings of task ``t``'s data; its decider
 averages the voters' posteriors. Adding a transformer gives every earlier task
 a voter on it (backward transfer); adding a task gives it a voter on every
 earlier transformer (forward transfer).
+
+Embedding is the costly step around training, so nothing is embedded twice:
+fitting embeds each task's data once per transformer (each sample once), and
+:meth:`ProgressiveLearner.predict_proba_tasks` answers many tasks from one
+embedding of the inputs per transformer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from .voters import KNNClassificationVoter
 
 TransformerFactory = Callable[[int], NeuralClassificationTransformer]
 VoterFactory = Callable[[np.ndarray], KNNClassificationVoter]
+#: ``make_reducer(n_features)``: an unfitted reducer (``fit(X)``, ``transform(X)``) or None for none.
+ReducerFactory = Callable[[int], object]
 
 
 @dataclass(frozen=True)
@@ -60,22 +67,45 @@ class ProgressiveLearner:
         ``predict_proba`` columns follow ``classes``.
     random_state : int or None
         Seeds the transformer/voter split of each task.
+    make_reducer : callable or None, default=None
+        ``make_reducer(embedding_dim)`` returns an unfitted reducer
+        (``fit(X)``, ``transform(X)``, e.g.
+        :class:`~proglearn_supcon.reduction.PrincipalProjection`) for a new
+        transformer of that embedding width, or None to keep its embeddings
+        as they are. A reducer is fitted on the new transformer's embeddings
+        of the data it came with (for a task, both its transformer and voter
+        shares) and maps every embedding of that transformer before its
+        voters see it. None: no reduction.
 
     Attributes
     ----------
     transformers_ : dict of int to NeuralClassificationTransformer
     tasks_ : dict of hashable to TaskData
     voters_ : dict of (transformer_id, task_id) to voter
+    reducers_ : dict of transformer_id to fitted reducer
+        Only the transformers that have one.
     """
 
-    def __init__(self, make_transformer: TransformerFactory, make_voter: VoterFactory, random_state=None):
+    def __init__(
+        self,
+        make_transformer: TransformerFactory,
+        make_voter: VoterFactory,
+        random_state=None,
+        make_reducer: ReducerFactory | None = None,
+    ):
         self.make_transformer = make_transformer
         self.make_voter = make_voter
         self.random_state = random_state
+        self.make_reducer = make_reducer
         self.transformers_: dict = {}
         self.tasks_: dict = {}
         self.voters_: dict = {}
+        self.reducers_: dict = {}
         self.input_shape_: tuple[int, ...] | None = None
+
+    def __setstate__(self, state: dict) -> None:
+        # Learners pickled before reducers existed have neither attribute.
+        self.__dict__.update({"make_reducer": None, "reducers_": {}, **state})
 
     # ----------------------------------------------------------- bookkeeping
     @property
@@ -128,15 +158,25 @@ class ProgressiveLearner:
         classes = np.unique(y)
 
         transformer = self.make_transformer(task_id).fit(X[transformer_idx], y[transformer_idx])
-        new_voters = {(task_id, task_id): self._fit_voter(transformer, X[voter_idx], y[voter_idx], classes)}
+        own = transformer.transform(X[voter_idx])
+
+        def whole_task() -> np.ndarray:  # only a reducer needs the transformer share embedded: each sample once
+            return np.concatenate([transformer.transform(X[transformer_idx]), own])
+
+        reducer = self._fit_reducer(transformer, whole_task)
+        new_voters = {(task_id, task_id): self._fit_voter(own, reducer, y[voter_idx], classes)}
         for tid, old in self.transformers_.items():
-            new_voters[(tid, task_id)] = self._fit_voter(old, X, y, classes)
+            new_voters[(tid, task_id)] = self._fit_voter(old.transform(X), self.reducers_.get(tid), y, classes)
         for old_task, data in self.tasks_.items():
-            new_voters[(task_id, old_task)] = self._fit_voter(transformer, data.X, data.y, data.classes)
+            new_voters[(task_id, old_task)] = self._fit_voter(
+                transformer.transform(data.X), reducer, data.y, data.classes
+            )
 
         # Commit only once everything has succeeded.
         self.input_shape_ = tuple(X.shape[1:])
         self.transformers_[task_id] = transformer
+        if reducer is not None:
+            self.reducers_[task_id] = reducer
         self.tasks_[task_id] = TaskData(X, y, classes, voter_idx)
         self.voters_.update(new_voters)
         return self
@@ -148,12 +188,15 @@ class ProgressiveLearner:
             raise ValueError(f"transformer_id {transformer_id!r} already exists")
         X, y = self._check_new_data(X, y)
         transformer = self.make_transformer(transformer_id).fit(X, y)
+        reducer = self._fit_reducer(transformer, lambda: transformer.transform(X))
         new_voters = {
-            (transformer_id, task_id): self._fit_voter(transformer, data.X, data.y, data.classes)
+            (transformer_id, task_id): self._fit_voter(transformer.transform(data.X), reducer, data.y, data.classes)
             for task_id, data in self.tasks_.items()
         }
         self.input_shape_ = tuple(X.shape[1:])
         self.transformers_[transformer_id] = transformer
+        if reducer is not None:
+            self.reducers_[transformer_id] = reducer
         self.voters_.update(new_voters)
         return self
 
@@ -171,8 +214,19 @@ class ProgressiveLearner:
         t_idx, v_idx = train_test_split(indices, test_size=n_voter, stratify=stratify, random_state=seed)
         return np.sort(t_idx), np.sort(v_idx)
 
-    def _fit_voter(self, transformer, X, y, classes):
-        return self.make_voter(classes).fit(transformer.transform(X), y)
+    def _fit_reducer(self, transformer, own_embeddings: Callable[[], np.ndarray]):
+        """A reducer fitted on ``own_embeddings()`` (called only when there is one to fit), or None."""
+        if self.make_reducer is None:
+            return None
+        reducer = self.make_reducer(transformer.embedding_dim_)
+        return None if reducer is None else reducer.fit(own_embeddings())
+
+    def _fit_voter(self, embeddings: np.ndarray, reducer, y, classes):
+        return self.make_voter(classes).fit(self._reduced(embeddings, reducer), y)
+
+    @staticmethod
+    def _reduced(embeddings: np.ndarray, reducer) -> np.ndarray:
+        return embeddings if reducer is None else reducer.transform(embeddings)
 
     # -------------------------------------------------------------- inference
     def _check_task(self, task_id) -> None:
@@ -198,6 +252,46 @@ class ProgressiveLearner:
             raise ValueError(f"unknown transformer_id {transformer_id!r}; known: {self.transformer_ids}")
         return self.transformers_[transformer_id].transform(X)
 
+    def voter_fit_embeddings(self, transformer_id, task_id) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder embeddings voter ``(transformer_id, task_id)`` was fitted on.
+
+        Read from the voter (no forward pass) when it stores them as they
+        are; when its transformer has a reducer (``voter_dim``) or the voter
+        stores 16 bits (``voter_dtype``), what it holds is not the encoder's
+        embedding, so the rows are embedded again.
+
+        Parameters
+        ----------
+        transformer_id, task_id : hashable
+            The voter's transformer and task.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_fit, embedding_dim), float32
+            The transformer's embeddings of the task's rows the voter was
+            fitted on: all of the task's data, or for the task's own
+            transformer its voter split (``TaskData.voter_indices``), in that
+            order. When read from the voter, its own array: read it, do not
+            change it.
+        labels : ndarray of shape (n_fit,)
+            Their labels.
+
+        Raises
+        ------
+        ValueError
+            If there is no such voter.
+        """
+        voter = self.voters_.get((transformer_id, task_id))
+        if voter is None:
+            raise ValueError(f"no voter for task {task_id!r} on transformer {transformer_id!r}")
+        labels = voter.classes_[voter.y_fit_]
+        stored = voter.X_fit_
+        if transformer_id not in self.reducers_ and isinstance(stored, np.ndarray) and stored.dtype == np.float32:
+            return stored, labels
+        data = self.tasks_[task_id]
+        rows = data.voter_indices if transformer_id == task_id else slice(None)
+        return self.transform(data.X[rows], transformer_id), labels
+
     def predict_proba_from_embeddings(self, embeddings: Mapping, task_id) -> np.ndarray:
         """Decider posteriors of task ``task_id`` from precomputed embeddings.
 
@@ -211,12 +305,17 @@ class ProgressiveLearner:
         """Each named transformer's voter posteriors (n, n_classes) for task ``task_id``.
 
         ``embeddings`` maps transformer id to that transformer's embeddings of
-        the same inputs. A voter never changes once fitted, so a caller may
-        keep these and pass them to :meth:`decide` as more transformers come.
+        the same inputs (as :meth:`transform` gives them; a transformer's
+        reducer, if any, is applied here). A voter never changes once fitted,
+        so a caller may keep these and pass them to :meth:`decide` as more
+        transformers come.
         """
         self._check_task(task_id)
         ids = self._resolve_transformers(task_id, list(embeddings))
-        return {tid: self.voters_[(tid, task_id)].predict_proba(embeddings[tid]) for tid in ids}
+        return {
+            tid: self.voters_[(tid, task_id)].predict_proba(self._reduced(embeddings[tid], self.reducers_.get(tid)))
+            for tid in ids
+        }
 
     def decide(self, posteriors: Mapping, task_id) -> np.ndarray:
         """The decider of task ``task_id`` over voter posteriors keyed by transformer id."""
@@ -230,13 +329,50 @@ class ProgressiveLearner:
         ``transformer_ids=None`` uses every transformer that has a voter for
         the task; ``[task_id]`` is the single-task learner.
         """
-        self._check_task(task_id)
-        ids = self._resolve_transformers(task_id, transformer_ids)
-        X = check_inputs(X)
-        check_input_shape(X, self.input_shape_)
-        return self.predict_proba_from_embeddings({tid: self.transform(X, tid) for tid in ids}, task_id)
+        return self.predict_proba_tasks(X, [task_id], transformer_ids)[task_id]
 
     def predict(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
         """Predicted labels (n,), in the task's original label values."""
         proba = self.predict_proba(X, task_id, transformer_ids)
         return self.tasks_[task_id].classes[np.argmax(proba, axis=1)]
+
+    def predict_proba_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
+        """Posteriors of several tasks for the same inputs, from one embedding of them per transformer.
+
+        Calling :meth:`predict_proba` once per task would embed ``X`` once
+        per task and transformer; here every transformer that votes on any of
+        the tasks embeds (and reduces) ``X`` once.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, H, W, C) or (n, d)
+        task_ids : iterable of hashable or None, default=None
+            Tasks to answer (repeats are answered once); None: every task.
+        transformer_ids : iterable or None, default=None
+            As in :meth:`predict_proba`, the same for every task.
+
+        Returns
+        -------
+        dict of task id to ndarray of shape (n, n_classes of the task), float64
+            In the order of ``task_ids``; each equals ``predict_proba(X, task_id, transformer_ids)``.
+        """
+        task_ids = list(dict.fromkeys(self.task_ids if task_ids is None else task_ids))
+        if not task_ids:
+            raise ValueError("task_ids is empty")
+        for task_id in task_ids:
+            self._check_task(task_id)
+        voting = {task_id: self._resolve_transformers(task_id, transformer_ids) for task_id in task_ids}
+        X = check_inputs(X)
+        check_input_shape(X, self.input_shape_)
+        needed = dict.fromkeys(tid for ids in voting.values() for tid in ids)
+        reduced = {tid: self._reduced(self.transform(X, tid), self.reducers_.get(tid)) for tid in needed}
+        probas = {}
+        for task_id, ids in voting.items():
+            posteriors = {tid: self.voters_[(tid, task_id)].predict_proba(reduced[tid]) for tid in ids}
+            probas[task_id] = self.decide(posteriors, task_id)
+        return probas
+
+    def predict_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
+        """Predicted labels (n,) of several tasks, as :meth:`predict_proba_tasks` (dict of task id to labels)."""
+        probas = self.predict_proba_tasks(X, task_ids, transformer_ids)
+        return {task_id: self.tasks_[task_id].classes[np.argmax(p, axis=1)] for task_id, p in probas.items()}

@@ -16,13 +16,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import column_or_1d
 
+from .compat import ADDED_PARAMS
 from .learner import ProgressiveLearner
 from .networks import EncoderFactory
 from .persistence import load_object, save_object
+from .reduction import PrincipalProjection
 from .seeding import derive_seed
 from .transformers import NeuralClassificationTransformer
-from .validation import check_inputs, check_real
-from .voters import KNNClassificationVoter
+from .validation import check_inputs, check_real, is_int
+from .voters import STORAGE_DTYPES, KNNClassificationVoter
 
 
 class _NetworkParams(BaseEstimator):
@@ -53,6 +55,8 @@ class _NetworkParams(BaseEstimator):
         validation_interval: int = 1,
         k: int | None = None,
         metric: str = "cosine",
+        voter_dim: int | None = None,
+        voter_dtype: str = "float32",
         flip_average: bool = True,
         transformer_split: float = 0.67,
         precision: str = "auto",
@@ -84,6 +88,8 @@ class _NetworkParams(BaseEstimator):
         self.validation_interval = validation_interval
         self.k = k
         self.metric = metric
+        self.voter_dim = voter_dim
+        self.voter_dtype = voter_dtype
         self.flip_average = flip_average
         self.transformer_split = transformer_split
         self.precision = precision
@@ -100,7 +106,20 @@ class _NetworkParams(BaseEstimator):
         return NeuralClassificationTransformer(**params, random_state=seed)
 
     def _make_voter(self, classes: np.ndarray) -> KNNClassificationVoter:
-        return KNNClassificationVoter(k=self.k, metric=self.metric, classes=classes)
+        return KNNClassificationVoter(k=self.k, metric=self.metric, classes=classes, storage_dtype=self.voter_dtype)
+
+    def _make_reducer(self, n_features: int) -> PrincipalProjection | None:
+        """The projection of a transformer's ``n_features``-wide embedding for its voters; None: none.
+
+        None also when ``voter_dim`` is at least the width: the voters then
+        get the embeddings themselves, not an orthogonal rotation of them
+        (whose rounding could reorder near-equal distances), so their
+        predictions are exactly those of ``voter_dim=None``.
+        """
+        if self.voter_dim is None or self.voter_dim >= n_features:
+            return None
+        # Uncentred for cosine, which measures angles from the origin (see PrincipalProjection).
+        return PrincipalProjection(self.voter_dim, center=self.metric == "euclidean")
 
     def _check_params(self) -> None:
         """Check the cheap parameters before any training starts.
@@ -110,11 +129,17 @@ class _NetworkParams(BaseEstimator):
         voters; the experiment runs it for every run before the first one starts.
         """
         check_real("transformer_split", self.transformer_split, low=0, high=1, low_open=True, high_open=True)
+        if self.voter_dim is not None and (not is_int(self.voter_dim) or self.voter_dim < 1):
+            raise ValueError(f"voter_dim must be an integer >= 1 or None, got {self.voter_dim!r}")
+        if self.voter_dtype not in STORAGE_DTYPES:
+            raise ValueError(f"voter_dtype must be one of {STORAGE_DTYPES}, got {self.voter_dtype!r}")
         self._make_transformer(0)._check_params()
         KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
 
     def _new_learner(self) -> ProgressiveLearner:
-        return ProgressiveLearner(self._make_transformer, self._make_voter, random_state=self.random_state)
+        return ProgressiveLearner(
+            self._make_transformer, self._make_voter, random_state=self.random_state, make_reducer=self._make_reducer
+        )
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted estimator to ``path`` (atomically). Load it with :meth:`load`."""
@@ -128,6 +153,10 @@ class _NetworkParams(BaseEstimator):
         encoders there (e.g. "cpu" for a model trained on a GPU).
         """
         obj = load_object(path, expected_type=cls)
+        # A file saved before a parameter was added lacks it; the listed value
+        # is what that code did, so the loaded network predicts as it did.
+        for name, value in ADDED_PARAMS.items():
+            obj.__dict__.setdefault(name, value)
         learner = getattr(obj, "learner_", None)
         if device is not None and learner is not None:
             for transformer in learner.transformers_.values():
@@ -162,6 +191,19 @@ class LifelongClassificationNetwork(_NetworkParams):
         each transformer's epoch); None: floor(log2(n_fit)).
     metric : {"cosine", "euclidean"}, default="cosine"
         Distance of the kNN voters (and of the validation kNN) in embedding space.
+    voter_dim : int or None, default=None
+        Width of the embeddings the voters store and compare. None: the full
+        embedding. An int >= 1 below the embedding's width: each new
+        transformer's embeddings of its own task (both shares) fit a
+        :class:`~proglearn_supcon.reduction.PrincipalProjection` onto at most
+        ``voter_dim`` principal directions (uncentred for the cosine metric),
+        which then maps every embedding of that transformer, fit and query,
+        for all of its voters. At or above the width, nothing is projected:
+        exactly the voters of None. The validation kNN is not reduced.
+    voter_dtype : {"float32", "float16", "bfloat16"}, default="float32"
+        How the voters store their fit embeddings (after ``voter_dim``); the
+        16-bit types halve the memory, distances stay float64 (see
+        :class:`~proglearn_supcon.voters.KNNClassificationVoter`).
     transformer_split : float, default=0.67
         Share of a task's data that trains its transformer; the rest fits the
         transformer's own voter.
@@ -217,6 +259,20 @@ class LifelongClassificationNetwork(_NetworkParams):
         """Predicted labels (n,) of task ``task_id``; ``transformer_ids=[task_id]`` is the single-task learner."""
         self._check_fitted()
         return self.learner_.predict(X, task_id, transformer_ids)
+
+    def predict_proba_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
+        """Posteriors of several tasks for the same inputs, each transformer embedding ``X`` once.
+
+        Returns a dict of task id to ndarray (n, n_classes of the task); see
+        :meth:`ProgressiveLearner.predict_proba_tasks`. ``task_ids=None``: every task.
+        """
+        self._check_fitted()
+        return self.learner_.predict_proba_tasks(X, task_ids, transformer_ids)
+
+    def predict_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
+        """Predicted labels (n,) of several tasks for the same inputs: a dict of task id to labels."""
+        self._check_fitted()
+        return self.learner_.predict_tasks(X, task_ids, transformer_ids)
 
 
 class SupConKNNClassifier(ClassifierMixin, _NetworkParams):

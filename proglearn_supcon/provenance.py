@@ -13,7 +13,11 @@ Every results file of the experiment records :func:`provenance` in its config
 The *recipe* is the network's parameters without those that do not change what
 is trained (:data:`NOT_RECIPE`: the seed, the device, progress output), so runs
 of one variant over different shifts and slots share one recipe hash, and runs
-whose parameters differ in anything else do not.
+whose parameters differ in anything else do not. A parameter added to the
+networks after results were recorded is left out too while it has the value
+that reproduces the code from before it
+(:data:`~proglearn_supcon.compat.ADDED_PARAMS`), so adding a parameter does not
+change the hash of the recipes recorded without it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from .compat import ADDED_PARAMS
 
 __all__ = [
     "NOT_RECIPE",
@@ -47,8 +53,25 @@ _UNKNOWN = "unknown"
 
 
 def recipe_params(network_params: dict[str, Any]) -> dict[str, Any]:
-    """``network_params`` without the entries of :data:`NOT_RECIPE`."""
-    return {name: value for name, value in network_params.items() if name not in NOT_RECIPE}
+    """``network_params`` without the entries of :data:`NOT_RECIPE` and the added parameters at their old behaviour.
+
+    An entry of :data:`~proglearn_supcon.compat.ADDED_PARAMS` is dropped when
+    its value equals the listed one (and has its type: ``1`` is not ``1.0``,
+    as in the hash), so parameters written before it existed and the same
+    parameters written with it give one recipe.
+    """
+    return {
+        name: value
+        for name, value in network_params.items()
+        if name not in NOT_RECIPE and not _is_old_behaviour(name, value)
+    }
+
+
+def _is_old_behaviour(name: str, value: Any) -> bool:
+    if name not in ADDED_PARAMS:
+        return False
+    old = ADDED_PARAMS[name]
+    return type(value) is type(old) and value == old
 
 
 def recipe_hash(network_params: dict[str, Any]) -> str:
@@ -64,7 +87,9 @@ def recipe_hash(network_params: dict[str, Any]) -> str:
     -------
     str
         64 hex digits. Equal for parameters that differ only in
-        :data:`NOT_RECIPE` or in the order of their keys.
+        :data:`NOT_RECIPE`, in the order of their keys, or in whether an added
+        parameter (:data:`~proglearn_supcon.compat.ADDED_PARAMS`) is absent
+        or present at its old behaviour.
     """
     # Sorted keys and fixed separators: the same parameters give the same bytes
     # whatever order they were built in; json writes floats by their shortest

@@ -30,17 +30,41 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       ],
       "diagnostics": {                        # only in runs made with --diagnostics
         "transfer_matrix": [[0.31, 0.22, ...], ...],   # [i][j]: transformer i's voter alone on task j
-        "geometry": [                         # tidy: one row per (transformer, task)
-          {"transformer": 0, "task": 1, "nc1": 2.1, "effective_rank": 410.0, ...}, ...
+        "geometry": [                         # tidy: one row per (transformer, task, space, split)
+          {"transformer": 0, "task": 1, "space": "encoder", "split": "test",
+           "nc1": 2.1, "effective_rank": 410.0, "effective_rank_ceiling": 999.0, ...}, ...
+        ],
+        "decomposition": [                    # one row per task, after the last task
+          {"task": 0, "network_accuracy": 0.52, "own_accuracy": 0.45, ...}, ...
         ]
       }
     }
+
+A geometry row's ``space`` and ``split`` say which embedding it measures
+(:data:`GEOMETRY_SPACES`, :data:`GEOMETRY_SPLITS`; what each is exactly:
+:mod:`proglearn_supcon.experiments.diagnostics`). Files written before they
+were recorded have neither, and only the encoder output's test-set geometry:
+their rows read as ``("encoder", "test")``, and they have no
+``decomposition``.
 
 ``provenance`` is absent from files written before it was recorded; their
 :attr:`RunResult.recipe_hash` is computed from ``network_params``. The runs of
 one variant are pooled (figures, summaries) only if they share one recipe hash:
 :func:`load_runs` raises :class:`MixedRecipesError` otherwise, unless told
 ``allow_mixed_recipes`` (``--allow-mixed-recipes`` on the command line).
+
+The adversarial sequences (:mod:`proglearn_supcon.datasets.adversarial`)
+write the same document, with ``config["protocol"]`` naming the sequence
+(files without it are ``"tenxten"``, the 10x10 protocol). A label-shuffle run
+evaluates task 0 only: the accuracies of the other tasks are ``null``, and
+only task 0 has a single-task accuracy. A rotation run is one repetition at one
+angle, stored as ``<variant>/repetition<r>_angle<a>.json`` with ``"shift"``
+holding the repetition and ``"slot"`` the angle in degrees (also in
+``config["repetition"]`` and ``config["angle"]``; see :func:`run_keys`); its
+two "tasks" are its two transformers: ``accuracy`` holds task 0 after
+transformer 0 (its single-task learner, ``n_tasks_seen`` 1) and after both
+(``n_tasks_seen`` 2; task 1 has no test set, its accuracy is ``null``), and
+the per-task fields are those of each transformer.
 
 Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
@@ -75,6 +99,14 @@ from .provenance import MixedRecipesError, check_one_recipe, recipe_hash  # noqa
 
 #: Version of the results-file layout.
 SCHEMA = 1
+#: The embedding spaces a geometry record can measure: the encoder output
+#: (what the voters use) and the L2-normalised output of the training head.
+GEOMETRY_SPACES = ("encoder", "projection")
+#: The data a geometry record can measure: a task's test set, or its training data.
+GEOMETRY_SPLITS = ("test", "train")
+#: The (space, split) of :attr:`Diagnostics.geometry`, and of every record of a
+#: file written before records named theirs.
+DEFAULT_VIEW = ("encoder", "test")
 #: Per-task fields of a run, one value per task in ``RunResult.tasks``.
 TASK_FIELDS = (
     "single_task_accuracy",
@@ -88,7 +120,7 @@ TASK_FIELDS = (
     "best_epoch",
     "val_accuracy",
 )
-_RUN_NAME = re.compile(r"^shift(?P<shift>-?\d+)_slot(?P<slot>\d+)\.json$")
+_RUN_NAME = re.compile(r"^(shift-?\d+_slot\d+|repetition\d+_angle\d+)\.json$")
 
 
 class CorruptResultsError(ValueError):
@@ -124,11 +156,50 @@ class Diagnostics:
         single-task accuracy.
     geometry : dict of str to ndarray of shape (T, T), float64
         One array per metric; ``geometry[name][i, j]`` is the metric of
-        transformer ``i``'s embedding of task ``j``'s test set (NaN if undefined).
+        transformer ``i``'s encoder output on task ``j``'s test set (NaN if
+        undefined): the view :data:`DEFAULT_VIEW`, ``views[DEFAULT_VIEW]``.
+    views : dict of (str, str) to dict of str to ndarray of shape (T, T), float64
+        The same per ``(space, split)`` of :data:`GEOMETRY_SPACES` x
+        :data:`GEOMETRY_SPLITS` that was measured; always holds
+        ``DEFAULT_VIEW`` (``geometry`` itself), and only it for files written
+        before the other views were recorded.
+    decomposition : dict of str to ndarray of shape (T,), float64, or None
+        One array per field of
+        :class:`~proglearn_supcon.decomposition.AccuracyDecomposition`:
+        task ``t``'s network accuracy after the last task, split into its
+        parts; None in files written before it was recorded.
+
+    Raises
+    ------
+    ValueError
+        If ``views`` holds a ``DEFAULT_VIEW`` different from ``geometry``.
     """
 
     transfer_matrix: np.ndarray
     geometry: dict[str, np.ndarray]
+    views: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
+    decomposition: dict[str, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        default = self.views.get(DEFAULT_VIEW)
+        if default is not None and default is not self.geometry and not _same_metrics(default, self.geometry):
+            raise ValueError(f"views[{DEFAULT_VIEW}] differs from geometry; they are the same view")
+        # The default view first, so that every reader iterates the views in one order.
+        self.views = {DEFAULT_VIEW: self.geometry, **{k: v for k, v in self.views.items() if k != DEFAULT_VIEW}}
+
+    @classmethod
+    def from_views(
+        cls,
+        transfer_matrix: np.ndarray,
+        views: dict[tuple[str, str], dict[str, np.ndarray]],
+        decomposition: dict[str, np.ndarray] | None = None,
+    ) -> "Diagnostics":
+        """Diagnostics whose ``geometry`` is ``views[DEFAULT_VIEW]``; KeyError if it is missing."""
+        return cls(transfer_matrix, views[DEFAULT_VIEW], dict(views), decomposition)
+
+
+def _same_metrics(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
 
 
 @dataclass
@@ -167,6 +238,11 @@ class RunResult:
         return self.accuracy.shape[0]
 
     @property
+    def protocol(self) -> str:
+        """The task sequence of the run (``config["protocol"]``); ``"tenxten"`` in files older than the option."""
+        return str(self.config.get("protocol", "tenxten"))
+
+    @property
     def single_task_accuracy(self) -> np.ndarray:
         return self.tasks["single_task_accuracy"]
 
@@ -195,9 +271,31 @@ class RunResult:
         return None if params is None else recipe_hash(params)
 
 
-def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int) -> Path:
-    """Where the run (variant, shift, slot) is stored."""
-    return Path(results_dir) / variant / f"shift{shift}_slot{slot}.json"
+def run_keys(protocol: str = "tenxten") -> tuple[str, str]:
+    """What ``RunResult.shift`` and ``RunResult.slot`` stand for in runs of ``protocol``.
+
+    ``("shift", "slot")`` for the 10x10 and label-shuffle sequences;
+    ``("repetition", "angle")`` for the rotation sequence, whose runs are one
+    seeded repetition (its data split, the cluster of its intervals, like a
+    shift) at one angle in whole degrees.
+    """
+    return ("repetition", "angle") if protocol == "rotation" else ("shift", "slot")
+
+
+def describe_run(variant: str, shift: int, slot: int, protocol: str = "tenxten") -> str:
+    """A run as text, e.g. ``"supcon shift 1 slot 0"`` or ``"ce repetition 2 angle 90"``."""
+    first, second = run_keys(protocol)
+    return f"{variant} {first} {shift} {second} {slot}"
+
+
+def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int, protocol: str = "tenxten") -> Path:
+    """Where the run (variant, shift, slot) is stored: ``<variant>/shift<s>_slot<k>.json``.
+
+    Rotation runs (``protocol="rotation"``) are ``<variant>/repetition<r>_angle<a>.json``
+    (see :func:`run_keys`).
+    """
+    first, second = run_keys(protocol)
+    return Path(results_dir) / variant / f"{first}{shift}_{second}{slot}.json"
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -241,30 +339,52 @@ def _diagnostics_payload(diagnostics: Diagnostics) -> dict[str, Any]:
         {
             "transformer": i,
             "task": j,
-            **{name: _finite_or_none(values[i, j]) for name, values in diagnostics.geometry.items()},
+            "space": space,
+            "split": split,
+            **{name: _finite_or_none(values[i, j]) for name, values in metrics.items()},
         }
+        for (space, split), metrics in diagnostics.views.items()
         for i in range(matrix.shape[0])
         for j in range(matrix.shape[1])
     ]
-    return {"transfer_matrix": [[_finite_or_none(v) for v in row] for row in matrix], "geometry": rows}
+    payload = {"transfer_matrix": [[_finite_or_none(v) for v in row] for row in matrix], "geometry": rows}
+    if diagnostics.decomposition is not None:
+        payload["decomposition"] = [
+            {"task": t, **{name: _finite_or_none(values[t]) for name, values in diagnostics.decomposition.items()}}
+            for t in range(matrix.shape[1])
+        ]
+    return payload
+
+
+#: Keys of a geometry row that say where it is, not what it measured.
+_GEOMETRY_KEYS = ("transformer", "task", "space", "split")
 
 
 def _diagnostics_from_payload(payload: dict[str, Any], source: str) -> Diagnostics:
     matrix = np.array(payload["transfer_matrix"], dtype=np.float64)  # null reads as NaN
     if matrix.ndim != 2:
         raise CorruptResultsError(source, f"diagnostics.transfer_matrix must be a 2-D list, got shape {matrix.shape}")
-    # Metric names in the order they were written (dict.fromkeys keeps first-seen order).
-    names = [
-        key
-        for key in dict.fromkeys(k for row in payload["geometry"] for k in row)
-        if key not in ("transformer", "task")
-    ]
-    geometry = {name: np.full(matrix.shape, np.nan) for name in names}
+    views: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for row in payload["geometry"]:
-        for name in names:
-            value = row.get(name)
-            geometry[name][row["transformer"], row["task"]] = np.nan if value is None else value
-    return Diagnostics(transfer_matrix=matrix, geometry=geometry)
+        # Rows of files written before views were recorded have no space or split.
+        view = (row.get("space", DEFAULT_VIEW[0]), row.get("split", DEFAULT_VIEW[1]))
+        metrics = views.setdefault(view, {})
+        for name, value in row.items():
+            if name in _GEOMETRY_KEYS:
+                continue
+            # Metric names in the order they were written (dicts keep first-seen order).
+            values = metrics.setdefault(name, np.full(matrix.shape, np.nan))
+            values[row["transformer"], row["task"]] = np.nan if value is None else value
+    views.setdefault(DEFAULT_VIEW, {})
+    decomposition = None
+    if payload.get("decomposition") is not None:
+        names = [k for k in dict.fromkeys(k for row in payload["decomposition"] for k in row) if k != "task"]
+        decomposition = {name: np.full(matrix.shape[1], np.nan) for name in names}
+        for row in payload["decomposition"]:
+            for name in names:
+                value = row.get(name)
+                decomposition[name][row["task"]] = np.nan if value is None else value
+    return Diagnostics.from_views(matrix, views, decomposition)
 
 
 def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResult:
@@ -312,7 +432,7 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
 
 def write_run(results_dir: str | os.PathLike, run: RunResult) -> Path:
     """Write one run atomically and return its path."""
-    path = run_path(results_dir, run.variant, run.shift, run.slot)
+    path = run_path(results_dir, run.variant, run.shift, run.slot, run.protocol)
     atomic_write_text(path, json.dumps(to_payload(run), indent=1))
     return path
 

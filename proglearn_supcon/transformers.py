@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
+from torch.nn import functional as F
 
 from .augment import ImageAugmenter, TabularAugmenter
 from .networks import EncoderFactory, ProjectionHead, Standardize, default_encoder, embedding_dim
@@ -141,6 +142,12 @@ class NeuralClassificationTransformer(BaseEstimator):
         "train_loss": mean training loss of every epoch run; "epoch" (0-based),
         "val_loss" and "val_accuracy" (validation kNN accuracy): one entry
         per evaluated epoch.
+    head_ : nn.Module
+        The trained head, in eval mode: the projection head (SupCon / TCL) or
+        the linear classifier (CE); see :meth:`project`.
+    train_indices_ : ndarray of shape (n_train,), int64
+        Rows of the data given to :meth:`fit` that the loss was minimised on
+        (sorted); the others were the validation split that selected the epoch.
     best_epoch_ : int
         Epoch (0-based) whose weights were kept.
     n_epochs_run_ : int
@@ -291,6 +298,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.classes_, y_encoded = np.unique(y, return_inverse=True)
         self.input_shape_ = tuple(X.shape[1:])
         train_idx, val_idx = self._split(y_encoded, seed)
+        self.train_indices_ = train_idx.astype(np.int64)
         self._fit_standardization(X[train_idx])
 
         model_shape = self._model_input_shape()
@@ -367,7 +375,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.n_epochs_run_ = result.n_epochs_run
-        # The head is kept only for inspection; voters use the encoder output.
+        # The head is kept only for inspection (project); voters use the encoder output.
         self.head_ = head.eval()
 
     # -------------------------------------------------------------- transform
@@ -400,6 +408,52 @@ class NeuralClassificationTransformer(BaseEstimator):
                 self.encoder_, xb, self.embedding_dim_, bf16, self.flip_average, batch_size
             )
         return out
+
+    @torch.no_grad()
+    def project(self, embeddings, batch_size: int = 4096) -> np.ndarray:
+        """The trained head's L2-normalised output on encoder embeddings: the space the loss optimised.
+
+        SupCon and TCL are computed on the projection head's normalised
+        output, so for them this is exactly the loss's space. For CE it is the
+        linear classifier's logits (bias included), L2-normalised: the
+        analogue of the projection, on which cross-entropy acts; at neural
+        collapse they too form a regular simplex. The head is applied to the
+        embeddings as given (from :meth:`transform`: with ``flip_average`` the
+        projection of the flip-averaged embedding, as the validation loss of
+        training computes it, not the mean of two projections), in float32,
+        so no image is encoded again.
+
+        Parameters
+        ----------
+        embeddings : array-like of shape (n, ``embedding_dim_``), real, finite
+            Encoder outputs, e.g. from :meth:`transform`.
+        batch_size : int, default=4096
+            Rows moved to the device and projected at a time.
+
+        Returns
+        -------
+        ndarray of shape (n, projection_dim) (SupCon, TCL) or (n, n_classes) (CE), float32
+            Rows of unit L2 norm (a zero row stays zero).
+
+        Raises
+        ------
+        ValueError
+            If ``embeddings`` is not finite and 2-D with ``embedding_dim_`` columns.
+        """
+        check_is_fitted(self, "head_")
+        embeddings = check_array(embeddings, dtype=np.float32)
+        if embeddings.shape[1] != self.embedding_dim_:
+            raise ValueError(
+                f"embeddings have {embeddings.shape[1]} columns, but this transformer's encoder outputs "
+                f"{self.embedding_dim_}."
+            )
+        device = next(self.head_.parameters()).device
+        self.head_.eval()
+        parts = [
+            F.normalize(self.head_(torch.from_numpy(batch).to(device)).float(), dim=-1).cpu().numpy()
+            for batch in np.array_split(embeddings, max(1, -(-len(embeddings) // batch_size)))
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)
 
     def to(self, device: str | torch.device) -> "NeuralClassificationTransformer":
         """Move the trained encoder to ``device`` (e.g. after loading on a CPU-only machine)."""

@@ -9,9 +9,13 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .validation import is_int
 
-__all__ = ["KNNClassificationVoter"]
+__all__ = ["STORAGE_DTYPES", "KNNClassificationVoter"]
 
 _METRICS = ("cosine", "euclidean")
+#: How a voter may store its fit embeddings (``storage_dtype``).
+STORAGE_DTYPES = ("float32", "float16", "bfloat16")
+#: Largest finite float16.
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 def _check_embeddings(X, *, copy: bool = False) -> np.ndarray:
@@ -40,6 +44,26 @@ def _normalize_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows of ``x`` scaled to unit L2 norm; zero rows stay zero (cosine distance 1 to all)."""
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     return x / torch.where(norms > 0, norms, 1.0)
+
+
+def _stored(X: np.ndarray, storage_dtype: str, metric: str) -> np.ndarray | torch.Tensor:
+    """The fit embeddings ``X`` (float32) as the voter keeps them: ``storage_dtype``, see the class Notes."""
+    if storage_dtype == "float32":
+        return X
+    if metric == "cosine":
+        # Cosine ignores the rows' lengths, so they are stored at unit length:
+        # no embedding can then overflow float16, whatever its scale (the norms
+        # in float64, where the squares of any float32 cannot overflow).
+        X = _normalize_rows(torch.from_numpy(X).double()).float().numpy()
+    if storage_dtype == "bfloat16":
+        return torch.from_numpy(X).to(torch.bfloat16)  # numpy has no bfloat16
+    largest = float(np.abs(X).max(initial=0.0))
+    if largest > _FLOAT16_MAX:
+        raise ValueError(
+            f"X has values of magnitude up to {largest:.4g}, beyond float16's range (+-{_FLOAT16_MAX:g}), "
+            "which the Euclidean metric cannot rescale away; use storage_dtype='bfloat16' or 'float32'."
+        )
+    return X.astype(np.float16)
 
 
 def _nearest_mask(distances: torch.Tensor, k: int) -> torch.Tensor:
@@ -79,6 +103,9 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
     batch_size : int, default=4096
         Number of queries whose distances to all fit points are held in
         memory at once.
+    storage_dtype : {"float32", "float16", "bfloat16"}, default="float32"
+        How the fit embeddings are stored. The 16-bit types halve the memory;
+        distances are still computed in float64 (see Notes).
 
     Attributes
     ----------
@@ -88,8 +115,11 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         Number of neighbours used.
     n_features_in_ : int
         Number of features seen in :meth:`fit`.
-    X_fit_ : ndarray of shape (n_fit, ``n_features_in_``), float32
-        The fit embeddings.
+    X_fit_ : ndarray or torch.Tensor of shape (n_fit, ``n_features_in_``)
+        The fit embeddings as stored: a float32 or float16 ndarray, or a
+        bfloat16 tensor (numpy has no bfloat16). With a 16-bit
+        ``storage_dtype`` and the cosine metric the rows are scaled to unit
+        length before rounding.
     y_fit_ : ndarray of shape (n_fit,), int64
         The fit labels as indices into ``classes_``.
 
@@ -99,6 +129,21 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
     cast to float32 too, so both sides are treated alike). Points at exactly
     equal computed distance are ranked by their fit index, lower first, as a
     stable argsort of the distances would rank them.
+
+    With a 16-bit ``storage_dtype`` each fit embedding is rounded once, when
+    it is stored; queries are not rounded. The row norms (for the cosine
+    normalisation and the Euclidean squared norms) are computed in float64
+    from the *stored* rows, so every distance is the exact distance to a
+    stored point: the voter is an exact kNN over the rounded points, with the
+    same tie rule. Norms of the original rows combined with products of the
+    rounded ones would give numbers that are no point's distance. Rounding
+    can therefore change a prediction only where two fit points are closer
+    to a query's k-th neighbour distance than the rounding moves a distance.
+    float16 keeps 11 significant bits (relative rounding ``2**-11``),
+    bfloat16 8 (``2**-8``), so float16 moves distances about 8 times less and
+    keeps more of the ranking; its range (+-65504) is no limit for the cosine
+    metric, whose rows are stored at unit length, and a Euclidean fit beyond
+    it is refused. bfloat16 has float32's range.
     """
 
     def __init__(
@@ -107,11 +152,13 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         metric: str = "cosine",
         classes=None,
         batch_size: int = 4096,
+        storage_dtype: str = "float32",
     ) -> None:
         self.k = k
         self.metric = metric
         self.classes = classes
         self.batch_size = batch_size
+        self.storage_dtype = storage_dtype
 
     def _check_params(self) -> None:
         """Raise ValueError if a constructor parameter is invalid."""
@@ -121,6 +168,8 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
             raise ValueError(f"metric must be one of {_METRICS}, got {self.metric!r}.")
         if not is_int(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
+        if self.storage_dtype not in STORAGE_DTYPES:
+            raise ValueError(f"storage_dtype must be one of {STORAGE_DTYPES}, got {self.storage_dtype!r}.")
 
     def _resolve_classes(self, y: np.ndarray) -> np.ndarray:
         if self.classes is None:
@@ -140,7 +189,7 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_fit, n_features), real, finite
-            Embeddings; stored as float32.
+            Embeddings; stored as ``storage_dtype``.
         y : array-like of shape (n_fit,)
             Labels, ints or strings; a subset of ``classes`` if given.
 
@@ -152,10 +201,13 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         ------
         ValueError
             On invalid parameters, non-finite or non-2-D ``X``, a length
-            mismatch, or labels outside ``classes``.
+            mismatch, labels outside ``classes``, or (float16, Euclidean)
+            values beyond float16's range.
         """
         self._check_params()
-        X = _check_embeddings(X, copy=True)  # a copy: later edits of X must not move the voter
+        # A copy, so that later edits of X cannot move the voter; the 16-bit
+        # conversions make their own, so a float32 copy there would be a waste.
+        X = _check_embeddings(X, copy=self.storage_dtype == "float32")
         y = column_or_1d(y, warn=True)
         if len(y) != len(X):
             raise ValueError(f"X and y have different lengths: {len(X)} and {len(y)}.")
@@ -165,7 +217,7 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         k = max(1, n_fit.bit_length() - 1) if self.k is None else self.k
         self.k_ = min(k, n_fit)
         self.n_features_in_ = X.shape[1]
-        self.X_fit_ = X
+        self.X_fit_ = _stored(X, self.storage_dtype, self.metric)
         self.y_fit_ = np.searchsorted(self.classes_, y).astype(np.int64)
         return self
 
@@ -193,7 +245,8 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         X = _check_embeddings(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but this voter was fitted on {self.n_features_in_}.")
-        fit = torch.from_numpy(self.X_fit_).double()
+        # Norms below come from the stored (possibly rounded) rows: see the class Notes.
+        fit = torch.as_tensor(self.X_fit_).double()
         queries = torch.from_numpy(X).double()
         fit_sq_norms = None
         if self.metric == "cosine":

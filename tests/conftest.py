@@ -73,7 +73,9 @@ def tiny_run_args():
     """
 
     def make(*extra, epochs=1, n_tasks=2, n_train_per_task=None, threads_per_run=None):
-        argv = ["--dataset", "digits", "--n-tasks", str(n_tasks), "--epochs", str(epochs)]
+        argv = ["--dataset", "digits", "--epochs", str(epochs)]
+        if n_tasks is not None:
+            argv += ["--n-tasks", str(n_tasks)]
         if n_train_per_task is not None:
             argv += ["--n-train-per-task", str(n_train_per_task)]
         argv += ["--quiet", "--device", "cpu"]

@@ -176,3 +176,23 @@ def test_ray_results_equal_sequential(sequential, tmp_path, supcon_args):
     for key in expected:
         for a, b in zip(expected[key], got[key]):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_dask_rotation_units_equal_sequential(cluster, tmp_path, tiny_run_args):
+    """Rotation units (task 1 once, then its angles) on two Dask workers give the sequential files' numbers."""
+    address, _ = cluster
+
+    def argv(out, *extra):
+        return tiny_run_args(
+            "--protocol", "rotation", "--variant", "ce", "--angles", "0,90", "--repetitions", "2", "--out", out,
+            *extra, n_tasks=None, n_train_per_task=100, threads_per_run=1,
+        )  # fmt: skip
+
+    assert exp.main(argv(tmp_path / "sequential")) == 0
+    assert exp.main(argv(tmp_path / "dask", "--backend", "dask", "--scheduler", address)) == 0
+    expected, got = (load_runs(tmp_path / where, "ce") for where in ("sequential", "dask"))
+    assert [(r.shift, r.slot) for r in got] == [(1, 0), (1, 90), (2, 0), (2, 90)]
+    for a, b in zip(expected, got):
+        np.testing.assert_array_equal(a.accuracy, b.accuracy)
+    assert all(r.config["worker"].startswith("dask worker tcp://") for r in got)

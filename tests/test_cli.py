@@ -50,8 +50,8 @@ def test_help_lists_commands(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: proglearn-supcon")
-    for command in ("run", "summary", "plot", "compare", "geometry"):
-        assert f"    {command} " in out
+    for command in ("run", "summary", "plot", "compare", "geometry", "adversarial"):
+        assert re.search(rf"^    {command}\s", out, re.MULTILINE), command  # a long name wraps its line
 
 
 @pytest.mark.parametrize(
@@ -76,6 +76,7 @@ def test_help_lists_commands(capsys):
         ("compare", ["--results", "--a", "--b", "--out", "(default: 0.95)"]),
         ("summary", ["--results", "--variants"]),
         ("geometry", ["--results", "--a", "--b", "--out", "--png", "(default: 0.95)"]),
+        ("adversarial", ["--results", "--variants", "--a", "(default: supcon)", "--out", "(default: 0.95)"]),
     ],
 )
 def test_command_help_shows_options_and_defaults(command, shown, capsys):
@@ -102,6 +103,13 @@ def test_command_help_shows_options_and_defaults(command, shown, capsys):
         ),
         (["summary", "--results", "r"], "proglearn-supcon summary: error: the following arguments are required"),
         (["geometry", "--a", "x"], "proglearn-supcon geometry: error: the following arguments are required"),
+        (
+            ["adversarial", "--out", "f.png"],
+            "proglearn-supcon adversarial: error: the following arguments are required",
+        ),
+        (["run", "--protocol", "spiral"], "proglearn-supcon run: error: argument --protocol: invalid choice: 'spiral'"),
+        (["run", "--angles", "0-400:15"], "proglearn-supcon run: error: argument --angles: angle must be a number"),
+        (["run", "--repetitions", "0"], "proglearn-supcon run: error: argument --repetitions: no repetitions"),
     ],
 )
 def test_bad_arguments_are_one_line_and_status_2(argv, message, capsys):
@@ -144,8 +152,8 @@ def test_runtime_errors_are_status_2(tmp_path, capsys):
 
 def test_commands_are_the_modules_themselves():
     """Each subcommand names its module object (imported directly, no module names as strings)."""
-    from proglearn_supcon.experiments import cifar_task_sequence, summary
-    from proglearn_supcon.plotting import compare_variants, plot_geometry, plot_variant
+    from proglearn_supcon.experiments import cifar_task_sequence, dose_response, summary
+    from proglearn_supcon.plotting import compare_variants, plot_adversarial, plot_geometry, plot_variant
 
     modules = {name: module for name, (module, _) in cli.COMMANDS.items()}
     assert modules == {
@@ -154,6 +162,8 @@ def test_commands_are_the_modules_themselves():
         "plot": plot_variant,
         "compare": compare_variants,
         "geometry": plot_geometry,
+        "dose-response": dose_response,
+        "adversarial": plot_adversarial,
     }
 
 

@@ -529,6 +529,23 @@ def test_task_sequence_with_fake_cifar(tmp_path, fake_sizes):
         task_sequence("cifar10", data_dir=tmp_path)
 
 
+def test_rotation_tasks_pool_cifar_training_and_test_images(tmp_path, fake_sizes):
+    # Fake CIFAR-100: 6 images per class (5 train + 1 test), pooled as the rotation protocol does.
+    write_fake_cifar(tmp_path, "cifar100")
+    X_train, y_train, X_test, y_test = load_cifar("cifar100", data_dir=tmp_path)
+    pooled_X, pooled_y = np.concatenate([X_train, X_test]), np.concatenate([y_train, y_test])
+    task1, task2 = datasets.rotation_tasks("cifar100", n_train_per_task=20, n_test_per_class=2, data_dir=tmp_path)
+    assert task1.classes.tolist() == list(range(10))  # classes 0-9 of the 100
+    first, second, test = datasets.rotation_indices(pooled_y, range(10), 2, 2, random_state=0)
+    assert len(set(first) | set(second) | set(test)) == 60  # every image of classes 0-9, once
+    np.testing.assert_array_equal(task1.X_train, pooled_X[first])
+    np.testing.assert_array_equal(task2.X_train, pooled_X[second])
+    np.testing.assert_array_equal(task1.X_test, pooled_X[test])
+    np.testing.assert_array_equal(task1.y_test, pooled_y[test])
+    with pytest.raises(ValueError, match="class 0 has 6 images"):
+        datasets.rotation_tasks("cifar100", data_dir=tmp_path)  # the default 250 + 250 + 100 per class
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

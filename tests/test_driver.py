@@ -95,3 +95,16 @@ def test_worker_processes_get_the_function(tmp_path):
     todo = [RunSpec("supcon", shift, 0) for shift in (1, 2)]
     assert driver.run_all(todo, len(todo), args, fake_run_one) == 0
     assert sorted(r.shift for r in load_runs(tmp_path, "supcon")) == [1, 2]
+
+
+def fake_run_two(spec, args, threads, position):
+    """A run function that returns two results sharing their training, as a rotation repetition does."""
+    return [fake_run_one(RunSpec(spec.variant, spec.shift, slot), args, threads, position) for slot in (0, 1)]
+
+
+def test_a_unit_of_several_results_writes_each(tmp_path):
+    todo = [RunSpec("ce", shift, 0) for shift in (1, 2)]
+    assert driver.run_all(todo, len(todo), _args(tmp_path), fake_run_two) == 0
+    runs = load_runs(tmp_path, "ce")
+    assert [(r.shift, r.slot) for r in runs] == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert all(r.config["worker"] and r.config["finished_at"] >= r.config["started_at"] for r in runs)

@@ -173,6 +173,15 @@ def test_diagnostics_transfer_matrix_diagonal_is_single_task_accuracy(tmp_path, 
     for name, values in run.diagnostics.geometry.items():
         assert values.shape == (2, 2) and np.isfinite(values).all(), name
     assert (run.diagnostics.geometry["effective_rank"] >= 1).all() and run.config["diagnostics"] is True
+    # Every space and split, each effective rank below its recorded ceiling.
+    assert set(run.diagnostics.views) == {(s, p) for s in ("encoder", "projection") for p in ("test", "train")}
+    for view, metrics in run.diagnostics.views.items():
+        assert set(metrics) == set(GEOMETRY_METRICS), view
+        assert (metrics["effective_rank"] <= metrics["effective_rank_ceiling"] + 1e-9).all(), view
+    assert (run.diagnostics.views[("projection", "test")]["effective_rank_ceiling"] == 2).all()  # 2 logits
+    assert (run.diagnostics.geometry["effective_rank_ceiling"] == run.n_test_per_task - 1).all()
+    # The decomposition's network accuracy is the run's accuracy after the last task.
+    np.testing.assert_array_equal(run.diagnostics.decomposition["network_accuracy"], run.accuracy[-1])
 
 
 @pytest.mark.slow
@@ -196,3 +205,47 @@ def test_default_runs_every_variant_with_a_short_budget():
     assert exp.network_params(args, "ce", 1, 0)["epochs"] == exp.DEFAULT_EPOCHS["digits-hard"]
     cifar = exp.build_parser().parse_args(["--dataset", "cifar100"])
     assert "epochs" not in exp.network_params(cifar, "ce", 1, 0)  # the library default
+
+
+def _feature_tasks(n_tasks=3, seed=0):
+    """Two-class tasks of 10-d features in the protocol's Task form (the MLP trains in milliseconds)."""
+    from proglearn_supcon.datasets import Task
+
+    rng = np.random.default_rng(seed)
+    tasks = []
+    for t in range(n_tasks):
+        centres, classes = rng.normal(0, 3, size=(2, 10)), np.array([2 * t, 2 * t + 1])
+        y, y_test = np.repeat(classes, 20), np.repeat(classes, 10)
+        X = (centres[y - 2 * t] + rng.normal(size=(40, 10))).astype(np.float32)
+        X_test = (centres[y_test - 2 * t] + rng.normal(size=(20, 10))).astype(np.float32)
+        tasks.append(Task(task_id=t, X_train=X, y_train=y, X_test=X_test, y_test=y_test, classes=classes))
+    return tasks
+
+
+@pytest.mark.parametrize("keep_embeddings", [False, True])
+def test_each_test_set_is_embedded_once_per_transformer_and_kept_only_for_diagnostics(monkeypatch, keep_embeddings):
+    from proglearn_supcon import LifelongClassificationNetwork, NeuralClassificationTransformer
+    from proglearn_supcon.memory import PeakMemory
+
+    tasks = _feature_tasks()
+    test_sets = {float(v): s for s, task in enumerate(tasks) for v in task.X_test[:, 0]}
+    embedded = []
+    real = NeuralClassificationTransformer.transform
+
+    def recording(self, X, *args, **kwargs):
+        firsts = {test_sets.get(float(v)) for v in np.asarray(X)[:, 0]}
+        if firsts != {None}:  # a test set, not a voter's fit data
+            (s,) = firsts
+            embedded.append((id(self), s))
+        return real(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(NeuralClassificationTransformer, "transform", recording)
+    params = dict(epochs=2, batch_size=16, validation_fraction=0.0, early_stopping="none", device="cpu")
+    net = LifelongClassificationNetwork(random_state=0, **params)
+    record = exp.learn_tasks(net, tasks, "test", True, 0, PeakMemory(), keep_embeddings=keep_embeddings)
+    # Every transformer on every test set (T x T pairs), each pair once over the whole run.
+    assert len(embedded) == len(set(embedded)) == 9
+    assert np.isfinite(record.accuracy[np.tril_indices(3)]).all()
+    assert all(len(posteriors) == 3 for posteriors in record.test_posteriors)
+    kept = [sorted(e) for e in record.test_embeddings]
+    assert kept == ([[0, 1, 2]] * 3 if keep_embeddings else [[]] * 3)

@@ -12,6 +12,7 @@ from proglearn_supcon.geometry import (
     alignment_uniformity,
     class_collapse,
     effective_rank,
+    effective_rank_ceiling,
     embedding_geometry,
     simplex_deviation,
 )
@@ -61,6 +62,7 @@ def naive_geometry(X, y) -> dict[str, float]:
         "alignment": np.mean(positives),
         "uniformity": np.log(np.mean(kernel)),
         "effective_rank": np.exp(-np.sum(p * np.log(p))),
+        "effective_rank_ceiling": min(n - 1, X.shape[1]),
     }
 
 
@@ -71,6 +73,7 @@ def separate(X, y) -> dict[str, float]:
         **simplex_deviation(X, y)._asdict(),
         **alignment_uniformity(X, y, block_size=7)._asdict(),  # several blocks, one partial
         "effective_rank": effective_rank(X),
+        "effective_rank_ceiling": effective_rank_ceiling(*np.shape(X)),
     }
 
 
@@ -96,6 +99,22 @@ def test_effective_rank_known_values():
     line = np.outer(np.arange(10.0), [1.0, -2.0, 0.5])
     assert effective_rank(line) == pytest.approx(1.0)
     assert np.isnan(effective_rank(np.ones((4, 3))))  # centred to zero: no spectrum
+
+
+@pytest.mark.parametrize("n, d", [(5, 40), (40, 5), (6, 5)])
+def test_effective_rank_stays_below_its_ceiling(n, d):
+    # Isotropic points with equal singular values reach the ceiling; n centred points span only n - 1 directions.
+    X = np.random.default_rng(n * d).normal(size=(n, d))
+    ceiling = effective_rank_ceiling(n, d)
+    assert ceiling == min(n - 1, d) and effective_rank_ceiling(n, d, center=False) == min(n, d)
+    assert 1.0 <= effective_rank(X) <= ceiling + 1e-9
+    assert embedding_geometry(X, np.arange(n) % 2)["effective_rank_ceiling"] == ceiling
+    u, _, vt = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    assert effective_rank(u @ vt) == pytest.approx(ceiling)  # equal singular values: exactly the ceiling
+    with pytest.raises(ValueError, match="n >= 2"):
+        effective_rank_ceiling(1, d)
+    with pytest.raises(ValueError, match="d >= 1"):
+        effective_rank_ceiling(n, 0)
 
 
 @pytest.mark.parametrize(

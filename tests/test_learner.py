@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from proglearn_supcon import LifelongClassificationNetwork
+from proglearn_supcon import LifelongClassificationNetwork, NeuralClassificationTransformer
 from proglearn_supcon.voters import KNNClassificationVoter
 
 
@@ -233,3 +233,194 @@ def test_tabular_tasks(fast_params):
     net = LifelongClassificationNetwork(random_state=0, **fast_params())
     net.add_task(X[y < 2], y[y < 2]).add_task(X[y >= 2], y[y >= 2])
     assert np.mean(net.predict(X[y >= 2], 1) == y[y >= 2]) > 0.8
+
+
+# ----------------------------------------------------------------------------- lean voters, nothing embedded twice
+# Feature-vector tasks train the default MLP (256-d embedding) in milliseconds, so
+# these tests check the bookkeeping on real transformers without training a CNN.
+
+MLP_WIDTH = 256
+
+
+@pytest.fixture(scope="module")
+def feature_tasks():
+    """Three 2-class tasks of 10-d features: (X, y, X_test, y_test); no two rows share their first value."""
+    rng = np.random.default_rng(0)
+    tasks = []
+    for t in range(3):
+        centres = rng.normal(0, 3, size=(2, 10))
+        y, y_test = np.repeat([2 * t, 2 * t + 1], 30), np.repeat([2 * t, 2 * t + 1], 10)
+        X = (centres[y - 2 * t] + rng.normal(size=(60, 10))).astype(np.float32)
+        X_test = (centres[y_test - 2 * t] + rng.normal(size=(20, 10))).astype(np.float32)
+        tasks.append((X, y, X_test, y_test))
+    firsts = np.concatenate([a[:, 0] for task in tasks for a in (task[0], task[2])])
+    assert len(np.unique(firsts)) == len(firsts)
+    return tasks
+
+
+@pytest.fixture(scope="module")
+def feature_params():
+    """Two epochs of the MLP, no validation: a few milliseconds per task."""
+    return dict(epochs=2, batch_size=16, validation_fraction=0.0, early_stopping="none", min_epochs=0, device="cpu")
+
+
+def feature_network(tasks, params, **options):
+    net = LifelongClassificationNetwork(random_state=0, **params, **options)
+    for t, (X, y, _, _) in enumerate(tasks):
+        net.add_task(X, y, task_id=t)
+    return net
+
+
+@pytest.fixture
+def embedded(monkeypatch):
+    """Every call of a transformer's ``transform``: (the transformer, the first feature of each row)."""
+    calls = []
+    real = NeuralClassificationTransformer.transform
+
+    def recording(self, X, *args, **kwargs):
+        calls.append((self, np.asarray(X)[:, 0].copy()))
+        return real(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(NeuralClassificationTransformer, "transform", recording)
+    return calls
+
+
+@pytest.mark.parametrize("voter_dim", [None, 8])
+def test_fitting_embeds_each_sample_once_per_transformer(feature_tasks, feature_params, embedded, voter_dim):
+    net = feature_network(feature_tasks, feature_params, voter_dim=voter_dim)
+    learner = net.learner_
+    ids = {id(transformer): tid for tid, transformer in learner.transformers_.items()}
+    rows = {float(v): (t, i) for t, task in enumerate(feature_tasks) for i, v in enumerate(task[0][:, 0])}
+    seen = {}
+    for transformer, firsts in embedded:
+        for value in firsts:
+            task, row = rows[float(value)]
+            seen.setdefault((ids[id(transformer)], task), []).append(row)
+    assert sorted(seen) == sorted(learner.voters_)
+    for (tid, task), embedded_rows in seen.items():
+        assert len(embedded_rows) == len(set(embedded_rows)), f"transformer {tid} embedded task {task} twice"
+        n = len(feature_tasks[task][1])
+        # A transformer's own task: the voter share only, unless a projection is fitted on all of it.
+        own_share = learner.tasks_[task].voter_indices if voter_dim is None else np.arange(n)
+        expected = own_share if tid == task else np.arange(n)
+        np.testing.assert_array_equal(np.sort(embedded_rows), expected)
+
+
+@pytest.mark.parametrize("voter_dim", [None, 8])
+def test_predicting_many_tasks_embeds_the_inputs_once_per_transformer(
+    feature_tasks, feature_params, embedded, monkeypatch, voter_dim
+):
+    from proglearn_supcon.reduction import PrincipalProjection
+
+    net = feature_network(feature_tasks, feature_params, voter_dim=voter_dim)
+    X_test = feature_tasks[0][2]
+    one_by_one = {t: net.predict_proba(X_test, t) for t in net.task_ids_}
+    embedded.clear()
+    reduced = []
+    real = PrincipalProjection.transform
+    monkeypatch.setattr(PrincipalProjection, "transform", lambda self, X: reduced.append(self) or real(self, X))
+    together = net.predict_proba_tasks(X_test)
+    assert len(embedded) == 3 and len({id(t) for t, _ in embedded}) == 3  # not 3 tasks x 3 transformers
+    assert len(reduced) == (0 if voter_dim is None else 3)
+    assert list(together) == [0, 1, 2]
+    for t, proba in together.items():
+        np.testing.assert_array_equal(proba, one_by_one[t])
+    labels = net.predict_tasks(X_test, task_ids=[2, 0], transformer_ids=[0])
+    assert list(labels) == [2, 0]
+    np.testing.assert_array_equal(labels[2], net.predict(X_test, 2, transformer_ids=[0]))
+    with pytest.raises(ValueError, match="unknown task_id"):
+        net.predict_proba_tasks(X_test, task_ids=[0, 7])
+    with pytest.raises(ValueError, match="task_ids is empty"):
+        net.predict_proba_tasks(X_test, task_ids=[])
+
+
+def test_voter_options_default_to_the_full_float32_embedding():
+    params = LifelongClassificationNetwork().get_params()
+    assert params["voter_dim"] is None and params["voter_dtype"] == "float32"
+
+
+@pytest.mark.parametrize("voter_dtype", ["float32", "bfloat16"])
+def test_voter_dim_at_or_above_the_width_gives_exactly_the_unreduced_voters(feature_tasks, feature_params, voter_dtype):
+    """Not a rotation whose rounding could reorder near ties: nothing is projected at all."""
+    nets = [
+        feature_network(feature_tasks, feature_params, voter_dim=dim, voter_dtype=voter_dtype)
+        for dim in (None, MLP_WIDTH, 10**6)
+    ]
+    X_test = np.concatenate([task[2] for task in feature_tasks])
+    expected = nets[0].predict_proba_tasks(X_test)
+    for net in nets[1:]:
+        assert net.learner_.reducers_ == {}
+        assert all(voter.n_features_in_ == MLP_WIDTH for voter in net.learner_.voters_.values())
+        for t, proba in net.predict_proba_tasks(X_test).items():
+            np.testing.assert_array_equal(proba, expected[t])
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_reduced_voters_are_knn_on_the_projection_of_the_own_task(feature_tasks, feature_params, metric):
+    from proglearn_supcon.reduction import PrincipalProjection
+
+    net = feature_network(feature_tasks, feature_params, voter_dim=8, metric=metric)
+    learner = net.learner_
+    assert sorted(learner.reducers_) == [0, 1, 2]
+    for tid, reducer in learner.reducers_.items():
+        # Fitted on the transformer's embedding of its whole task, uncentred for cosine.
+        X_own = feature_tasks[tid][0]
+        expected = PrincipalProjection(8, center=metric == "euclidean").fit(learner.transform(X_own, tid))
+        signs = np.sign(np.sum(reducer.components_ * expected.components_, axis=1, keepdims=True))
+        np.testing.assert_allclose(reducer.components_ * signs, expected.components_, atol=1e-4)
+        assert reducer.mean_.any() == (metric == "euclidean")
+    # Voter (0, 1): transformer 0's projection of task 1, fit and query alike.
+    X1, y1, X1_test, _ = feature_tasks[1]
+    voter = learner.voters_[(0, 1)]
+    projected = learner.reducers_[0].transform(learner.transform(X1, 0))
+    np.testing.assert_array_equal(voter.X_fit_, projected)
+    manual = KNNClassificationVoter(metric=metric).fit(projected, y1)
+    query = learner.reducers_[0].transform(learner.transform(X1_test, 0))
+    np.testing.assert_array_equal(net.predict_proba(X1_test, 1, transformer_ids=[0]), manual.predict_proba(query))
+    assert np.mean(net.predict(X1_test, 1) == feature_tasks[1][3]) > 0.8
+
+
+def test_16bit_voters_store_half_and_predict_like_float32(feature_tasks, feature_params):
+    full = feature_network(feature_tasks, feature_params)
+    half = feature_network(feature_tasks, feature_params, voter_dtype="float16")
+    assert all(voter.X_fit_.dtype == np.float16 for voter in half.learner_.voters_.values())
+    X_test = np.concatenate([task[2] for task in feature_tasks])
+    for t in half.task_ids_:
+        agree = np.mean(half.predict(X_test, t) == full.predict(X_test, t))
+        assert agree >= 0.95
+
+
+def test_save_and_load_keep_reduced_16bit_voters(feature_tasks, feature_params, tmp_path):
+    import torch
+
+    net = feature_network(feature_tasks, feature_params, voter_dim=8, voter_dtype="bfloat16")
+    net.save(tmp_path / "net.pt")
+    loaded = LifelongClassificationNetwork.load(tmp_path / "net.pt")
+    assert loaded.get_params()["voter_dim"] == 8 and loaded.voter_dtype == "bfloat16"
+    assert sorted(loaded.learner_.reducers_) == [0, 1, 2]
+    for key, voter in loaded.learner_.voters_.items():
+        assert voter.X_fit_.dtype == torch.bfloat16 and voter.n_features_in_ == 8, key
+    X_test = np.concatenate([task[2] for task in feature_tasks])
+    expected = net.predict_proba_tasks(X_test)
+    for t, proba in loaded.predict_proba_tasks(X_test).items():
+        np.testing.assert_array_equal(proba, expected[t])
+    loaded.add_task(feature_tasks[0][0], feature_tasks[0][1] + 10, task_id=3)  # keeps learning, reduced
+    assert 3 in loaded.learner_.reducers_ and loaded.learner_.voters_[(3, 0)].n_features_in_ == 8
+
+
+def test_a_model_saved_before_the_voter_options_loads_with_the_old_behaviour(feature_tasks, feature_params, tmp_path):
+    net = feature_network(feature_tasks[:2], feature_params)
+    X_test = feature_tasks[0][2]
+    expected = net.predict_proba(X_test, 0)
+    for name in ("voter_dim", "voter_dtype"):
+        del net.__dict__[name]  # as the estimator was pickled before they existed
+    for name in ("make_reducer", "reducers_"):
+        del net.learner_.__dict__[name]
+    net.save(tmp_path / "old.pt")
+    loaded = LifelongClassificationNetwork.load(tmp_path / "old.pt")
+    params = loaded.get_params()
+    assert params["voter_dim"] is None and params["voter_dtype"] == "float32"
+    assert loaded.learner_.reducers_ == {} and loaded.learner_.make_reducer is None
+    np.testing.assert_array_equal(loaded.predict_proba(X_test, 0), expected)
+    loaded.add_task(feature_tasks[2][0], feature_tasks[2][1], task_id=2)
+    assert loaded.task_ids_ == [0, 1, 2]

@@ -19,12 +19,23 @@ def test_constructor_only_stores_parameters():
     assert cloned.get_params() == net.get_params()
 
 
-def test_bad_parameters_fail_before_training(blob_images):
+def test_bad_parameters_fail_before_training(blob_images, monkeypatch):
     X, y = blob_images([0, 1], 10)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a transformer started training")
+
+    monkeypatch.setattr("proglearn_supcon.transformers.NeuralClassificationTransformer.fit", no_training)
     for params, match in [
         ({"loss": "hinge"}, "loss"),
         ({"metric": "l1"}, "metric"),
         ({"transformer_split": 1.0}, "transformer_split"),
+        ({"voter_dim": 0}, "voter_dim must be an integer >= 1 or None, got 0"),
+        ({"voter_dim": 2.5}, "voter_dim"),
+        ({"voter_dim": True}, "voter_dim"),
+        ({"voter_dim": "300"}, "voter_dim"),
+        ({"voter_dtype": "float64"}, "voter_dtype must be one of"),
+        ({"voter_dtype": "fp16"}, "voter_dtype"),
     ]:
         net = LifelongClassificationNetwork(**params)
         with pytest.raises(ValueError, match=match):

@@ -48,6 +48,61 @@ def test_recipe_differences():
     assert prov.recipe_differences(PARAMS, {**PARAMS, "device": "cuda"}) == []
 
 
+# ----------------------------------------------------------------------------- parameters added later
+
+
+def test_added_parameters_are_network_parameters():
+    from proglearn_supcon import LifelongClassificationNetwork
+    from proglearn_supcon.compat import ADDED_PARAMS
+
+    assert set(ADDED_PARAMS) <= set(LifelongClassificationNetwork._get_param_names())
+
+
+def test_added_parameters_at_their_old_behaviour_keep_the_recipe_hash():
+    from proglearn_supcon.compat import ADDED_PARAMS
+
+    with_them = {**PARAMS, **ADDED_PARAMS}
+    assert prov.recipe_hash(with_them) == prov.recipe_hash(PARAMS)
+    assert prov.recipe_hash({**PARAMS, "voter_dim": None}) == prov.recipe_hash(PARAMS)
+    assert prov.recipe_differences(PARAMS, with_them) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"voter_dim": 300}, {"voter_dim": 2000}, {"voter_dtype": "float16"}, {"voter_dtype": "bfloat16"}],
+)
+def test_added_parameters_at_another_value_change_the_recipe_hash(change):
+    from proglearn_supcon.compat import ADDED_PARAMS
+
+    assert prov.recipe_hash({**PARAMS, **ADDED_PARAMS, **change}) != prov.recipe_hash(PARAMS)
+    ((name, value),) = change.items()
+    assert prov.recipe_differences(PARAMS, {**PARAMS, **change}) == [f"{name}: absent vs {json.dumps(value)}"]
+
+
+def test_the_old_value_must_match_in_type_too(monkeypatch):
+    # As everywhere in the hash, 1 and 1.0 (or True) are different recipes.
+    assert prov.recipe_params({"later": 1, "loss": "ce"}) == {"later": 1, "loss": "ce"}  # not listed: kept
+    monkeypatch.setattr(prov, "ADDED_PARAMS", {"later": 1})
+    assert prov.recipe_params({"later": 1, "loss": "ce"}) == {"loss": "ce"}
+    assert prov.recipe_params({"later": 1.0, "loss": "ce"}) == {"later": 1.0, "loss": "ce"}
+    assert prov.recipe_params({"later": True, "loss": "ce"}) == {"later": True, "loss": "ce"}
+
+
+def test_recorded_rerun_recipes_survive_the_added_parameters():
+    """The CIFAR-100 rerun's files hash as the current code would record their recipe, so a resumed sweep pools."""
+    from proglearn_supcon import LifelongClassificationNetwork
+
+    paths = sorted((REPO / "docs" / "results" / "cifar100_rerun").glob("*/shift*_slot*.json"))
+    assert paths, "the committed rerun results are missing"
+    for path in paths:
+        config = json.loads(path.read_text())["config"]
+        # What run_config records now: every parameter of the network, the added ones included.
+        now = LifelongClassificationNetwork(**config["network_params"]).get_params()
+        now = {name: value for name, value in now.items() if name not in ("encoder", "verbose")}
+        assert "voter_dim" in now and "voter_dtype" in now
+        assert prov.recipe_hash(now) == config["provenance"]["recipe_hash"], path.name
+
+
 def test_package_versions():
     assert prov.package_versions() == {
         "torch": str(torch.__version__),

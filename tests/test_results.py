@@ -5,13 +5,16 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.results import (
+    DEFAULT_VIEW,
     TASK_FIELDS,
     Diagnostics,
     RunResult,
     atomic_write_text,
+    describe_run,
     list_variants,
     load_runs,
     read_run,
+    run_keys,
     run_path,
     stack_runs,
     write_run,
@@ -98,7 +101,62 @@ def test_diagnostics_round_trip(tmp_path):
         np.testing.assert_array_equal(back.diagnostics.geometry[name], values)
     payload = json.loads(run_path(tmp_path, "supcon", 1, 0).read_text())  # strict JSON: NaN written as null
     assert payload["diagnostics"]["transfer_matrix"][0][2] is None
-    assert {"transformer": 1, "task": 0, "nc1": None, "effective_rank": 30.0} in payload["diagnostics"]["geometry"]
+    row = {"transformer": 1, "task": 0, "space": "encoder", "split": "test", "nc1": None, "effective_rank": 30.0}
+    assert row in payload["diagnostics"]["geometry"]  # the view of geometry named in every row
+
+
+def _views(n_tasks=3):
+    base = np.arange(n_tasks * n_tasks, dtype=float).reshape(n_tasks, n_tasks)
+    return {
+        (space, split): {"nc1": base + k, "effective_rank_ceiling": np.full((n_tasks, n_tasks), 10.0 * (k + 1))}
+        for k, (space, split) in enumerate(
+            [("encoder", "test"), ("encoder", "train"), ("projection", "test"), ("projection", "train")]
+        )
+    }
+
+
+def test_views_and_decomposition_round_trip(tmp_path):
+    run = _run()
+    decomposition = {"network_accuracy": np.array([0.5, 0.6, np.nan]), "own_accuracy": np.array([0.4, 0.5, 0.6])}
+    run.diagnostics = Diagnostics.from_views(_diagnostics().transfer_matrix, _views(), decomposition)
+    assert run.diagnostics.geometry is run.diagnostics.views[DEFAULT_VIEW]
+    back = read_run(write_run(tmp_path, run)).diagnostics
+    assert list(back.views) == list(_views())  # the default view first, then in the order written
+    for view, metrics in _views().items():
+        assert list(back.views[view]) == ["nc1", "effective_rank_ceiling"]
+        for name, values in metrics.items():
+            np.testing.assert_array_equal(back.views[view][name], values, err_msg=f"{view} {name}")
+    np.testing.assert_array_equal(back.geometry["nc1"], _views()[DEFAULT_VIEW]["nc1"])
+    for name, values in decomposition.items():
+        np.testing.assert_array_equal(back.decomposition[name], values)
+    payload = json.loads(run_path(tmp_path, "supcon", 1, 0).read_text())["diagnostics"]
+    rows = {(r["transformer"], r["task"], r["space"], r["split"]): r for r in payload["geometry"]}
+    assert len(rows) == 4 * 9  # one row per (transformer, task, space, split)
+    assert rows[(2, 1, "projection", "train")] == {
+        "transformer": 2,
+        "task": 1,
+        "space": "projection",
+        "split": "train",
+        "nc1": 7.0 + 3,
+        "effective_rank_ceiling": 40.0,
+    }
+    assert payload["decomposition"][2] == {"task": 2, "network_accuracy": None, "own_accuracy": 0.6}
+
+
+def test_views_must_agree_with_geometry():
+    views = _views()
+    with pytest.raises(ValueError, match="differs from geometry"):
+        Diagnostics(_diagnostics().transfer_matrix, {"nc1": np.zeros((3, 3))}, views)
+    same = Diagnostics(_diagnostics().transfer_matrix, {k: v.copy() for k, v in views[DEFAULT_VIEW].items()}, views)
+    assert list(same.views) == list(views) and same.decomposition is None
+
+
+def test_files_without_views_or_decomposition_still_load(tmp_path):
+    committed = Path(__file__).resolve().parents[1] / "docs/results/cifar100/supcon/shift1_slot0.json"
+    old = read_run(committed).diagnostics  # written before views and the decomposition were recorded
+    assert list(old.views) == [DEFAULT_VIEW] and old.decomposition is None
+    assert old.views[DEFAULT_VIEW] is old.geometry and "effective_rank_ceiling" not in old.geometry
+    assert np.isfinite(old.geometry["nc1"]).all() and old.geometry["nc1"].shape == (10, 10)
 
 
 def test_files_without_diagnostics_still_load(tmp_path):
@@ -130,3 +188,16 @@ def test_variant_table_means_and_intervals(tmp_path):
     assert row[1] == "0.500 ± 1.271"
     assert row[2].startswith("0.600 ± ") and row[6] == "7.0" and row[7] == "7"
     assert main(["--results", str(tmp_path / "nothing"), "--variants", "ce"]) == 2
+
+
+def test_rotation_runs_are_named_by_repetition_and_angle(tmp_path):
+    run = _run(shift=2, slot=90, n_tasks=2)
+    run.config["protocol"] = "rotation"
+    path = write_run(tmp_path, run)
+    assert path == run_path(tmp_path, "supcon", 2, 90, "rotation") == tmp_path / "supcon" / "repetition2_angle90.json"
+    assert describe_run("supcon", 2, 90, "rotation") == "supcon repetition 2 angle 90"
+    assert describe_run("ce", 1, 0) == "ce shift 1 slot 0" and run_keys("label-shuffle") == ("shift", "slot")
+    write_run(tmp_path, _run(shift=1, slot=0, n_tasks=2))  # a 10x10 file beside it still loads too
+    runs = load_runs(tmp_path, "supcon")
+    assert [(r.protocol, r.shift, r.slot) for r in runs] == [("tenxten", 1, 0), ("rotation", 2, 90)]
+    assert list_variants(tmp_path) == ["supcon"]

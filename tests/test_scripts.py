@@ -22,9 +22,11 @@ SCRIPTS = {
     "experiments/cifar_task_sequence.py": "usage: proglearn-supcon run",
     "experiments/summary.py": "usage: proglearn-supcon summary",
     "experiments/recipe_search.py": "usage: python -m proglearn_supcon.experiments.recipe_search",
+    "experiments/dose_response.py": "usage: proglearn-supcon dose-response",
     "plotting/plot_variant.py": "usage: proglearn-supcon plot",
     "plotting/compare_variants.py": "usage: proglearn-supcon compare",
     "plotting/plot_geometry.py": "usage: proglearn-supcon geometry",
+    "plotting/plot_adversarial.py": "usage: proglearn-supcon adversarial",
 }
 
 

@@ -148,6 +148,9 @@ def test_paired_difference_clusters_after_differencing():
         (["--epochs", "-1"], "epochs must be a positive integer, got -1"),
         (["--param", "temperature=0"], "temperature must be a real number in (0, inf), got 0"),
         (["--param", "transformer_split=1"], "transformer_split"),
+        (["--param", "voter_dim=0"], "voter_dim must be an integer >= 1 or None, got 0"),
+        (["--param", "voter_dim=1.5"], "voter_dim must be an integer >= 1 or None, got 1.5"),
+        (["--param", "voter_dtype=float64"], "voter_dtype must be one of ('float32', 'float16', 'bfloat16')"),
     ],
 )
 def test_bad_parameters_fail_before_any_run_starts(monkeypatch, capsys, tmp_path, tiny_run_args, args, message):

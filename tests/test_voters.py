@@ -152,18 +152,27 @@ def test_zero_vectors_with_cosine():
     np.testing.assert_allclose(proba[:3], np.tile(expected, (3, 1)))
 
 
-def test_fit_copies_the_embeddings():
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("storage_dtype", ["float32", "float16", "bfloat16"])
+def test_fit_copies_the_embeddings(metric, storage_dtype):
     X_fit, y_fit, X_query = data()
-    voter = KNNClassificationVoter(k=3).fit(X_fit, y_fit)
+    voter = KNNClassificationVoter(k=3, metric=metric, storage_dtype=storage_dtype).fit(X_fit, y_fit)
     before = voter.predict_proba(X_query)
     X_fit[:] = 0
     np.testing.assert_array_equal(voter.predict_proba(X_query), before)
-    assert voter.X_fit_.dtype == np.float32
+    if storage_dtype == "float32":
+        assert voter.X_fit_.dtype == np.float32
 
 
 def test_sklearn_conventions():
     voter = KNNClassificationVoter(k=3, metric="euclidean", classes=[0, 1])
-    assert voter.get_params() == {"k": 3, "metric": "euclidean", "classes": [0, 1], "batch_size": 4096}
+    assert voter.get_params() == {
+        "k": 3,
+        "metric": "euclidean",
+        "classes": [0, 1],
+        "batch_size": 4096,
+        "storage_dtype": "float32",
+    }
     assert clone(voter).get_params() == voter.get_params()
     with pytest.raises(NotFittedError):
         voter.predict_proba(np.zeros((2, 3)))
@@ -217,3 +226,136 @@ def test_bad_predict_input(X):
     voter = KNNClassificationVoter().fit(X_fit, y_fit)
     with pytest.raises(ValueError):
         voter.predict_proba(X)
+
+
+# ----------------------------------------------------------------------------- 16-bit storage
+
+SIXTEEN_BIT = ["float16", "bfloat16"]
+
+
+def _unit(a):
+    norms = np.linalg.norm(a, axis=1, keepdims=True)
+    return a / np.where(norms > 0, norms, 1.0)
+
+
+def _distances_to(X_fit, X_query, metric):
+    """(q, n) float64 distances, the brute-force way."""
+    X_fit, X_query = np.asarray(X_fit, np.float64), np.asarray(X_query, np.float64)
+    if metric == "cosine":
+        return 1.0 - _unit(X_query) @ _unit(X_fit).T
+    return np.sqrt(((X_query[:, None, :] - X_fit[None, :, :]) ** 2).sum(axis=2))
+
+
+def _stored_float64(voter):
+    import torch
+
+    return torch.as_tensor(voter.X_fit_).double().numpy()
+
+
+def relu_like(n_fit, n_query, d, seed):
+    """Non-negative, partly sparse rows like the CNN's post-ReLU embeddings."""
+    rng = np.random.default_rng(seed)
+    X_fit = np.maximum(rng.normal(size=(n_fit, d)) + 0.5, 0).astype(np.float32)
+    X_query = np.maximum(rng.normal(size=(n_query, d)) + 0.5, 0).astype(np.float32)
+    return X_fit, X_query
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("storage_dtype", SIXTEEN_BIT)
+def test_16bit_storage_keeps_the_predictions_where_no_neighbours_tie_within_the_rounding(metric, storage_dtype):
+    X_fit, y_fit, X_query = data(n_fit=150, n_query=200, d=8)
+    k = 5
+    exact = KNNClassificationVoter(k=k, metric=metric).fit(X_fit, y_fit).predict_proba(X_query)
+    voter = KNNClassificationVoter(k=k, metric=metric, storage_dtype=storage_dtype).fit(X_fit, y_fit)
+    rounded = voter.predict_proba(X_query)
+    # How far rounding moved each query's distances, and how far apart its
+    # k-th and (k+1)-th neighbours are: beyond twice that, no swap is possible.
+    original = _distances_to(X_fit, X_query, metric)
+    moved = np.abs(_distances_to(_stored_float64(voter), X_query, metric) - original).max(axis=1)
+    ordered = np.sort(original, axis=1)
+    clear = ordered[:, k] - ordered[:, k - 1] > 2 * moved
+    assert clear.mean() > 0.5  # the test says something about most queries
+    np.testing.assert_array_equal(rounded[clear], exact[clear])
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("storage_dtype", SIXTEEN_BIT)
+def test_16bit_voter_is_an_exact_knn_over_the_stored_points(metric, storage_dtype):
+    # Distances and norms come from the stored rows, so brute force on them agrees to the last vote.
+    X_fit, y_fit, X_query = data(seed=4)
+    voter = KNNClassificationVoter(k=6, metric=metric, storage_dtype=storage_dtype).fit(X_fit, y_fit)
+    expected = brute_force_proba(_stored_float64(voter), y_fit, X_query, 6, metric, voter.classes_)
+    np.testing.assert_allclose(voter.predict_proba(X_query), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("storage_dtype, tolerance", [("float16", 0.005), ("bfloat16", 0.02)])
+def test_16bit_storage_is_close_to_float32_in_general(metric, storage_dtype, tolerance):
+    """Stated tolerance on ReLU-like 256-d data, 2000 fit points, k=10: the mean L1
+    change of a posterior is below ``tolerance`` (one swapped neighbour changes it
+    by 0.2) and at least 98% (float16: 99.5%) of the predictions stay."""
+    X_fit, X_query = relu_like(2000, 1000, 256, seed=0)
+    y_fit = np.random.default_rng(1).integers(0, 5, len(X_fit))
+    exact = KNNClassificationVoter(k=10, metric=metric).fit(X_fit, y_fit).predict_proba(X_query)
+    rounded = KNNClassificationVoter(k=10, metric=metric, storage_dtype=storage_dtype).fit(X_fit, y_fit)
+    rounded = rounded.predict_proba(X_query)
+    assert np.abs(rounded - exact).sum(axis=1).mean() < tolerance
+    agreement = np.mean(rounded.argmax(axis=1) == exact.argmax(axis=1))
+    assert agreement >= (0.995 if storage_dtype == "float16" else 0.98)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_float16_keeps_more_of_the_ranking_than_bfloat16(metric):
+    # One class per fit point and k=1: the prediction is the nearest neighbour itself.
+    X_fit, X_query = relu_like(2000, 1000, 256, seed=0)
+    ids = np.arange(len(X_fit))
+    nearest = {
+        dtype: KNNClassificationVoter(k=1, metric=metric, storage_dtype=dtype).fit(X_fit, ids).predict(X_query)
+        for dtype in ("float32", *SIXTEEN_BIT)
+    }
+    changed = {dtype: np.mean(nearest[dtype] != nearest["float32"]) for dtype in SIXTEEN_BIT}
+    assert changed["float16"] < changed["bfloat16"] < 0.01
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+@pytest.mark.parametrize("storage_dtype", SIXTEEN_BIT)
+def test_16bit_storage_halves_the_memory_and_rounds_each_value_once(metric, storage_dtype):
+    import torch
+
+    X_fit, y_fit, _ = data(d=16)
+    voter = KNNClassificationVoter(metric=metric, storage_dtype=storage_dtype).fit(X_fit, y_fit)
+    stored = torch.as_tensor(voter.X_fit_)
+    assert stored.dtype == getattr(torch, storage_dtype) and stored.shape == X_fit.shape
+    assert stored.element_size() * stored.numel() == X_fit.nbytes // 2
+    # Cosine rows are stored at unit length (the metric ignores length), Euclidean ones as they are.
+    original = _unit(X_fit) if metric == "cosine" else X_fit.astype(np.float64)
+    eps = 2.0**-11 if storage_dtype == "float16" else 2.0**-8  # half an ulp, relative
+    assert np.all(np.abs(stored.double().numpy() - original) <= eps * np.abs(original) + 1e-7)
+
+
+def test_float16_euclidean_beyond_its_range_is_refused_and_cosine_is_rescaled():
+    X_fit, y_fit, X_query = data()
+    X_fit[3, 2] = 1e5  # float16 ends at 65504
+    with pytest.raises(ValueError, match="float16's range.*bfloat16"):
+        KNNClassificationVoter(metric="euclidean", storage_dtype="float16").fit(X_fit, y_fit)
+    expected = KNNClassificationVoter(metric="euclidean", storage_dtype="bfloat16").fit(X_fit, y_fit)
+    assert np.isfinite(expected.predict_proba(X_query)).all()
+    voter = KNNClassificationVoter(metric="cosine", storage_dtype="float16").fit(X_fit * 1e30, y_fit)
+    assert np.isfinite(voter.X_fit_).all() and np.isfinite(voter.predict_proba(X_query)).all()
+
+
+@pytest.mark.parametrize("storage_dtype", SIXTEEN_BIT)
+def test_zero_vectors_with_cosine_in_16bit(storage_dtype):
+    X_fit, y_fit, X_query = data()
+    X_fit[0] = 0
+    X_query[:3] = 0
+    proba = KNNClassificationVoter(k=5, storage_dtype=storage_dtype).fit(X_fit, y_fit).predict_proba(X_query)
+    expected = np.bincount(np.searchsorted(np.unique(y_fit), y_fit[:5]), minlength=4) / 5
+    np.testing.assert_allclose(proba[:3], np.tile(expected, (3, 1)))
+
+
+@pytest.mark.parametrize("storage_dtype", ["float64", "int8", None, "FLOAT16"])
+def test_bad_storage_dtype(storage_dtype):
+    X_fit, y_fit, _ = data()
+    with pytest.raises(ValueError, match="storage_dtype must be one of"):
+        KNNClassificationVoter(storage_dtype=storage_dtype).fit(X_fit, y_fit)

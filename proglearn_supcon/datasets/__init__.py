@@ -18,9 +18,24 @@ class-disjoint tasks following ProgLearn's CIFAR 10x10 protocol; the index
 arithmetic lives in the pure functions :func:`split_class_pool` and
 :func:`task_indices`, which work on label arrays alone.
 
+Adversarial sequences (:mod:`.adversarial`): the 10x10 sequence with the
+training labels of tasks 2.. permuted by :func:`shuffle_labels` and :func:`rotation_tasks` (two tasks of the same
+classes, the second's images zoomed and rotated by :func:`rotate_images`).
+:data:`PROTOCOLS` names the three sequences the experiment runs.
+
 Images are always uint8 of shape (n, height, width, 3) (NHWC) and labels int64.
 """
 
+from .adversarial import (
+    PROTOCOLS,
+    ROTATION_DEFAULTS,
+    ROTATION_ZOOM,
+    check_angle,
+    rotate_images,
+    rotation_indices,
+    rotation_tasks,
+    shuffle_labels,
+)
 from .cifar import (
     ARCHIVE_MD5,
     DEFAULT_DATA_DIR,
@@ -39,12 +54,20 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "ENV_VAR",
     "EXPECTED_SIZES",
+    "PROTOCOLS",
+    "ROTATION_DEFAULTS",
+    "ROTATION_ZOOM",
     "CorruptDataError",
     "Task",
+    "check_angle",
     "load_cifar",
     "load_digits_images",
     "load_hard_digits_images",
     "resolve_data_dir",
+    "rotate_images",
+    "rotation_indices",
+    "rotation_tasks",
+    "shuffle_labels",
     "split_class_pool",
     "task_indices",
     "task_sequence",

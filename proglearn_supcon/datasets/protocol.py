@@ -197,7 +197,7 @@ def task_indices(
     return tasks
 
 
-def _take(X_train: np.ndarray, X_test: np.ndarray, index: np.ndarray) -> np.ndarray:
+def take_pooled(X_train: np.ndarray, X_test: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``concatenate([X_train, X_test])[index]`` without building the concatenation."""
     n_train = len(X_train)
     out = np.empty((len(index),) + X_train.shape[1:], dtype=X_train.dtype)
@@ -205,6 +205,28 @@ def _take(X_train: np.ndarray, X_test: np.ndarray, index: np.ndarray) -> np.ndar
     out[in_train] = X_train[index[in_train]]
     out[~in_train] = X_test[index[~in_train] - n_train]
     return out
+
+
+def load_pooled(
+    name: str, data_dir: str | os.PathLike | None = None, download: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The images of a data set of :data:`DATASETS` and their pooled labels (training first, then test).
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, 32, 32, 3), uint8
+    X_test : ndarray of shape (n_test, 32, 32, 3), uint8
+        Empty for "digits" and "digits-hard" (one set of images).
+    labels : ndarray of shape (n_train + n_test,), int64
+        The labels of ``X_train`` followed by those of ``X_test``; select
+        images by these indices with :func:`take_pooled`.
+    """
+    if name in ("digits", "digits-hard"):
+        X_train, y_train = load_digits_images() if name == "digits" else load_hard_digits_images()
+        X_test, y_test = X_train[:0], y_train[:0]
+    else:
+        X_train, y_train, X_test, y_test = load_cifar(name, data_dir=data_dir, download=download)
+    return X_train, X_test, np.concatenate([y_train, y_test])
 
 
 def task_sequence(
@@ -283,12 +305,7 @@ def task_sequence(
     if not 1 <= operator.index(shift) <= 6:
         raise ValueError(f"shift must be in 1..6; got {shift}")
 
-    if name in ("digits", "digits-hard"):
-        X_train, y_train = load_digits_images() if name == "digits" else load_hard_digits_images()
-        X_test, y_test = X_train[:0], y_train[:0]
-    else:
-        X_train, y_train, X_test, y_test = load_cifar(name, data_dir=data_dir, download=download)
-    labels = np.concatenate([y_train, y_test])
+    X_train, X_test, labels = load_pooled(name, data_dir, download)
     min_count = int(np.unique(labels, return_counts=True)[1].min())
     if min_count < 6:
         raise ValueError(f"{name}: the smallest class has {min_count} images; the protocol needs at least 6")
@@ -301,9 +318,9 @@ def task_sequence(
         tasks.append(
             Task(
                 task_id=t,
-                X_train=_take(X_train, X_test, train),
+                X_train=take_pooled(X_train, X_test, train),
                 y_train=labels[train],
-                X_test=_take(X_train, X_test, test),
+                X_test=take_pooled(X_train, X_test, test),
                 y_test=labels[test],
                 classes=classes,
             )

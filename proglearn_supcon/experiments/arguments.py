@@ -13,16 +13,20 @@ from __future__ import annotations
 import argparse
 import ast
 
-from proglearn_supcon.datasets import DATASETS
+from proglearn_supcon.datasets import DATASETS, PROTOCOLS, check_angle
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.parallel import BACKENDS
 from proglearn_supcon.transformers import LOSSES
 
-__all__ = ["DEFAULT_EPOCHS", "build_parser", "parse_int_list"]
+__all__ = ["DEFAULT_ANGLES", "DEFAULT_EPOCHS", "DEFAULT_REPETITIONS", "build_parser", "parse_angles", "parse_int_list"]
 
 #: Epochs per transformer when --epochs is not given, where the library
 #: default (100) is not used: the quick-start sequence keeps to about a minute.
 DEFAULT_EPOCHS = {"digits-hard": 8}
+#: Angles (degrees) and repetitions of ``--protocol rotation`` when not given:
+#: 0 to 180 degrees in steps of 15 (13 angles), 5 seeded repetitions.
+DEFAULT_ANGLES = "0-180:15"
+DEFAULT_REPETITIONS = 5
 
 
 def parse_int_list(text: str) -> list[int]:
@@ -43,6 +47,45 @@ def parse_int_list(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError(f"no numbers in {text!r}")
     return sorted(set(values))
+
+
+def parse_angles(text: str) -> list[int]:
+    """Parse "0-180:15", "0,45,90" or "0-90:30,180" into sorted whole degrees in [0, 360].
+
+    ``LOW-HIGH:STEP`` is ``LOW, LOW + STEP, ...`` up to ``HIGH``; ``LOW-HIGH``
+    without a step is every degree. Raises ``argparse.ArgumentTypeError`` on
+    anything else, e.g. an angle outside [0, 360] or a step below 1.
+    """
+    angles: list[int] = []
+    for part in text.split(","):
+        span, _, step_text = part.strip().partition(":")
+        try:
+            step = int(step_text) if step_text else 1
+            bounds = parse_int_list(span)
+            low, high = bounds[0], bounds[-1]
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(f"expected angles like '0-180:15' or '0,90', got {text!r}") from None
+        if step < 1:
+            raise argparse.ArgumentTypeError(f"the step of {part.strip()!r} must be at least 1 degree")
+        if step_text and len(bounds) == 1:
+            raise argparse.ArgumentTypeError(f"a step needs a range, as in '0-180:15'; got {part.strip()!r}")
+        angles.extend(range(low, high + 1, step) if step_text else bounds)
+    for angle in angles:
+        try:
+            check_angle(angle)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
+    return sorted(set(angles))
+
+
+def _repetitions_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of repetitions, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"no repetitions: the rotation protocol needs at least 1, got {value}")
+    return value
 
 
 def _int_list_arg(text: str) -> list[int]:
@@ -72,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="proglearn-supcon run",
         description=(
             "Train progressive networks on a task sequence (CIFAR-100 10x10 protocol of ProgLearn, "
-            "CIFAR-10, or the offline digits sequences) and write one results file per "
-            "(variant, shift, slot) under --out. Finished runs are skipped on a rerun."
+            "CIFAR-10, or the offline digits sequences; or ProgLearn's adversarial label-shuffle and "
+            "rotation sequences, --protocol) and write one results file per (variant, shift, slot), or "
+            "(variant, repetition, angle) for rotation, under --out. Finished runs are skipped on a rerun."
         ),
     )
     parser.add_argument(
@@ -82,6 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOSSES,
         default=list(LOSSES),
         help="loss(es) training the transformers (default: supcon ce tcl)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="tenxten",
+        help="task sequence: tenxten (ProgLearn's 10x10 protocol: shifts, slots), label-shuffle (the same "
+        "sequence with the training labels of tasks 2.. permuted; task 1 evaluated after each task) or "
+        "rotation (two tasks of the first classes, task 2 rotated by each --angles; repetitions instead of "
+        "shifts and slots) (default: tenxten)",
+    )
+    parser.add_argument(
+        "--angles",
+        type=parse_angles,
+        default=None,
+        metavar="ANGLES",
+        help=f"rotation angles in whole degrees 0..360, e.g. '0-180:15' or '0,45,90' (default with "
+        f"--protocol rotation: {DEFAULT_ANGLES})",
+    )
+    parser.add_argument(
+        "--repetitions",
+        type=_repetitions_arg,
+        default=None,
+        metavar="N",
+        help=f"seeded repetitions 1..N of the rotation protocol, each its own data split "
+        f"(default with --protocol rotation: {DEFAULT_REPETITIONS})",
     )
     parser.add_argument(
         "--dataset",
@@ -132,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder with the CIFAR data (default: $PROGLEARN_SUPCON_DATA, then ~/.cache/proglearn_supcon)",
     )
     parser.add_argument("--download", action="store_true", help="download CIFAR if it is not found (needs internet)")
-    parser.add_argument("--out", default=None, help="results folder (default: results/<dataset>)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="results folder (default: results/<dataset>, or results/<dataset>_<protocol> for the adversarial ones)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="base seed; each (shift, slot) derives its own")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -170,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--diagnostics",
         action="store_true",
-        help="also record the transfer matrix and the embedding geometry of every "
-        "(transformer, task) pair in each results file (about 20 s per 10-task CIFAR run)",
+        help="also record the transfer matrix, the embedding geometry of every (transformer, task) pair "
+        "(encoder and projection space, test and training data) and the decomposition of each task's "
+        "network accuracy in each results file (about 50 s per 10-task CIFAR run)",
     )
     return parser
 
@@ -181,3 +255,31 @@ def _device_list_arg(text: str) -> list[str]:
     if not devices:
         raise argparse.ArgumentTypeError(f"no devices in {text!r}")
     return devices
+
+
+def check_protocol_arguments(args: argparse.Namespace) -> str | None:
+    """The first option that does not fit ``args.protocol``, as one line; None when they all fit.
+
+    Fills in the rotation defaults (:data:`DEFAULT_ANGLES`,
+    :data:`DEFAULT_REPETITIONS`) where ``--protocol rotation`` did not get
+    ``--angles`` or ``--repetitions``. Refused: those two options with another
+    protocol; ``--diagnostics`` (transfer matrix of every task pair) with the
+    adversarial protocols, which evaluate task 1 only; ``--n-tasks`` with the
+    rotation protocol (always two tasks) and below 2 with label shuffle.
+    """
+    if args.protocol != "rotation":
+        given = [name for name in ("angles", "repetitions") if getattr(args, name) is not None]
+        if given:
+            return f"--{given[0]} is an option of --protocol rotation, not {args.protocol}"
+    if args.protocol != "tenxten" and args.diagnostics:
+        return f"--diagnostics needs every task evaluated; --protocol {args.protocol} evaluates task 1 only"
+    if args.protocol == "rotation":
+        if args.n_tasks is not None:
+            return "--n-tasks does not apply to --protocol rotation (task 1 and a rotated task 2)"
+        args.angles = parse_angles(DEFAULT_ANGLES) if args.angles is None else args.angles
+        args.repetitions = DEFAULT_REPETITIONS if args.repetitions is None else args.repetitions
+    if args.protocol == "label-shuffle" and args.n_tasks is not None and args.n_tasks < 2:
+        return (
+            f"--protocol label-shuffle needs at least 2 tasks (task 1 and a shuffled one); got --n-tasks {args.n_tasks}"
+        )
+    return None

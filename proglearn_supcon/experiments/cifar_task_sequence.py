@@ -5,9 +5,10 @@ learns the tasks in order. After each task it records the accuracy on every
 task seen so far (all transformers voting) and the single-task accuracy of the
 new task (its own transformer only, ``transformer_ids=[t]``: no second network
 is trained), plus training time, inference times and peak memory. With
-``--diagnostics`` it also records, from the test embeddings it already has, the
-transfer matrix and the embedding geometry of every (transformer, task) pair
-(:mod:`proglearn_supcon.geometry`). Each run is
+``--diagnostics`` it also records the transfer matrix, the embedding geometry
+of every (transformer, task) pair in the encoder and projection spaces on the
+test and training data, and the decomposition of each task's final network
+accuracy (:mod:`proglearn_supcon.experiments.diagnostics`). Each run is
 written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
 :mod:`proglearn_supcon.results`); a rerun skips the finished runs and
 moves a corrupt results file aside (``<name>.corrupt``) to redo its run.
@@ -24,6 +25,18 @@ CIFAR-100 10x10, both variants, all six shifts, two runs at a time::
 
     proglearn-supcon run --dataset cifar100 --variant supcon ce \\
         --shifts 1-6 --data-dir ../shared/data --n-jobs 2
+
+ProgLearn's adversarial sequences (``--protocol``; results under
+``results/<dataset>_label_shuffle`` and ``results/<dataset>_rotation`` by
+default, and the BTE figure of task 1 at the end,
+:mod:`proglearn_supcon.plotting.plot_adversarial`): the 10x10 sequence with
+the training labels of tasks 2.. shuffled, task 1 evaluated after each task
+(same runs, files and resume as above); and the rotation sequence, one run per
+(variant, repetition, angle), trained by :mod:`proglearn_supcon.experiments.rotation`::
+
+    proglearn-supcon run --protocol label-shuffle --dataset cifar100 --variant supcon ce --shifts 1-5
+    proglearn-supcon run --protocol rotation --dataset cifar100 --variant supcon ce \\
+        --angles 0-180:15 --repetitions 5
 """
 
 from __future__ import annotations
@@ -35,29 +48,48 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
-from proglearn_supcon.datasets import task_sequence
+from proglearn_supcon.datasets import shuffle_labels, task_sequence
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, build_parser  # noqa: F401 - DEFAULT_EPOCHS: public here too
+from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
+    DEFAULT_EPOCHS,
+    build_parser,
+    check_protocol_arguments,
+)
+from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, network_params
 from proglearn_supcon.flags import run_flags
-from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry, transfer_matrix
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.provenance import provenance
-from proglearn_supcon.results import TASK_FIELDS, Diagnostics, RunResult
+from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, read_run, run_path
+from proglearn_supcon.seeding import derive_seed
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a variant on one shift and slot of a task sequence."""
+    """One run: a variant on one shift and slot of a task sequence.
+
+    For the rotation protocol, ``shift`` is the repetition and ``slot`` the
+    angle in degrees (:func:`~proglearn_supcon.results.run_keys`).
+    """
 
     variant: str
     shift: int
     slot: int
+    protocol: str = "tenxten"
+
+    def describe(self) -> str:
+        """The run as text, e.g. ``"supcon shift 1 slot 0"``."""
+        return describe_run(self.variant, self.shift, self.slot, self.protocol)
+
+    def path(self, out) -> Path:
+        """The run's results file under ``out``."""
+        return run_path(out, self.variant, self.shift, self.slot, self.protocol)
 
 
 @dataclass
@@ -69,8 +101,11 @@ class TaskRecord:
     :data:`~proglearn_supcon.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
     is transformer ``tid``'s embedding of task ``s``'s test set and
     ``test_posteriors[s][tid]`` its voter's posteriors there: transformers and
-    voters are frozen once fitted, so each pair is computed once and kept for
-    the later tasks and the diagnostics.
+    voters are frozen once fitted, so each pair is computed once and its
+    posteriors kept for the later tasks. The embeddings are needed by the
+    diagnostics alone and, without them, dropped after each task
+    (:meth:`drop_embeddings`): there are T x T of them, 8 MB each for 1000
+    CIFAR test images, where the posteriors are 80 KB.
     """
 
     accuracy: np.ndarray
@@ -86,6 +121,11 @@ class TaskRecord:
             test_embeddings=[dict() for _ in range(n_tasks)],
             test_posteriors=[dict() for _ in range(n_tasks)],
         )
+
+    def drop_embeddings(self) -> None:
+        """Forget the test embeddings computed so far (the posteriors stay)."""
+        for embeddings in self.test_embeddings:
+            embeddings.clear()
 
 
 def prepare_process(threads: int | None) -> PeakMemory:
@@ -105,8 +145,13 @@ def prepare_process(threads: int | None) -> PeakMemory:
 
 
 def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
-    """The run's task sequence: ``args.dataset`` at the spec's shift and slot."""
-    return task_sequence(
+    """The run's task sequence: ``args.dataset`` at the spec's shift and slot.
+
+    With ``--protocol label-shuffle`` the training labels of tasks 1.. are
+    permuted (:func:`~proglearn_supcon.datasets.shuffle_labels`), seeded by
+    the run's (shift, slot), so every variant sees the same permutations.
+    """
+    tasks = task_sequence(
         args.dataset,
         n_tasks=args.n_tasks,
         classes_per_task=args.classes_per_task,
@@ -116,13 +161,23 @@ def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
         data_dir=args.data_dir,
         download=args.download,
     )
+    if args.protocol == "label-shuffle":
+        return shuffle_labels(tasks, derive_seed(args.seed, "label-shuffle", spec.shift, spec.slot))
+    return tasks
 
 
-def train_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRecord) -> None:
-    """Add task ``t`` to ``net`` and record its training time and epochs."""
+def train_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRecord, as_task: bool = True) -> None:
+    """Add task ``t`` to ``net`` and record its training time and epochs.
+
+    With ``as_task=False`` the task's data trains a transformer of id ``t``
+    only (``add_transformer``: voters for the existing tasks, no new task).
+    """
     per_task = record.per_task
     start = time.perf_counter()
-    net.add_task(task.X_train, task.y_train, task_id=t)
+    if as_task:
+        net.add_task(task.X_train, task.y_train, task_id=t)
+    else:
+        net.add_transformer(task.X_train, task.y_train, transformer_id=t)
     per_task["train_time_s"][t] = time.perf_counter() - start
     transformer = net.learner_.transformers_[t]
     per_task["n_epochs_run"][t] = transformer.n_epochs_run_
@@ -162,23 +217,41 @@ def evaluate_new_task(net: LifelongClassificationNetwork, task, t: int, record: 
     per_task["single_task_accuracy"][t] = np.mean(task.classes[single_proba.argmax(1)] == task.y_test)
 
 
-def evaluate_seen_tasks(net: LifelongClassificationNetwork, tasks, t: int, record: TaskRecord) -> None:
-    """Accuracy of every task seen after task ``t``, the earlier ones now also voted on by transformer ``t``."""
+def evaluate_seen_tasks(
+    net: LifelongClassificationNetwork, tasks, t: int, record: TaskRecord, evaluated: Sequence[int] | None = None
+) -> None:
+    """Accuracy of every task seen after task ``t``, the earlier ones now also voted on by transformer ``t``.
+
+    ``evaluated`` restricts this to those tasks (e.g. ``(0,)``: task 0 only).
+    """
     learner = net.learner_
-    for s in range(t):  # earlier tasks' test sets through the new transformer (backward transfer)
-        record.test_embeddings[s][t] = learner.transform(tasks[s].X_test, t)
-        record.test_posteriors[s].update(learner.voter_posteriors({t: record.test_embeddings[s][t]}, s))
     for s in range(t + 1):
+        if evaluated is not None and s not in evaluated:
+            continue
+        if s < t:  # an earlier task's test set through the new transformer (backward transfer)
+            record.test_embeddings[s][t] = learner.transform(tasks[s].X_test, t)
+            record.test_posteriors[s].update(learner.voter_posteriors({t: record.test_embeddings[s][t]}, s))
         proba = learner.decide(record.test_posteriors[s], s)
         record.accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
 
 
 def learn_tasks(
-    net: LifelongClassificationNetwork, tasks, label: str, quiet: bool, position: int, peak: PeakMemory
+    net: LifelongClassificationNetwork,
+    tasks,
+    label: str,
+    quiet: bool,
+    position: int,
+    peak: PeakMemory,
+    evaluated: Sequence[int] | None = None,
+    keep_embeddings: bool = False,
 ) -> TaskRecord:
     """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured.
 
     ``peak`` measures the run's own peak memory, recorded after each task.
+    ``evaluated``: the tasks whose test sets are evaluated (default: all), e.g.
+    ``(0,)`` for the label-shuffle protocol; the others get NaN accuracies.
+    ``keep_embeddings`` keeps every test embedding in the record, for the
+    diagnostics; otherwise each is dropped once its posteriors are known.
     """
     from tqdm.auto import tqdm
 
@@ -186,8 +259,11 @@ def learn_tasks(
     bar = tqdm(tasks, desc=label, position=position, disable=quiet, unit="task")
     for t, task in enumerate(bar):
         train_task(net, task, t, record)
-        evaluate_new_task(net, task, t, record)
-        evaluate_seen_tasks(net, tasks, t, record)
+        if evaluated is None or t in evaluated:
+            evaluate_new_task(net, task, t, record)
+        evaluate_seen_tasks(net, tasks, t, record, evaluated)
+        if not keep_embeddings:
+            record.drop_embeddings()
         record.per_task["peak_memory_mb"][t] = peak.mb()
         bar.set_postfix(
             acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
@@ -251,8 +327,11 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
     peak = prepare_process(threads)
     tasks = load_tasks(spec, args)
     net = LifelongClassificationNetwork(**network_params(args, spec.variant, spec.shift, spec.slot))
-    label = f"{spec.variant} shift {spec.shift} slot {spec.slot}"
-    record = learn_tasks(net, tasks, label, args.quiet, position, peak)
+    # Label shuffle: only task 0 is evaluated (the later tasks' labels are random by design).
+    evaluated = (0,) if args.protocol == "label-shuffle" else None
+    record = learn_tasks(
+        net, tasks, spec.describe(), args.quiet, position, peak, evaluated, keep_embeddings=args.diagnostics
+    )
     config = run_config(spec, args, net, tasks, peak)
     return RunResult(
         variant=spec.variant,
@@ -264,7 +343,9 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         config=config,
         library_version=__version__,
         diagnostics=(
-            run_diagnostics(record.test_embeddings, record.test_posteriors, tasks) if args.diagnostics else None
+            run_diagnostics(net.learner_, record.test_embeddings, record.test_posteriors, tasks, net.random_state)
+            if args.diagnostics
+            else None
         ),
         flagged_transformers=run_flags(record.per_task, config, len(tasks[0].classes)),
     )
@@ -276,24 +357,6 @@ def _best_val_accuracy(transformer) -> float:
     if transformer.best_epoch_ not in history["epoch"]:
         return float("nan")
     return float(history["val_accuracy"][history["epoch"].index(transformer.best_epoch_)])
-
-
-def run_diagnostics(test_embeddings: list[dict], test_posteriors: list[dict], tasks) -> Diagnostics:
-    """Transfer matrix and geometry of every transformer's embedding of every task's test set.
-
-    Uses only what the run already has: ``test_embeddings[j][i]`` (transformer
-    ``i``'s embeddings of task ``j``'s test set) and ``test_posteriors[j][i]``
-    (the posteriors there of voter ``(i, j)``, fitted on task ``j``'s data; for
-    ``i == j`` on the voter split only, exactly as for the single-task
-    accuracy); nothing is retrained, re-embedded or re-voted. About 0.2 s per
-    pair for 1000 2000-d test embeddings on one core: 20 s for a 10-task run.
-    """
-    labels = [task.y_test for task in tasks]
-    n_tasks = len(tasks)
-    pairs = [[embedding_geometry(test_embeddings[j][i], labels[j]) for j in range(n_tasks)] for i in range(n_tasks)]
-    geometry = {name: np.array([[pair[name] for pair in row] for row in pairs]) for name in GEOMETRY_METRICS}
-    matrix = transfer_matrix(test_posteriors, [task.classes for task in tasks], labels)
-    return Diagnostics(matrix, geometry)
 
 
 def _device_name(net: LifelongClassificationNetwork) -> str:
@@ -322,20 +385,28 @@ def _jsonable(value):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = check_protocol_arguments(args)  # also fills in the rotation defaults
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.out is None:
-        args.out = str(Path("results") / args.dataset)
+        name = args.dataset if args.protocol == "tenxten" else f"{args.dataset}_{args.protocol.replace('-', '_')}"
+        args.out = str(Path("results") / name)
     if args.n_jobs < 1:
         print("error: --n-jobs must be at least 1", file=sys.stderr)
         return 2
-    # Variants inner-most, so parallel workers finish comparable (shift, slot) pairs first.
-    specs = [RunSpec(v, s, k) for s in args.shifts for k in args.slots for v in args.variant]
+    specs, units, load_data, run_function = _protocol_plan(args)
     if args.list:
         return driver.list_runs(specs, args)
     problem = check_network_params(specs, args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    _, todo = driver.split_finished(specs, args.out)
+    done, todo = driver.split_finished(specs, args.out)
+    problem = _other_protocol(done, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
         return _report(args)
@@ -343,19 +414,57 @@ def main(argv: list[str] | None = None) -> int:
         # Loads (and validates) the data once before any training starts. Only
         # where the runs train: cluster workers read their own data and report it missing.
         if driver.is_local(args):
-            load_tasks(todo[0], args)
+            load_data(units(todo)[0], args)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # run_one as this module has it now (a test may have replaced it); a
-    # top-level function, so worker processes can unpickle it by name.
-    code = driver.run_all(todo, len(specs), args, run_one)
+    code = driver.run_all(units(todo), len(units(specs)), args, run_function)
     return code if code else _report(args)
+
+
+def _protocol_plan(args: argparse.Namespace):
+    """``(specs, units, load_data, run_function)`` of ``args.protocol``.
+
+    ``specs``: one :class:`RunSpec` per results file; ``units(specs)``: what
+    the driver trains as one job (each spec, or for the rotation protocol the
+    angles of a (variant, repetition), which share task 1's transformer);
+    ``load_data(unit, args)`` loads and checks a unit's data; ``run_function``
+    trains a unit (looked up now, so a test may have replaced it; a top-level
+    function, so worker processes can unpickle it by name).
+    """
+    if args.protocol == "rotation":
+        # Imported here: the rotation module imports this one's helpers.
+        from proglearn_supcon.experiments import rotation
+
+        specs = rotation.rotation_specs(args.variant, args.repetitions, args.angles)
+        return specs, rotation.rotation_units, rotation.load_rotation_tasks, rotation.run_rotation
+    # Variants inner-most, so parallel workers finish comparable (shift, slot) pairs first.
+    specs = [RunSpec(v, s, k, args.protocol) for s in args.shifts for k in args.slots for v in args.variant]
+    return specs, list, load_tasks, run_one
+
+
+def _other_protocol(done, args: argparse.Namespace) -> str | None:
+    """An error line if a finished results file under ``--out`` was made by another protocol; else None.
+
+    A file of the same name from another sequence would otherwise count as
+    finished and be skipped (the 10x10 and label-shuffle files share names).
+    """
+    for spec in done:
+        made_by = read_run(spec.path(args.out)).protocol
+        if made_by != args.protocol:
+            return (
+                f"{spec.path(args.out)} was made by --protocol {made_by}, not {args.protocol}; "
+                "give this protocol its own --out"
+            )
+    return None
 
 
 def _report(args: argparse.Namespace) -> int:
     """Print where the results are and, with supcon and ce, write and summarize their comparison."""
-    from proglearn_supcon.experiments.summary import summarize
+    if args.protocol == "tenxten":
+        from proglearn_supcon.experiments.summary import summarize
+    else:
+        from proglearn_supcon.plotting.plot_adversarial import summarize
 
     try:
         print(summarize(args.out, args.variant))

@@ -7,7 +7,11 @@ filesystem, and a driver that dies loses only the runs still in flight.
 
 The driver does not know the experiment: :func:`run_all` is given the function
 that trains one run (``run_one(spec, args, threads, position) -> RunResult``,
-e.g. :func:`proglearn_supcon.experiments.cifar_task_sequence.run_one`). With a
+e.g. :func:`proglearn_supcon.experiments.cifar_task_sequence.run_one`), or
+several runs that share their training (a list of RunResults, e.g. the angles
+of one rotation repetition, :func:`proglearn_supcon.experiments.rotation.run_rotation`).
+A spec only needs ``describe()`` (the run as text) and, for the finished
+check, ``path(out)`` (its results file). With a
 parallel backend that function travels to the workers, so it must be
 picklable: a module-level function, which workers import by name.
 """
@@ -32,7 +36,7 @@ from proglearn_supcon.parallel import (
     open_backend,
     worker_name,
 )
-from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
+from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, write_run
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
@@ -48,17 +52,12 @@ class RunFailure:
     traceback: str
 
     def describe(self) -> str:
-        s = self.spec
-        return f"{s.variant} shift {s.shift} slot {s.slot} failed on {self.worker}: {self.error}"
-
-
-def describe(spec) -> str:
-    return f"{spec.variant} shift {spec.shift} slot {spec.slot}"
+        return f"{self.spec.describe()} failed on {self.worker}: {self.error}"
 
 
 def execute_run(
     run_one, spec, args: argparse.Namespace, threads: int | str | None, device_index: int, position: int = 0
-) -> RunResult | RunFailure:
+) -> RunResult | list[RunResult] | RunFailure:
     """Train one run with ``run_one`` where this is called (driver or worker) and return it; writes nothing.
 
     The device is ``args.device``, or with ``args.devices`` one of those held
@@ -82,8 +81,14 @@ def execute_run(
         release_freed_memory()
     except Exception as exc:
         return RunFailure(spec, worker, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    run.config.update(worker=worker, device_slot=slot, started_at=started, finished_at=finished)
+    for result in _as_list(run):
+        result.config.update(worker=worker, device_slot=slot, started_at=started, finished_at=finished)
     return run
+
+
+def _as_list(outcome) -> list:
+    """The RunResults of an outcome of ``run_one``: one, or a list of them."""
+    return outcome if isinstance(outcome, list) else [outcome]
 
 
 @contextlib.contextmanager
@@ -126,20 +131,20 @@ def is_finished(path: Path) -> bool:
 
 def split_finished(specs, out) -> tuple[list, list]:
     """The runs of ``specs`` finished under ``out`` and those still to do (see :func:`is_finished`)."""
-    finished = {spec: is_finished(run_path(out, spec.variant, spec.shift, spec.slot)) for spec in specs}
+    finished = {spec: is_finished(spec.path(out)) for spec in specs}
     return [spec for spec in specs if finished[spec]], [spec for spec in specs if not finished[spec]]
 
 
 def list_runs(specs, args: argparse.Namespace) -> int:
     """Print the finished runs and those still to do; trains nothing (but moves corrupt files aside)."""
-    paths = {spec: run_path(args.out, spec.variant, spec.shift, spec.slot) for spec in specs}
+    paths = {spec: spec.path(args.out) for spec in specs}
     done, todo = split_finished(specs, args.out)
     print(f"finished ({len(done)} of {len(specs)}):")
     for spec in done:
-        print(f"  {describe(spec)}  {paths[spec]}")
+        print(f"  {spec.describe()}  {paths[spec]}")
     print(f"to do ({len(todo)} of {len(specs)}):")
     for spec in todo:
-        print(f"  {describe(spec)}")
+        print(f"  {spec.describe()}")
     return 0
 
 
@@ -147,7 +152,8 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     """Train the runs ``todo`` with ``run_one`` on ``args.backend``, writing each file as it returns.
 
     ``run_one(spec, args, threads, position)`` trains one run and returns its
-    :class:`~proglearn_supcon.results.RunResult`; with a parallel backend it is
+    :class:`~proglearn_supcon.results.RunResult` (or a list of them, each
+    written as its own file); with a parallel backend it is
     pickled to the workers, so pass a module-level function.
 
     Returns the exit status: 0 when every run finished, 1 when a run failed or
@@ -185,8 +191,9 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
                     failures.append(outcome)
                     bar.write(f"FAILED {outcome.describe()}", file=sys.stderr)
                 else:
-                    written.append(write_run(args.out, outcome))
-                    bar.write(f"wrote {written[-1]}")
+                    for result in _as_list(outcome):
+                        written.append(write_run(args.out, result))
+                        bar.write(f"wrote {written[-1]}")
                 bar.update()
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)

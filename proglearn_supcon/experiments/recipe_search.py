@@ -77,18 +77,29 @@ def folder_name(config: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "_" for c in config)
 
 
-def run_config(config: str, args: argparse.Namespace) -> int:
-    variants, params = CONFIGS[config]
-    variants = [v for v in variants if v in args.variant]
-    if not variants:
-        return 0
+def experiment_argv(
+    variants,
+    params: dict,
+    out: str | Path,
+    args: argparse.Namespace,
+    *,
+    dataset: str = "cifar100",
+    shift: int = HELD_OUT_SHIFT,
+    extra=(),
+) -> list[str]:
+    """The experiment's command line: ``variants`` on ``shift`` (the held-out one) with network parameters ``params``.
+
+    ``args`` gives ``slots`` (text such as ``"1-3"``), ``n_tasks``, ``n_jobs``,
+    ``seed`` and ``data_dir``; ``extra`` is appended before the parameters
+    (e.g. ``["--diagnostics"]``). Runs are quiet; finished ones are skipped.
+    """
     argv = [
         "--dataset",
-        "cifar100",
+        dataset,
         "--variant",
         *variants,
         "--shifts",
-        str(HELD_OUT_SHIFT),
+        str(shift),
         "--slots",
         args.slots,
         "--n-tasks",
@@ -96,15 +107,25 @@ def run_config(config: str, args: argparse.Namespace) -> int:
         "--n-jobs",
         str(args.n_jobs),
         "--out",
-        str(Path(args.out) / folder_name(config)),
+        str(out),
         "--seed",
         str(args.seed),
         "--quiet",
+        *extra,
     ]
     if args.data_dir:
         argv += ["--data-dir", args.data_dir]
-    for name, value in {**BASE, **params}.items():
+    for name, value in params.items():
         argv += ["--param", f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"]
+    return argv
+
+
+def run_config(config: str, args: argparse.Namespace) -> int:
+    variants, params = CONFIGS[config]
+    variants = [v for v in variants if v in args.variant]
+    if not variants:
+        return 0
+    argv = experiment_argv(variants, {**BASE, **params}, Path(args.out) / folder_name(config), args)
     print(f"== {config}: {' '.join(variants)}", flush=True)
     return experiment.main(argv)
 

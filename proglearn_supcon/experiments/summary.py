@@ -18,7 +18,7 @@ import numpy as np
 from proglearn_supcon.analysis import PairingWarning, format_mean_interval, run_metrics
 from proglearn_supcon.flags import flagged_transformers
 from proglearn_supcon.intervals import mean_and_interval, n_clusters
-from proglearn_supcon.results import load_runs
+from proglearn_supcon.results import describe_run, load_runs
 
 __all__ = ["build_parser", "flagged_lines", "main", "summarize", "variant_table"]
 
@@ -96,17 +96,22 @@ def summarize(
     return "\n".join(lines)
 
 
-def flagged_lines(runs_by_variant: dict) -> list[str]:
+def flagged_lines(runs_by_variant: dict, tasks=None) -> list[str]:
     """One line per transformer that looks failed (:mod:`proglearn_supcon.flags`), or one saying there is none.
 
-    ``runs_by_variant`` maps each variant to its loaded runs (the callers have them already).
+    ``runs_by_variant`` maps each variant to its loaded runs (the callers have them already);
+    ``tasks``, if given, keeps the flags of those tasks only.
     """
     lines = []
     for variant, runs in runs_by_variant.items():
         for run in runs:
             for flag in flagged_transformers(run):
+                if tasks is not None and flag["task"] not in tasks:
+                    continue
                 reasons = "; ".join(flag["reasons"])
-                lines.append(f"  {variant} shift {run.shift} slot {run.slot} task {flag['task']}: {reasons}")
+                lines.append(
+                    f"  {describe_run(variant, run.shift, run.slot, run.protocol)} task {flag['task']}: {reasons}"
+                )
     if not lines:
         return ["flagged transformers: none"]
     header = f"flagged transformers ({len(lines)}; tasks and epochs from 0; kept and counted in the numbers above):"

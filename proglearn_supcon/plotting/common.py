@@ -243,6 +243,11 @@ def add_pair_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     )
     parser.add_argument("--a", required=True, metavar="VARIANT", help="variant A (e.g. supcon)")
     parser.add_argument("--b", required=True, metavar="VARIANT", help="variant B, subtracted (e.g. ce)")
+    return add_output_arguments(parser)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of a figure with its table: --out --png --confidence --allow-mixed-recipes."""
     parser.add_argument(
         "--out", required=True, metavar="FILE", help="figure file; the format follows the suffix (.pdf, .png or .svg)"
     )
@@ -272,20 +277,36 @@ def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_s
     summary beside it as ``<stem>_summary.csv`` and printed with
     ``format_summary(summary, a, b)``. Data errors print one line and give 2.
     """
+
+    def make(args):
+        fig, summary = make_figure(
+            args.results, args.a, args.b, args.confidence, allow_mixed_recipes=args.allow_mixed_recipes
+        )
+        return fig, summary, format_summary(summary, args.a, args.b)
+
+    return run_figure_command(parser, argv, make)
+
+
+def run_figure_command(parser: argparse.ArgumentParser, argv, make) -> int:
+    """Main of a figure-and-table script (options of :func:`add_output_arguments`); returns the exit status.
+
+    ``make(args) -> (fig, table DataFrame, report str)``; the figure is saved
+    to ``--out`` (and a PNG copy with ``--png``), the table beside it as
+    ``<stem>_summary.csv``, and the report printed. ``FileNotFoundError`` and
+    ``ValueError`` (missing or bad results) print one line and give 2.
+    """
     args = parser.parse_args(argv)
     try:
         out = check_out_path(args.out)
         with warnings.catch_warnings():
             # pair_runs already printed the message to stderr; do not print it twice.
             warnings.simplefilter("ignore", PairingWarning)
-            fig, summary = make_figure(
-                args.results, args.a, args.b, args.confidence, allow_mixed_recipes=args.allow_mixed_recipes
-            )
-        written = save_figure_and_table(fig, summary, out, png=args.png)
+            fig, table, report = make(args)
+        written = save_figure_and_table(fig, table, out, png=args.png)
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    print(format_summary(summary, args.a, args.b))
+    print(report)
     for path in written:
         print(f"wrote {path}")
     return 0

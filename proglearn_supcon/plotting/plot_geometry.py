@@ -16,13 +16,25 @@ From Python (a notebook)::
 Top row: the transfer matrix ``T[i, j]`` (accuracy on task ``j``'s test set
 of transformer ``i``'s voter alone, see
 :func:`proglearn_supcon.geometry.transfer_matrix`) of each variant, mean over
-runs, on a shared colour scale, and their difference ``A - B``. Bottom row:
-NC1, simplex deviation (``angle_deviation``) and effective rank against the
-task index ``t``, for each variant: solid, transformer ``t``'s embedding of its
-own task's test set (``[t, t]``); dashed, the mean over the other tasks' test
-sets (``[t, j]``, ``j != t``). Runs are paired by ``(shift, slot)`` as in
+runs, on a shared colour scale, and their difference ``A - B``; beside them,
+for runs that recorded it, the decomposition of the network's accuracy after
+the last task (:mod:`proglearn_supcon.decomposition`: own voter, other-voter
+term, good and bad diversity), mean over tasks and runs.
+
+Below, one column per *view* (space and split, see
+:mod:`proglearn_supcon.experiments.diagnostics`: the encoder output and the
+projection-head output, on the test and on the training data) and one row
+per measure, side by side so that no one measure stands for the others:
+the collapse measures (NC1, the variance ratio ``tr(S_W) / tr(S_B)``, the
+within-class alignment), the simplex measures (angle deviation, spread of the
+class-mean norms) and the effective rank, with its ceiling ``min(n - 1, d)``
+written in the panel. Each panel plots the measure against the task index
+``t``, for each variant: solid, transformer ``t``'s embedding of its own task
+(``[t, t]``); dashed, the mean over the other tasks (``[t, j]``, ``j != t``).
+Files written before the other views were recorded show the encoder's test
+view only. Runs are paired by ``(shift, slot)`` as in
 :mod:`plotting.compare_variants`; bands are Student-t intervals of the mean
-over runs.
+over shifts (the runs of a shift averaged first).
 """
 
 from __future__ import annotations
@@ -35,27 +47,64 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.analysis import format_keys, nanmean_quiet, pair_runs, run_key
+from proglearn_supcon.analysis import (
+    format_keys,
+    nanmean_quiet,
+    own_and_other,
+    pair_runs,
+    run_key,
+    triangle_means,
+)
+from proglearn_supcon.geometry import GEOMETRY_METRICS
 from proglearn_supcon.intervals import mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_pair_arguments,
+    add_reference_line,
     integer_ticks,
     new_figure,
     plot_band,
     run_pair_figure,
     style_context,
 )
-from proglearn_supcon.results import RunResult
+from proglearn_supcon.results import DEFAULT_VIEW, RunResult
 
-#: (metric, panel title) of the geometry panels, left to right.
+#: (metric, panel title, y label) of the geometry panels, top to bottom: collapse, simplex, rank.
 GEOMETRY_PANELS = (
-    ("nc1", "NC1 (lower: more collapsed)"),
-    ("angle_deviation", "Simplex deviation of the angles"),
-    ("effective_rank", "Effective rank"),
+    ("nc1", "NC1", "lower: more collapsed"),
+    ("variance_ratio", "tr(S_W) / tr(S_B)", "lower: more collapsed"),
+    ("alignment", "Within-class alignment", "lower: tighter classes"),
+    ("angle_deviation", "Simplex: angle deviation", "0: regular simplex"),
+    ("norm_spread", "Simplex: norm spread", "0: equal norms"),
+    ("effective_rank", "Effective rank", "dimensions"),
+)
+#: Metrics every run with diagnostics has (in the default view); the other panels show where recorded.
+REQUIRED_METRICS = ("nc1", "angle_deviation", "effective_rank")
+#: (field, bar label) of the decomposition panel; the bad diversity is drawn negative (it is subtracted).
+DECOMPOSITION_BARS = (
+    ("own_accuracy", "own voter"),
+    ("other_term", "other voters"),
+    ("good_diversity", "good div."),
+    ("bad_diversity", f"{MINUS}bad div."),
+    ("network_accuracy", "network"),
+)
+#: Decomposition fields summarised in the table (the descriptive ones too), in order.
+DECOMPOSITION_ROWS = (
+    "network_accuracy",
+    "own_accuracy",
+    "other_accuracy",
+    "mean_voter_accuracy",
+    "other_term",
+    "ensemble_gain",
+    "good_diversity",
+    "bad_diversity",
+    "disagreement",
+    "error_correlation",
 )
 #: Columns of the summary table, in order.
-SUMMARY_COLUMNS = ("metric", "a", "b", "difference", "ci_low", "ci_high", "n_runs")
+SUMMARY_COLUMNS = ("metric", "space", "split", "a", "b", "difference", "ci_low", "ci_high", "n_runs")
+
+View = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -63,8 +112,12 @@ class PairedDiagnostics:
     """Diagnostics of the paired runs of two variants, stacked on a leading run axis.
 
     ``transfer_a[r, i, j]`` is run ``r``'s transfer matrix of variant ``a``;
-    ``geometry_a[name][r, i, j]`` its metric of transformer ``i`` on task ``j``.
-    All arrays have shape (R, T, T), float64.
+    ``views_a[(space, split)][name][r, i, j]`` its metric of transformer ``i``
+    on task ``j`` in that view, for the views and metrics every paired run
+    of both variants has; ``geometry_a`` is ``views_a[DEFAULT_VIEW]``. All
+    these arrays have shape (R, T, T), float64. ``decomposition_a[field][r, t]``
+    (R, T) is run ``r``'s decomposition of task ``t``'s network accuracy; None
+    unless every paired run recorded one.
     """
 
     a: str
@@ -74,6 +127,16 @@ class PairedDiagnostics:
     transfer_b: np.ndarray
     geometry_a: dict[str, np.ndarray]
     geometry_b: dict[str, np.ndarray]
+    views_a: dict[View, dict[str, np.ndarray]] | None = None
+    views_b: dict[View, dict[str, np.ndarray]] | None = None
+    decomposition_a: dict[str, np.ndarray] | None = None
+    decomposition_b: dict[str, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        # Built from geometry alone (as before views existed): the default view only.
+        for side in ("a", "b"):
+            if getattr(self, f"views_{side}") is None:
+                object.__setattr__(self, f"views_{side}", {DEFAULT_VIEW: getattr(self, f"geometry_{side}")})
 
     @property
     def n_runs(self) -> int:
@@ -88,31 +151,62 @@ class PairedDiagnostics:
         """(R,) int: each paired run's shift, the cluster of the intervals."""
         return np.array([shift for shift, _ in self.keys], dtype=int)
 
+    @property
+    def views(self) -> list[View]:
+        """The views of both variants, in the order recorded (the default view first)."""
+        return list(self.views_a)
 
-def _stack_diagnostics(runs: list[RunResult], variant: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Stacked transfer matrices (R, T, T) and geometry of ``runs``; ValueError naming what is missing."""
+
+def _check_diagnostics(runs: list[RunResult], variant: str) -> None:
+    """ValueError naming the runs of ``variant`` without diagnostics or without the required metrics."""
     without = [run_key(r) for r in runs if r.diagnostics is None]
     if without:
         raise ValueError(
             f"runs {format_keys(without)} (shift, slot) of variant {variant!r} have no diagnostics; "
             "rerun them with `python -m experiments.cifar_task_sequence ... --diagnostics`"
         )
-    needed = {name for name, _ in GEOMETRY_PANELS}
     for run in runs:
-        missing = needed - set(run.diagnostics.geometry)
+        missing = set(REQUIRED_METRICS) - set(run.diagnostics.geometry)
         if missing:
             raise ValueError(
                 f"run {format_keys([run_key(run)])} of variant {variant!r} lacks metrics {sorted(missing)}"
             )
-    transfer = np.stack([r.diagnostics.transfer_matrix for r in runs])
-    geometry = {name: np.stack([r.diagnostics.geometry[name] for r in runs]) for name in needed}
-    return transfer, geometry
+
+
+def _common_views(runs: list[RunResult]) -> dict[View, list[str]]:
+    """The views, and per view the metrics (in :data:`GEOMETRY_METRICS` order), that every run has."""
+    first = runs[0].diagnostics.views
+    common = {}
+    for view, metrics in first.items():
+        if all(view in r.diagnostics.views for r in runs):
+            names = [n for n in GEOMETRY_METRICS if all(n in r.diagnostics.views[view] for r in runs)]
+            names += [n for n in metrics if n not in names and all(n in r.diagnostics.views[view] for r in runs)]
+            common[view] = names
+    return common
+
+
+def _stack_views(runs: list[RunResult], views: dict[View, list[str]]) -> dict[View, dict[str, np.ndarray]]:
+    return {
+        view: {name: np.stack([r.diagnostics.views[view][name] for r in runs]) for name in names}
+        for view, names in views.items()
+    }
+
+
+def _stack_decomposition(runs: list[RunResult]) -> dict[str, np.ndarray] | None:
+    """Stacked (R, T) decomposition fields, or None unless every run has a decomposition."""
+    if any(r.diagnostics.decomposition is None for r in runs):
+        return None
+    names = [n for n in runs[0].diagnostics.decomposition if all(n in r.diagnostics.decomposition for r in runs)]
+    return {name: np.stack([r.diagnostics.decomposition[name] for r in runs]) for name in names}
 
 
 def load_diagnostics(
     results_dir: str | os.PathLike, a: str, b: str, *, allow_mixed_recipes: bool = False
 ) -> PairedDiagnostics:
     """The diagnostics of the runs of ``a`` and ``b`` paired by ``(shift, slot)``.
+
+    Only the views and metrics that every paired run of both variants has are
+    kept, so that a mix of old and new files shows what they share.
 
     Raises
     ------
@@ -122,45 +216,30 @@ def load_diagnostics(
         diagnostics (made without ``--diagnostics``).
     """
     runs_a, runs_b = pair_runs(results_dir, a, b, allow_mixed_recipes=allow_mixed_recipes)
-    transfer_a, geometry_a = _stack_diagnostics(runs_a, a)
-    transfer_b, geometry_b = _stack_diagnostics(runs_b, b)
-    return PairedDiagnostics(a, b, tuple(run_key(r) for r in runs_a), transfer_a, transfer_b, geometry_a, geometry_b)
-
-
-def own_and_other(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-task values of a (R, T, T) ``[run, transformer, task]`` array.
-
-    Returns
-    -------
-    own : ndarray of shape (R, T)
-        ``values[r, t, t]``: transformer ``t`` on its own task.
-    other : ndarray of shape (R, T)
-        ``mean_{j != t} values[r, t, j]``: transformer ``t`` on the other
-        tasks (NaN-aware; NaN when ``T = 1``).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    n_tasks = values.shape[-1]
-    off = ~np.eye(n_tasks, dtype=bool)
-    return np.diagonal(values, axis1=1, axis2=2).copy(), nanmean_quiet(np.where(off, values, np.nan), axis=2)
-
-
-def triangle_means(matrices: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-run means (R,) of the diagonal, forward (``i < j``) and backward (``i > j``) parts.
-
-    ``matrices[r, i, j]`` with ``i`` the transformer and ``j`` the task, so
-    ``i < j`` is an earlier transformer on a later task.
-    """
-    matrices = np.asarray(matrices, dtype=np.float64)
-    i, j = np.indices(matrices.shape[1:])
-    return {
-        "diagonal": nanmean_quiet(matrices[:, i == j], axis=1),
-        "forward": nanmean_quiet(matrices[:, i < j], axis=1),
-        "backward": nanmean_quiet(matrices[:, i > j], axis=1),
-    }
+    _check_diagnostics(runs_a, a)
+    _check_diagnostics(runs_b, b)
+    views = _common_views(runs_a + runs_b)
+    views_a, views_b = _stack_views(runs_a, views), _stack_views(runs_b, views)
+    decomposition_a, decomposition_b = _stack_decomposition(runs_a), _stack_decomposition(runs_b)
+    if decomposition_a is None or decomposition_b is None:
+        decomposition_a = decomposition_b = None
+    return PairedDiagnostics(
+        a,
+        b,
+        tuple(run_key(r) for r in runs_a),
+        np.stack([r.diagnostics.transfer_matrix for r in runs_a]),
+        np.stack([r.diagnostics.transfer_matrix for r in runs_b]),
+        views_a[DEFAULT_VIEW],
+        views_b[DEFAULT_VIEW],
+        views_a,
+        views_b,
+        decomposition_a,
+        decomposition_b,
+    )
 
 
 def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFrame:
-    """Per-variant means over runs and their paired difference, one row per quantity.
+    """Per-variant means over runs and their paired difference, one row per (quantity, space, split).
 
     Each quantity is first reduced to one number per run, then averaged over
     runs (``a``, ``b``); ``difference`` is the mean over runs of ``a - b`` and
@@ -170,25 +249,43 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
 
     * ``transfer_diagonal``: mean of ``T[t, t]`` (the single-task accuracy);
     * ``transfer_forward``: mean of ``T[i, j]`` over ``i < j``;
-    * ``transfer_backward``: mean of ``T[i, j]`` over ``i > j``;
-    * ``<metric>_own`` and ``<metric>_other`` for NC1, ``angle_deviation`` and
-      ``effective_rank``: the mean over tasks of the solid and the dashed
-      curve of the figure (:func:`own_and_other`).
+    * ``transfer_backward``: mean of ``T[i, j]`` over ``i > j``
+      (these three: the voters' space, ``"encoder"``, on the ``"test"`` split);
+    * ``<metric>_own`` and ``<metric>_other`` for every metric of every view
+      (``space``, ``split``): the mean over tasks of the solid and the dashed
+      curve of the figure (:func:`own_and_other`); ``effective_rank_ceiling``
+      among them, where recorded;
+    * ``decomposition_<field>`` for the fields of :data:`DECOMPOSITION_ROWS`,
+      where recorded: the mean over tasks of task ``t``'s decomposition after
+      the last task (test split).
     """
     per_run = {}
     triangles_a, triangles_b = triangle_means(d.transfer_a), triangle_means(d.transfer_b)
     for part in ("diagonal", "forward", "backward"):
-        per_run[f"transfer_{part}"] = (triangles_a[part], triangles_b[part])
-    for name, _ in GEOMETRY_PANELS:
-        (own_a, other_a), (own_b, other_b) = own_and_other(d.geometry_a[name]), own_and_other(d.geometry_b[name])
-        per_run[f"{name}_own"] = (nanmean_quiet(own_a, axis=1), nanmean_quiet(own_b, axis=1))
-        per_run[f"{name}_other"] = (nanmean_quiet(other_a, axis=1), nanmean_quiet(other_b, axis=1))
+        per_run[(f"transfer_{part}", *DEFAULT_VIEW)] = (triangles_a[part], triangles_b[part])
+    for view in d.views:
+        for name in d.views_a[view]:
+            (own_a, other_a), (own_b, other_b) = (
+                own_and_other(d.views_a[view][name]),
+                own_and_other(d.views_b[view][name]),
+            )
+            per_run[(f"{name}_own", *view)] = (nanmean_quiet(own_a, axis=1), nanmean_quiet(own_b, axis=1))
+            per_run[(f"{name}_other", *view)] = (nanmean_quiet(other_a, axis=1), nanmean_quiet(other_b, axis=1))
+    if d.decomposition_a is not None:
+        for name in DECOMPOSITION_ROWS:
+            if name in d.decomposition_a and name in d.decomposition_b:
+                per_run[(f"decomposition_{name}", *DEFAULT_VIEW)] = (
+                    nanmean_quiet(d.decomposition_a[name], axis=1),
+                    nanmean_quiet(d.decomposition_b[name], axis=1),
+                )
     rows = []
-    for metric, (values_a, values_b) in per_run.items():
+    for (metric, space, split), (values_a, values_b) in per_run.items():
         difference, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence, clusters=d.shifts)
         rows.append(
             {
                 "metric": metric,
+                "space": space,
+                "split": split,
                 "a": float(nanmean_quiet(values_a)),
                 "b": float(nanmean_quiet(values_b)),
                 "difference": float(difference),
@@ -214,9 +311,89 @@ def _heatmap(fig, ax, matrix: np.ndarray, *, gid: str, title: str, cmap: str, vm
     return image
 
 
+#: How a view is named in the figure.
+_VIEW_NAMES = {
+    "encoder": "encoder output",
+    "projection": "projection output",
+    "test": "test data",
+    "train": "training data",
+}
+
+
+def view_label(view: View) -> str:
+    """``("encoder", "test")`` -> ``"encoder output, test data"``."""
+    space, split = view
+    return f"{_VIEW_NAMES.get(space, space)}, {_VIEW_NAMES.get(split, split)}"
+
+
+def _decomposition_panel(ax, d: PairedDiagnostics, confidence: float) -> None:
+    """Bars of the mean decomposition parts per variant (``gid`` ``decomposition-a`` / ``-b``), with intervals."""
+    x = np.arange(len(DECOMPOSITION_BARS))
+    width = 0.38
+    for k, (side, variant, parts) in enumerate((("a", d.a, d.decomposition_a), ("b", d.b, d.decomposition_b))):
+        means, errors = [], []
+        for name, _ in DECOMPOSITION_BARS:
+            sign = -1.0 if name == "bad_diversity" else 1.0  # drawn as what it adds: it is subtracted
+            mean, low, high = mean_and_interval(
+                sign * nanmean_quiet(parts[name], axis=1), confidence=confidence, clusters=d.shifts
+            )
+            means.append(mean)
+            errors.append((mean - low, high - mean) if np.isfinite(low) else (0.0, 0.0))
+        bars = ax.bar(
+            x + (k - 0.5) * width, means, width, yerr=np.array(errors).T, capsize=2, color=f"C{k}", label=variant
+        )
+        for patch in bars.patches:
+            patch.set_gid(f"decomposition-{side}")
+    add_reference_line(ax, 0.0)
+    ax.set_xticks(x, [label for _, label in DECOMPOSITION_BARS], rotation=30, ha="right")
+    ax.set(title="Network accuracy after the last task", ylabel=f"own + other + good {MINUS} bad")
+    ax.legend(fontsize="small")
+
+
+def _geometry_panel(ax, d: PairedDiagnostics, view: View, name: str, title: str, confidence: float) -> None:
+    """One measure of one view against the task index: own and other tasks, both variants."""
+    x = np.arange(1, d.n_tasks + 1)
+    for k, (variant, views) in enumerate(((d.a, d.views_a), (d.b, d.views_b))):
+        for part, curve, style in zip(("own task", "other tasks"), own_and_other(views[view][name]), ("-", "--")):
+            mean, lo, hi = mean_and_interval(curve, axis=0, confidence=confidence, clusters=d.shifts)
+            plot_band(
+                ax,
+                x,
+                mean,
+                lo,
+                hi,
+                color=f"C{k}",
+                label=f"{variant}, {part}",
+                linestyle=style,
+                marker="o" if style == "-" else "s",
+            )
+    if name == "effective_rank" and "effective_rank_ceiling" in d.views_a[view]:
+        # The ceiling differs between the spaces of the two losses (e.g. CE's logits have n_classes dimensions).
+        ceilings = {
+            v: np.nanmax(views[view]["effective_rank_ceiling"]) for v, views in ((d.a, d.views_a), (d.b, d.views_b))
+        }
+        values = set(ceilings.values())
+        shown = f"{values.pop():g}" if len(values) == 1 else ", ".join(f"{v} {c:g}" for v, c in ceilings.items())
+        text = ax.text(
+            0.98,
+            0.04,
+            f"at most min(n{MINUS}1, d) = {shown}",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize="x-small",
+        )
+        text.set_gid("ceiling")
+    ax.set(title=f"{title}\n{view_label(view)}", xlabel="transformer t")
+    integer_ticks(ax, d.n_tasks)
+
+
 def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
-    """The figure of already paired diagnostics (see the module docstring)."""
-    a, b, n_tasks = d.a, d.b, d.n_tasks
+    """The figure of already paired diagnostics (see the module docstring).
+
+    Each geometry panel has ``gid`` ``"geometry:<space>:<split>:<metric>"``.
+    """
+    a, b = d.a, d.b
     mean_a, mean_b = nanmean_quiet(d.transfer_a, axis=0), nanmean_quiet(d.transfer_b, axis=0)
     with np.errstate(invalid="ignore"):
         difference = nanmean_quiet(d.transfer_a - d.transfer_b, axis=0)
@@ -224,14 +401,17 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
     low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
     span = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 0.0
     span = span if span > 0 else 1e-3  # a zero difference still needs a colour range
-    x = np.arange(1, n_tasks + 1)
     n = d.n_runs
     runs = f"{n} paired run{'s' if n != 1 else ''} (shift, slot), mean"
+    views = d.views
+    panels = [panel for panel in GEOMETRY_PANELS if any(panel[0] in d.views_a[v] for v in views)]
+    n_top = 4 if d.decomposition_a is not None else 3
+    width = max(7.5, 2.5 * max(len(views), n_top))
     with style_context():
         # Two subfigures, so that the line panels do not inherit the heatmaps' colorbar widths.
-        fig = new_figure((7.5, 6.0))
-        top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 1.1])
-        heat_axes = top.subplots(1, 3)
+        fig = new_figure((width, 2.8 + 1.9 * len(panels)))
+        top, bottom = fig.subfigures(2, 1, height_ratios=[2.8, 1.9 * len(panels)])
+        heat_axes = top.subplots(1, n_top)
         _heatmap(top, heat_axes[0], mean_a, gid="transfer-a", title=a, cmap="viridis", vmin=low, vmax=high)
         _heatmap(top, heat_axes[1], mean_b, gid="transfer-b", title=b, cmap="viridis", vmin=low, vmax=high)
         _heatmap(
@@ -244,29 +424,25 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
             vmin=-span,
             vmax=span,
         )
+        if d.decomposition_a is not None:
+            _decomposition_panel(heat_axes[3], d, confidence)
         top.suptitle(f"Transfer matrix: accuracy on task j of transformer i's voter alone; {runs}")
-        line_axes = bottom.subplots(1, 3)
-        for ax, (name, title) in zip(line_axes, GEOMETRY_PANELS):
-            for k, (variant, values) in enumerate(((a, d.geometry_a[name]), (b, d.geometry_b[name]))):
-                for part, curve, style in zip(("own task", "other tasks"), own_and_other(values), ("-", "--")):
-                    mean, lo, hi = mean_and_interval(curve, axis=0, confidence=confidence, clusters=d.shifts)
-                    plot_band(
-                        ax,
-                        x,
-                        mean,
-                        lo,
-                        hi,
-                        color=f"C{k}",
-                        label=f"{variant}, {part}",
-                        linestyle=style,
-                        marker="o" if style == "-" else "s",
-                    )
-            ax.set(title=title, xlabel="transformer t", ylabel=name.replace("_", " "))
-            integer_ticks(ax, n_tasks)
+        line_axes = bottom.subplots(len(panels), len(views), squeeze=False)
+        for row, (name, title, ylabel) in zip(line_axes, panels):
+            for ax, view in zip(row, views):
+                ax.set_gid(f"geometry:{view[0]}:{view[1]}:{name}")
+                if name in d.views_a[view]:
+                    _geometry_panel(ax, d, view, name, title, confidence)
+                    ax.set_ylabel(ylabel)
+                else:
+                    ax.set_axis_off()
+                    ax.set_title(f"{title}\n{view_label(view)}: not recorded")
         n_shifts = n_clusters(d.shifts, n)
         band = f"bands: {confidence:.0%} interval over {n_shifts} shifts" if n_shifts > 1 else "one shift: no interval"
-        bottom.suptitle(f"Geometry of transformer t's embedding of its own and the other tasks' test sets; {band}")
-        bottom.legend(*line_axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
+        bottom.suptitle(f"Geometry of transformer t's embedding of its own and the other tasks, per view; {band}")
+        bottom.legend(
+            *line_axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small"
+        )
         fig.draw_without_rendering()  # lay out inside the style
     return fig
 
@@ -293,9 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="proglearn-supcon geometry",
         description=(
-            "Plot the transfer matrices of two variants and their difference, and NC1, simplex "
-            "deviation and effective rank of every transformer's embedding against the task index, "
-            "from results files written with --diagnostics; print and save a summary table."
+            "Plot the transfer matrices of two variants and their difference, the decomposition of the "
+            "network's accuracy, and the collapse measures (NC1, variance ratio, within-class alignment), "
+            "simplex measures (angle deviation, norm spread) and effective rank of every transformer's "
+            "embedding against the task index, in every recorded space and split, from results files "
+            "written with --diagnostics; print and save a summary table with space and split columns."
         ),
         epilog=(
             "The summary is written beside --out as <stem>_summary.csv. Exit status: 0 on success, "
