@@ -43,10 +43,10 @@ class PrincipalProjection(BaseEstimator):
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components_, n_features_in_), float32
+    components_ : ndarray of shape (``n_components_``, ``n_features_in_``), float32
         Orthonormal rows, the principal directions in order of decreasing
         singular value.
-    mean_ : ndarray of shape (n_features_in_,), float32
+    mean_ : ndarray of shape (``n_features_in_``,), float32
         The fit mean (zeros with ``center=False``).
     n_components_ : int
         Directions kept.
