@@ -312,10 +312,11 @@ class ProgressiveLearner:
         """
         self._check_task(task_id)
         ids = self._resolve_transformers(task_id, list(embeddings))
-        return {
-            tid: self.voters_[(tid, task_id)].predict_proba(self._reduced(embeddings[tid], self.reducers_.get(tid)))
-            for tid in ids
-        }
+        return self._posteriors({tid: self._reduced(embeddings[tid], self.reducers_.get(tid)) for tid in ids}, task_id)
+
+    def _posteriors(self, reduced: Mapping, task_id) -> dict:
+        """Voter posteriors of task ``task_id`` for every transformer of ``reduced`` (embeddings already reduced)."""
+        return {tid: self.voters_[(tid, task_id)].predict_proba(embeddings) for tid, embeddings in reduced.items()}
 
     def decide(self, posteriors: Mapping, task_id) -> np.ndarray:
         """The decider of task ``task_id`` over voter posteriors keyed by transformer id."""
@@ -333,8 +334,7 @@ class ProgressiveLearner:
 
     def predict(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
         """Predicted labels (n,), in the task's original label values."""
-        proba = self.predict_proba(X, task_id, transformer_ids)
-        return self.tasks_[task_id].classes[np.argmax(proba, axis=1)]
+        return self.predict_tasks(X, [task_id], transformer_ids)[task_id]
 
     def predict_proba_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
         """Posteriors of several tasks for the same inputs, from one embedding of them per transformer.
@@ -368,8 +368,7 @@ class ProgressiveLearner:
         reduced = {tid: self._reduced(self.transform(X, tid), self.reducers_.get(tid)) for tid in needed}
         probas = {}
         for task_id, ids in voting.items():
-            posteriors = {tid: self.voters_[(tid, task_id)].predict_proba(reduced[tid]) for tid in ids}
-            probas[task_id] = self.decide(posteriors, task_id)
+            probas[task_id] = self.decide(self._posteriors({tid: reduced[tid] for tid in ids}, task_id), task_id)
         return probas
 
     def predict_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
