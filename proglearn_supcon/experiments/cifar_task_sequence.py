@@ -66,7 +66,7 @@ from proglearn_supcon.experiments.params import check_network_params, network_pa
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.provenance import provenance
-from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, read_run, run_path
+from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, run_path
 from proglearn_supcon.seeding import derive_seed
 
 
@@ -443,14 +443,15 @@ def _protocol_plan(args: argparse.Namespace):
     return specs, list, load_tasks, run_one
 
 
-def _other_protocol(done, args: argparse.Namespace) -> str | None:
+def _other_protocol(done: dict, args: argparse.Namespace) -> str | None:
     """An error line if a finished results file under ``--out`` was made by another protocol; else None.
 
-    A file of the same name from another sequence would otherwise count as
-    finished and be skipped (the 10x10 and label-shuffle files share names).
+    ``done`` maps each finished spec to the run its file holds. A file of the
+    same name from another sequence would otherwise count as finished and be
+    skipped (the 10x10 and label-shuffle files share names).
     """
-    for spec in done:
-        made_by = read_run(spec.path(args.out)).protocol
+    for spec, run in done.items():
+        made_by = run.protocol
         if made_by != args.protocol:
             return (
                 f"{spec.path(args.out)} was made by --protocol {made_by}, not {args.protocol}; "

@@ -109,8 +109,8 @@ def is_local(args: argparse.Namespace) -> bool:
     )
 
 
-def is_finished(path: Path) -> bool:
-    """Whether the results file ``path`` holds a finished run; a corrupt one is moved aside first.
+def read_finished(path: Path) -> RunResult | None:
+    """The run the results file ``path`` holds, or None if it holds no finished run; a corrupt one is moved aside first.
 
     A file that exists but does not read as a run (truncated, not JSON, fields
     missing: :class:`~proglearn_supcon.results.CorruptResultsError`) is not
@@ -119,20 +119,28 @@ def is_finished(path: Path) -> bool:
     is done again.
     """
     if not path.exists():
-        return False
+        return None
     try:
-        read_run(path)
+        return read_run(path)
     except CorruptResultsError as exc:
         moved = move_aside(path)
         print(f"warning: {exc}; moved it to {moved} and will redo the run", file=sys.stderr)
-        return False
-    return True
+        return None
 
 
-def split_finished(specs, out) -> tuple[list, list]:
-    """The runs of ``specs`` finished under ``out`` and those still to do (see :func:`is_finished`)."""
-    finished = {spec: is_finished(spec.path(out)) for spec in specs}
-    return [spec for spec in specs if finished[spec]], [spec for spec in specs if not finished[spec]]
+def is_finished(path: Path) -> bool:
+    """Whether the results file ``path`` holds a finished run (see :func:`read_finished`)."""
+    return read_finished(path) is not None
+
+
+def split_finished(specs, out) -> tuple[dict, list]:
+    """The runs of ``specs`` finished under ``out`` and those still to do (see :func:`read_finished`).
+
+    The finished ones map each spec to the run its file holds, read once here
+    so that callers checking them need not read the files again.
+    """
+    runs = {spec: read_finished(spec.path(out)) for spec in specs}
+    return {spec: run for spec, run in runs.items() if run is not None}, [spec for spec in specs if runs[spec] is None]
 
 
 def list_runs(specs, args: argparse.Namespace) -> int:
