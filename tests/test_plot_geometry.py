@@ -87,9 +87,9 @@ def write_results(root: Path) -> Path:
     return root
 
 
-def make_legacy(root: Path) -> Path:
-    """The files as written before views, ceilings and the decomposition were recorded."""
-    for path in root.glob("*/shift*_slot0.json"):
+def make_legacy(root: Path, shifts=SHIFTS) -> Path:
+    """The files of ``shifts`` as written before views, ceilings and the decomposition were recorded."""
+    for path in (p for shift in shifts for p in root.glob(f"*/shift{shift}_slot0.json")):
         payload = json.loads(path.read_text())
         diagnostics = payload["diagnostics"]
         diagnostics.pop("decomposition")
@@ -264,6 +264,39 @@ def test_files_without_views_or_decomposition_still_load_and_plot(results):
     assert not summary.metric.str.startswith("decomposition").any()
     assert "effective_rank_ceiling_own" not in set(summary.metric)
     assert summary.set_index("metric").loc["nc1_own", "difference"] == pytest.approx(-0.5)
+
+
+@pytest.mark.slow
+def test_old_and_new_files_together_keep_every_view_over_the_runs_that_have_it(results):
+    fig, summary = plot_geometry_comparison(make_legacy(results, shifts=(1,)), "supcon", "ce")
+    try:
+        shown = panels(fig)
+        assert set(shown) == {(*view, name) for view in VIEWS for name in PANELS}  # no view dropped
+        assert "(2 of 3 runs)" in shown[("projection", "train", "nc1")].get_title()
+        assert "runs)" not in shown[(*DEFAULT_VIEW, "nc1")].get_title()
+        nc1 = curves(shown[("projection", "train", "nc1")])["supcon, own task"]
+        new_shifts = (2, 3)
+        expected = [
+            np.mean([geometry_of("supcon", s, ("projection", "train"))["nc1"][t, t] for s in new_shifts])
+            for t in range(T)
+        ]
+        np.testing.assert_allclose(nc1.get_ydata(), expected)
+    finally:
+        plt.close(fig)
+    table = summary.set_index(["metric", "space", "split"])
+    assert table.loc[("nc1_own", *DEFAULT_VIEW), "n_runs"] == 3
+    row = table.loc[("nc1_own", "projection", "train")]
+    assert row["n_runs"] == 2
+    own = {
+        v: np.mean([np.mean(np.diag(geometry_of(v, s, ("projection", "train"))["nc1"])) for s in new_shifts])
+        for v in ("supcon", "ce")
+    }
+    assert row["a"] == pytest.approx(own["supcon"]) and row["b"] == pytest.approx(own["ce"])
+    assert row["difference"] == pytest.approx(-0.5)
+    decomposition = table.loc[("decomposition_own_accuracy", *DEFAULT_VIEW)]
+    assert decomposition["n_runs"] == 2  # the legacy shift has no decomposition
+    own_parts = [decomposition_of("supcon", s)["own_accuracy"].mean() for s in new_shifts]
+    assert decomposition["a"] == pytest.approx(np.mean(own_parts))
 
 
 @pytest.mark.slow

@@ -113,11 +113,12 @@ class PairedDiagnostics:
 
     ``transfer_a[r, i, j]`` is run ``r``'s transfer matrix of variant ``a``;
     ``views_a[(space, split)][name][r, i, j]`` its metric of transformer ``i``
-    on task ``j`` in that view, for the views and metrics every paired run
-    of both variants has; ``geometry_a`` is ``views_a[DEFAULT_VIEW]``. All
-    these arrays have shape (R, T, T), float64. ``decomposition_a[field][r, t]``
-    (R, T) is run ``r``'s decomposition of task ``t``'s network accuracy; None
-    unless every paired run recorded one.
+    on task ``j`` in that view, for the views and metrics any paired run
+    recorded (NaN in the runs that did not); ``geometry_a`` is
+    ``views_a[DEFAULT_VIEW]``. All these arrays have shape (R, T, T), float64.
+    ``decomposition_a[field][r, t]`` (R, T) is run ``r``'s decomposition of
+    task ``t``'s network accuracy (NaN where not recorded); None when no
+    paired run recorded one.
     """
 
     a: str
@@ -173,31 +174,51 @@ def _check_diagnostics(runs: list[RunResult], variant: str) -> None:
             )
 
 
-def _common_views(runs: list[RunResult]) -> dict[View, list[str]]:
-    """The views, and per view the metrics (in :data:`GEOMETRY_METRICS` order), that every run has."""
-    first = runs[0].diagnostics.views
-    common = {}
-    for view, metrics in first.items():
-        if all(view in r.diagnostics.views for r in runs):
-            names = [n for n in GEOMETRY_METRICS if all(n in r.diagnostics.views[view] for r in runs)]
-            names += [n for n in metrics if n not in names and all(n in r.diagnostics.views[view] for r in runs)]
-            common[view] = names
-    return common
+def _all_views(runs: list[RunResult]) -> dict[View, list[str]]:
+    """Every view any run has (the default view first), and per view every metric any run has in it.
+
+    Metrics come in :data:`GEOMETRY_METRICS` order, then any others in the
+    order first recorded.
+    """
+    seen: dict[View, list[str]] = {DEFAULT_VIEW: []}
+    for run in runs:
+        for view, metrics in run.diagnostics.views.items():
+            names = seen.setdefault(view, [])
+            names += [n for n in metrics if n not in names]
+    return {
+        view: [n for n in GEOMETRY_METRICS if n in names] + [n for n in names if n not in GEOMETRY_METRICS]
+        for view, names in seen.items()
+        if names
+    }
 
 
 def _stack_views(runs: list[RunResult], views: dict[View, list[str]]) -> dict[View, dict[str, np.ndarray]]:
+    """(R, T, T) arrays per view and metric; NaN for the runs that did not record that view or metric."""
+    missing = np.full_like(np.asarray(runs[0].diagnostics.transfer_matrix, dtype=np.float64), np.nan)
+
+    def value(run: RunResult, view: View, name: str) -> np.ndarray:
+        return run.diagnostics.views.get(view, {}).get(name, missing)
+
     return {
-        view: {name: np.stack([r.diagnostics.views[view][name] for r in runs]) for name in names}
+        view: {name: np.stack([value(r, view, name) for r in runs]).astype(np.float64) for name in names}
         for view, names in views.items()
     }
 
 
-def _stack_decomposition(runs: list[RunResult]) -> dict[str, np.ndarray] | None:
-    """Stacked (R, T) decomposition fields, or None unless every run has a decomposition."""
-    if any(r.diagnostics.decomposition is None for r in runs):
-        return None
-    names = [n for n in runs[0].diagnostics.decomposition if all(n in r.diagnostics.decomposition for r in runs)]
-    return {name: np.stack([r.diagnostics.decomposition[name] for r in runs]) for name in names}
+def _stack_decomposition(runs: list[RunResult], names: list[str]) -> dict[str, np.ndarray]:
+    """Stacked (R, T) decomposition fields; NaN for the runs that did not record one."""
+    n_tasks = np.asarray(runs[0].diagnostics.transfer_matrix).shape[0]
+    missing = np.full(n_tasks, np.nan)
+    parts = [r.diagnostics.decomposition or {} for r in runs]
+    return {name: np.stack([p.get(name, missing) for p in parts]).astype(np.float64) for name in names}
+
+
+def _decomposition_names(runs: list[RunResult]) -> list[str]:
+    """The decomposition fields some run records, in the order first recorded."""
+    names: list[str] = []
+    for run in runs:
+        names += [n for n in (run.diagnostics.decomposition or {}) if n not in names]
+    return names
 
 
 def load_diagnostics(
@@ -205,8 +226,11 @@ def load_diagnostics(
 ) -> PairedDiagnostics:
     """The diagnostics of the runs of ``a`` and ``b`` paired by ``(shift, slot)``.
 
-    Only the views and metrics that every paired run of both variants has are
-    kept, so that a mix of old and new files shows what they share.
+    Every view and metric that any paired run recorded is kept; the runs
+    that did not record it (files written before that view existed) hold NaN
+    there, so each view's means and intervals are over the runs that have it
+    (the summary's ``n_runs`` says how many) and a mix of old and new files
+    loses neither.
 
     Raises
     ------
@@ -218,11 +242,11 @@ def load_diagnostics(
     runs_a, runs_b = pair_runs(results_dir, a, b, allow_mixed_recipes=allow_mixed_recipes)
     _check_diagnostics(runs_a, a)
     _check_diagnostics(runs_b, b)
-    views = _common_views(runs_a + runs_b)
+    views = _all_views(runs_a + runs_b)
     views_a, views_b = _stack_views(runs_a, views), _stack_views(runs_b, views)
-    decomposition_a, decomposition_b = _stack_decomposition(runs_a), _stack_decomposition(runs_b)
-    if decomposition_a is None or decomposition_b is None:
-        decomposition_a = decomposition_b = None
+    names = _decomposition_names(runs_a + runs_b)
+    decomposition_a = _stack_decomposition(runs_a, names) if names else None
+    decomposition_b = _stack_decomposition(runs_b, names) if names else None
     return PairedDiagnostics(
         a,
         b,
@@ -258,6 +282,9 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
     * ``decomposition_<field>`` for the fields of :data:`DECOMPOSITION_ROWS`,
       where recorded: the mean over tasks of task ``t``'s decomposition after
       the last task (test split).
+
+    ``n_runs`` counts the paired runs behind a row: those where both variants
+    recorded the quantity (fewer than all for a view that older files lack).
     """
     per_run = {}
     triangles_a, triangles_b = triangle_means(d.transfer_a), triangle_means(d.transfer_b)
@@ -280,6 +307,9 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
                 )
     rows = []
     for (metric, space, split), (values_a, values_b) in per_run.items():
+        # Only the runs where both variants recorded the quantity, so a, b and their difference share runs.
+        paired = np.isfinite(values_a) & np.isfinite(values_b)
+        values_a, values_b = np.where(paired, values_a, np.nan), np.where(paired, values_b, np.nan)
         difference, low, high = paired_difference(values_a, values_b, axis=0, confidence=confidence, clusters=d.shifts)
         rows.append(
             {
@@ -291,7 +321,7 @@ def summary_table(d: PairedDiagnostics, confidence: float = 0.95) -> pd.DataFram
                 "difference": float(difference),
                 "ci_low": float(low),
                 "ci_high": float(high),
-                "n_runs": d.n_runs,
+                "n_runs": int(paired.sum()),
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
@@ -350,6 +380,12 @@ def _decomposition_panel(ax, d: PairedDiagnostics, confidence: float) -> None:
     ax.legend(fontsize="small")
 
 
+def _recorded_runs(d: PairedDiagnostics, view: View, name: str) -> int:
+    """How many paired runs recorded ``name`` in ``view`` for both variants."""
+    a, b = d.views_a[view][name], d.views_b[view][name]
+    return int(np.sum(np.isfinite(a).any(axis=(1, 2)) & np.isfinite(b).any(axis=(1, 2))))
+
+
 def _geometry_panel(ax, d: PairedDiagnostics, view: View, name: str, title: str, confidence: float) -> None:
     """One measure of one view against the task index: own and other tasks, both variants."""
     x = np.arange(1, d.n_tasks + 1)
@@ -384,7 +420,9 @@ def _geometry_panel(ax, d: PairedDiagnostics, view: View, name: str, title: str,
             fontsize="x-small",
         )
         text.set_gid("ceiling")
-    ax.set(title=f"{title}\n{view_label(view)}", xlabel="transformer t")
+    recorded = _recorded_runs(d, view, name)
+    runs = "" if recorded == d.n_runs else f" ({recorded} of {d.n_runs} runs)"
+    ax.set(title=f"{title}\n{view_label(view)}{runs}", xlabel="transformer t")
     integer_ticks(ax, d.n_tasks)
 
 
