@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import baseline, loss, phases, roofline, scaling
+from benchmarks import baseline, loss, phases, roofline, scaling, voter_storage
 from benchmarks import run as bench_run
 
 
@@ -163,3 +163,66 @@ def test_scaling_main_prints_the_machine_the_tables_and_the_ratios(monkeypatch, 
     assert [r["n_tasks"] for r in saved["results"]["bfloat16/4"]] == [2, 3]
     assert scaling.main([*argv, "--n-classes", "5"]) == 2  # 5 classes cannot give 3 tasks of 2
     assert "fewer than 2 classes" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- h) voter storage on the same transformers
+
+
+def tiny_params(**overrides) -> dict:
+    params = dict(
+        loss="ce",
+        epochs=1,
+        validation_fraction=0.0,
+        early_stopping="none",
+        device="cpu",
+        random_state=0,
+        encoder=tiny_encoder,
+        batch_size=8,
+        verbose=False,
+    )
+    return {**params, **overrides}
+
+
+@pytest.mark.slow  # three tiny networks' worth of voters
+def test_voter_storage_rows_on_the_same_transformers():
+    tasks = phases.synthetic_tasks(3, 2, 24, 10, seed=0)
+    storage = [("float32", None), ("float16", None), ("float32", 32), ("float16", 4)]
+    result = voter_storage.measure(tasks, tiny_params(), storage)
+    assert result["variant"] == "ce" and result["reproduces_run"] is True and result["train_s"] > 0
+    rows = {row["setting"]: row for row in result["rows"]}
+    assert list(rows) == ["float32", "float16", "float32/32", "float16/4"]
+    # voter_dim at the embedding's width (32) reduces nothing: the same accuracies, bit for bit.
+    np.testing.assert_array_equal(rows["float32/32"]["accuracy"], rows["float32"]["accuracy"])
+    assert rows["float32/32"]["max_abs_difference"] == 0.0
+    assert rows["float16"]["voter_mb"] == pytest.approx(rows["float32"]["voter_mb"] / 2)
+    assert rows["float16/4"]["voter_mb"] == pytest.approx(rows["float32"]["voter_mb"] / 16)
+    for row in rows.values():
+        accuracy = np.asarray(row["accuracy"], dtype=float)
+        assert np.isfinite(np.tril(accuracy)).all() and np.isnan(accuracy[np.triu_indices(3, 1)]).all()
+        assert row["final_accuracy"] == pytest.approx(np.mean(accuracy[-1]))
+        assert row["max_abs_difference"] == pytest.approx(np.nanmax(np.abs(accuracy - rows["float32"]["accuracy"])))
+        assert np.isfinite([row["fte"], row["final_bte"], row["final_te"]]).all()
+
+
+def test_recompute_matches_the_experiments_record():
+    tasks = phases.synthetic_tasks(3, 2, 16, 8, seed=2)
+    net, record, _ = voter_storage.learn(tasks, tiny_params(random_state=5), quiet=True)
+    accuracy, single = voter_storage.recompute(net, tasks, record)
+    np.testing.assert_array_equal(accuracy, record.accuracy)
+    np.testing.assert_array_equal(single, record.per_task["single_task_accuracy"])
+
+
+@pytest.mark.slow  # the digits sequence, two tiny networks
+def test_voter_storage_main_prints_the_machine_and_a_table_per_variant(monkeypatch, capsys, tmp_path):
+    real = voter_storage.network_params
+    monkeypatch.setattr(voter_storage, "network_params", lambda *a: {**real(*a), **tiny_params(loss=a[1])})
+    out_json = tmp_path / "rows.json"
+    argv = ["--dataset", "digits", "--n-tasks", "2", "--variants", "supcon", "ce", "--quiet"]
+    assert voter_storage.main([*argv, "--storage", "float32", "bfloat16/8", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("machine:") and "h) voter storage" in out and "shift 6 slot 0" in out
+    assert out.count("float32 reproduces the run: yes") == 2 and out.count("bfloat16/8") >= 2
+    saved = json.loads(out_json.read_text())
+    assert [r["variant"] for r in saved] == ["supcon", "ce"] and len(saved[0]["rows"]) == 2
+    assert voter_storage.main([*argv, "--variants", "nosuchloss"]) == 2
+    assert "loss" in capsys.readouterr().err
