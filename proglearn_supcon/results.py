@@ -14,7 +14,9 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
           "git_commit": "4f0c...", "git_dirty": false,   # "unknown", null outside a git checkout
           "versions": {"torch": "2.13.0+cpu", "numpy": "2.1.3", "scikit-learn": "1.6.1"},
           "recipe_hash": "9b1d..."            # sha256 of network_params but the seed, device, verbose
-        }, ...
+        },
+        "arithmetic": "fp32",                 # or "bf16 autocast": what precision="auto" resolved to
+        "cpu_capability": "AVX2", ...         # torch's CPU kernels (AVX2, AVX512, ...)
       },
       "accuracy": [                           # tidy: one row per (task, n_tasks_seen)
         {"task": 0, "n_tasks_seen": 1, "accuracy": 0.31}, ...

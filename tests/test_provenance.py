@@ -195,6 +195,22 @@ def test_results_file_records_provenance(tmp_path):
         assert recorded["git_commit"] == expected["git_commit"] and isinstance(recorded["git_dirty"], bool)
 
 
+def test_results_file_records_the_arithmetic_that_ran(tmp_path):
+    """precision="auto" resolves per machine, so the file says what it resolved to."""
+    import torch
+
+    from proglearn_supcon.precision import native_bf16
+
+    argv = ["--dataset", "digits", "--n-tasks", "1", "--epochs", "1", "--quiet", "--device", "cpu", "--variant", "ce"]
+    assert exp.main([*argv, "--out", str(tmp_path / "auto")]) == 0
+    assert exp.main([*argv, "--param", "precision=fp32", "--out", str(tmp_path / "fp32")]) == 0
+    auto = json.loads(run_path(tmp_path / "auto", "ce", 1, 0).read_text())["config"]
+    fp32 = json.loads(run_path(tmp_path / "fp32", "ce", 1, 0).read_text())["config"]
+    assert auto["arithmetic"] == ("bf16 autocast" if native_bf16(torch.device("cpu")) else "fp32")
+    assert fp32["arithmetic"] == "fp32"
+    assert auto["cpu_capability"] == fp32["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
 def test_runs_of_one_variant_share_a_recipe_whatever_their_seed():
     args = exp.build_parser().parse_args(["--dataset", "digits", "--epochs", "3"])
     hashes = {

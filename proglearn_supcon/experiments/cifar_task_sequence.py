@@ -65,6 +65,7 @@ from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, network_params
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.memory import PeakMemory
+from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.provenance import provenance
 from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, run_path
 from proglearn_supcon.seeding import derive_seed
@@ -294,6 +295,9 @@ def run_config(
         "n_test_per_task": int(len(tasks[0].y_test)),
         "torch_threads": torch.get_num_threads(),
         "device_name": _device_name(net),
+        # precision="auto" resolves per machine (bf16 autocast only where native), so record what ran.
+        "arithmetic": _arithmetic(net),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch_version": torch.__version__,
@@ -357,6 +361,13 @@ def _best_val_accuracy(transformer) -> float:
     if transformer.best_epoch_ not in history["epoch"]:
         return float("nan")
     return float(history["val_accuracy"][history["epoch"].index(transformer.best_epoch_)])
+
+
+def _arithmetic(net: LifelongClassificationNetwork) -> str:
+    """``"bf16 autocast"`` or ``"fp32"``: what the run's ``precision`` resolved to on its device."""
+    transformer = next(iter(net.learner_.transformers_.values()))
+    device = next(transformer.encoder_.parameters()).device
+    return "bf16 autocast" if use_bf16(net.precision, device) else "fp32"
 
 
 def _device_name(net: LifelongClassificationNetwork) -> str:
