@@ -18,6 +18,11 @@ networks after results were recorded is left out too while it has the value
 that reproduces the code from before it
 (:data:`~proglearn_supcon.compat.ADDED_PARAMS`), so adding a parameter does not
 change the hash of the recipes recorded without it.
+
+One recipe can still run in two arithmetics: ``precision="auto"`` is bf16
+autocast only where the CPU has native bf16. Each file records which ran
+(``config["arithmetic"]``), and :func:`check_one_arithmetic` warns when pooled
+runs differ in it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import functools
 import hashlib
 import json
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,7 @@ from .compat import ADDED_PARAMS
 __all__ = [
     "NOT_RECIPE",
     "MixedRecipesError",
+    "check_one_arithmetic",
     "check_one_recipe",
     "git_revision",
     "package_versions",
@@ -235,4 +242,32 @@ def check_one_recipe(runs: list, sources: list, variant: str) -> None:
         f"{named(first)} and {named(other)} differ in {'; '.join(differences) or 'unrecorded parameters'}; "
         "compare, plot, geometry and summary pool them anyway with --allow-mixed-recipes "
         "(allow_mixed_recipes=True in Python)"
+    )
+
+
+class MixedArithmeticWarning(UserWarning):
+    """Runs pooled together ran in different arithmetic (bf16 autocast and fp32)."""
+
+
+def check_one_arithmetic(runs: list, sources: list, variant: str) -> None:
+    """Warn with :class:`MixedArithmeticWarning` unless the runs that record their arithmetic share it.
+
+    ``precision="auto"`` is part of the recipe, but it resolves per machine
+    (bf16 autocast only where the CPU has native bf16), so one recipe can
+    run in two arithmetics whose training paths differ. Pooling them is
+    allowed, and said. Files written before ``config["arithmetic"]`` was
+    recorded are left out of the check. Arguments as :func:`check_one_recipe`.
+    """
+    recorded = [(run.config.get("arithmetic"), source) for run, source in zip(runs, sources)]
+    recorded = [(arithmetic, source) for arithmetic, source in recorded if arithmetic]
+    if len({arithmetic for arithmetic, _ in recorded}) <= 1:
+        return
+    first = recorded[0]
+    other = next(r for r in recorded if r[0] != first[0])
+    warnings.warn(
+        f"runs of variant {variant!r} ran in different arithmetic: {first[1]} in {first[0]}, {other[1]} in "
+        f"{other[0]}; precision='auto' resolves per machine (bf16 autocast only where native), so these "
+        "numbers pool both; --param precision=fp32 (or bf16) fixes it for new runs",
+        MixedArithmeticWarning,
+        stacklevel=3,
     )

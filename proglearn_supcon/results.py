@@ -97,7 +97,13 @@ from typing import Any
 import numpy as np
 
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
-from .provenance import MixedRecipesError, check_one_recipe, recipe_hash  # noqa: F401 - MixedRecipesError: public here too
+from .provenance import (  # noqa: F401 - MixedRecipesError, MixedArithmeticWarning: public here too
+    MixedArithmeticWarning,
+    MixedRecipesError,
+    check_one_arithmetic,
+    check_one_recipe,
+    recipe_hash,
+)
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -511,6 +517,11 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
         If the runs' recipe hashes differ and ``allow_mixed_recipes`` is False.
     ValueError
         If ``variant`` has no results there (the message lists the variants that do).
+
+    Warns
+    -----
+    MixedArithmeticWarning
+        If the runs recorded different arithmetic (bf16 autocast and fp32).
     """
     root = Path(results_dir)
     if not root.is_dir():
@@ -523,6 +534,7 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
     runs = [read_run(f) for f in files]
     if not allow_mixed_recipes:
         check_one_recipe(runs, files, variant)
+    check_one_arithmetic(runs, files, variant)
     return sorted(runs, key=lambda r: (r.shift, r.slot))
 
 

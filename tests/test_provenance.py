@@ -231,3 +231,21 @@ def test_recipe_hash_of_files_without_provenance(tmp_path):
     recorded = _run({"network_params": PARAMS, "provenance": {"recipe_hash": "abc"}})
     assert recorded.recipe_hash == "abc"  # what the run recorded, not recomputed
     assert _run({}).recipe_hash is None
+
+
+def test_pooling_runs_of_different_arithmetic_warns_with_two_file_names(tmp_path, recwarn):
+    def write(slot: int, arithmetic: str | None) -> None:
+        config = {"network_params": PARAMS, **({"arithmetic": arithmetic} if arithmetic else {})}
+        run = RunResult("ce", "synthetic", 1, slot, np.array([[0.8]]), {n: np.ones(1) for n in TASK_FIELDS}, config)
+        write_run(tmp_path, run)
+
+    write(0, None)  # written before the arithmetic was recorded: not counted
+    write(1, "fp32")
+    write(2, "fp32")
+    assert len(load_runs(tmp_path, "ce")) == 3
+    assert not [w for w in recwarn if issubclass(w.category, prov.MixedArithmeticWarning)]
+    write(3, "bf16 autocast")
+    with pytest.warns(prov.MixedArithmeticWarning, match="different arithmetic") as caught:
+        load_runs(tmp_path, "ce", allow_mixed_recipes=True)
+    message = str(caught[0].message)
+    assert "shift1_slot1.json in fp32" in message and "shift1_slot3.json in bf16 autocast" in message
