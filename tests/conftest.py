@@ -1,5 +1,9 @@
 """Shared test fixtures: synthetic image tasks, fast training settings, the experiment's tiny run.
 
+Every test also gets torch's thread count back as it found it: a run with
+``threads_per_run`` sets it for its process, and in the test process that
+would slow every later test down.
+
 Tests take these as fixtures rather than importing this module, so that each test
 gets fresh copies it may change and the values live in one place.
 """
@@ -8,12 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 # Distinct colours; class c gets colour c % 6 and blob position c // 6.
 _PALETTE = np.array(
     [[1, 0.1, 0.1], [0.1, 1, 0.1], [0.1, 0.1, 1], [1, 1, 0.1], [1, 0.1, 1], [0.1, 1, 1]], dtype=np.float32
 )
 _CENTRES = [(10, 10), (21, 21), (10, 21), (21, 10)]
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def make_blob_images(classes, n_per_class: int, seed: int = 0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
