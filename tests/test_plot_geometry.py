@@ -272,8 +272,9 @@ def test_old_and_new_files_together_keep_every_view_over_the_runs_that_have_it(r
     try:
         shown = panels(fig)
         assert set(shown) == {(*view, name) for view in VIEWS for name in PANELS}  # no view dropped
-        assert "(2 of 3 runs)" in shown[("projection", "train", "nc1")].get_title()
-        assert "runs)" not in shown[(*DEFAULT_VIEW, "nc1")].get_title()
+        assert shown[("projection", "train", "nc1")].get_title().endswith("\n2 of 3 runs")
+        assert "runs" not in shown[(*DEFAULT_VIEW, "nc1")].get_title()
+        assert shown[(*DEFAULT_VIEW, "nc1")].get_yscale() == "log"
         nc1 = curves(shown[("projection", "train", "nc1")])["supcon, own task"]
         new_shifts = (2, 3)
         expected = [

@@ -421,7 +421,9 @@ def _geometry_panel(ax, d: PairedDiagnostics, view: View, name: str, title: str,
         )
         text.set_gid("ceiling")
     recorded = _recorded_runs(d, view, name)
-    runs = "" if recorded == d.n_runs else f" ({recorded} of {d.n_runs} runs)"
+    runs = "" if recorded == d.n_runs else f"\n{recorded} of {d.n_runs} runs"  # a line of its own: columns are narrow
+    if name == "nc1":
+        ax.set_yscale("log")  # positive, and in a space with few dimensions other tasks' NC1 spans decades
     ax.set(title=f"{title}\n{view_label(view)}{runs}", xlabel="transformer t")
     integer_ticks(ax, d.n_tasks)
 
@@ -477,6 +479,8 @@ def plot_diagnostics(d: PairedDiagnostics, confidence: float = 0.95):
                     ax.set_title(f"{title}\n{view_label(view)}: not recorded")
         n_shifts = n_clusters(d.shifts, n)
         band = f"bands: {confidence:.0%} interval over {n_shifts} shifts" if n_shifts > 1 else "one shift: no interval"
+        if any(_recorded_runs(d, v, p[0]) < n for v in views for p in panels if p[0] in d.views_a[v]):
+            band = f"bands: {confidence:.0%} interval over the shifts of the runs that recorded the view"
         bottom.suptitle(f"Geometry of transformer t's embedding of its own and the other tasks, per view; {band}")
         bottom.legend(
             *line_axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small"
