@@ -363,18 +363,21 @@ def _best_val_accuracy(transformer) -> float:
     return float(history["val_accuracy"][history["epoch"].index(transformer.best_epoch_)])
 
 
+def _device(net: LifelongClassificationNetwork):
+    """The torch device the run's transformers are on (the first one's)."""
+    transformer = next(iter(net.learner_.transformers_.values()))
+    return next(transformer.encoder_.parameters()).device
+
+
 def _arithmetic(net: LifelongClassificationNetwork) -> str:
     """``"bf16 autocast"`` or ``"fp32"``: what the run's ``precision`` resolved to on its device."""
-    transformer = next(iter(net.learner_.transformers_.values()))
-    device = next(transformer.encoder_.parameters()).device
-    return "bf16 autocast" if use_bf16(net.precision, device) else "fp32"
+    return "bf16 autocast" if use_bf16(net.precision, _device(net)) else "fp32"
 
 
 def _device_name(net: LifelongClassificationNetwork) -> str:
     import torch
 
-    transformer = next(iter(net.learner_.transformers_.values()))
-    device = next(transformer.encoder_.parameters()).device
+    device = _device(net)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
