@@ -27,6 +27,11 @@ independent units of each design:
   each angle the interval is over repetitions, and a summary over angles must
   average each repetition first (as the rows make natural).
 
+How fast a curve falls is :func:`curve_slopes`: each row's least-squares
+slope of BTE against ``x``, one number per curve, so the rows (and their
+clusters) stay the units of the interval and a paired difference of slopes
+answers "does A fall faster than B" with every point of the curve at once.
+
 Like :mod:`proglearn_supcon.analysis`, this needs no matplotlib.
 """
 
@@ -41,10 +46,12 @@ from proglearn_supcon.analysis import check_task_counts
 from proglearn_supcon.results import RunResult, describe_run
 from proglearn_supcon.transfer import smoothed_error
 
-__all__ = ["ADVERSARIAL_PROTOCOLS", "BTECurves", "bte_curves", "runs_protocol"]
+__all__ = ["ADVERSARIAL_PROTOCOLS", "SLOPE_UNITS", "BTECurves", "bte_curves", "curve_slopes", "runs_protocol"]
 
 #: Protocols whose results are BTE curves, and the name of each curve's x axis.
 ADVERSARIAL_PROTOCOLS = {"label-shuffle": "n_tasks_seen", "rotation": "angle"}
+#: The step of ``x`` a slope is given per, and its name: one task added, or 90 degrees.
+SLOPE_UNITS = {"label-shuffle": (1.0, "per task"), "rotation": (90.0, "per 90 degrees")}
 
 
 @dataclass(frozen=True)
@@ -139,3 +146,34 @@ def bte_curves(runs: Sequence[RunResult]) -> BTECurves:
     for run in runs:
         bte[repetitions.index(run.shift), angles.index(run.slot)] = _task1_bte(run, [1])[0]
     return BTECurves(protocol, np.array(angles), tuple(repetitions), np.array(repetitions), bte)
+
+
+def curve_slopes(curves: BTECurves) -> np.ndarray:
+    """Each row's least-squares slope of BTE against ``x``, per :data:`SLOPE_UNITS` step of ``x``.
+
+    ``slope_r = step * sum_i (x_i - mean x)(b_ri - mean b_r) / sum_i (x_i - mean x)^2``
+    over the points ``i`` where row ``r`` has a value (a missing angle is
+    left out of that row's fit, not filled in). Negative: BTE falls as the
+    tasks drift apart (rotation) or as useless tasks are added (label shuffle).
+
+    Parameters
+    ----------
+    curves : BTECurves
+
+    Returns
+    -------
+    ndarray of shape (R,), float64
+        NaN for a row with fewer than two points (no slope to fit). An
+        infinite BTE makes its row's slope NaN.
+    """
+    step, _ = SLOPE_UNITS[curves.protocol]
+    x = curves.x.astype(np.float64)
+    slopes = np.full(len(curves.bte), np.nan)
+    for row, bte in enumerate(curves.bte):
+        have = ~np.isnan(bte)
+        if have.sum() < 2:
+            continue
+        dx = x[have] - x[have].mean()
+        with np.errstate(invalid="ignore"):  # inf - inf: the slope is undefined, NaN
+            slopes[row] = step * np.dot(dx, bte[have] - bte[have].mean()) / np.dot(dx, dx)
+    return slopes

@@ -17,11 +17,12 @@ from scipy import stats  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.analysis import PairingWarning  # noqa: E402
-from proglearn_supcon.bte_curves import bte_curves  # noqa: E402
+from proglearn_supcon.bte_curves import BTECurves, bte_curves, curve_slopes  # noqa: E402
 from proglearn_supcon.plotting.plot_adversarial import (  # noqa: E402
     curve_table,
     load_curves,
     plot_adversarial,
+    slope_report,
     summarize,
 )
 from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
@@ -189,6 +190,51 @@ def test_summarize_writes_figure_and_table_and_reports_the_end_point(shuffle_res
     end = table[(table["series"] == "supcon - ce") & (table["x"] == 3)].iloc[0]
     assert f"supcon - ce  after 3 tasks: {end['mean']:+.3f}" in text
     assert "flagged transformers: none" in text
+    assert "slope of BTE per task" in text and "supcon - ce" in text.split("slope of BTE")[1]
+
+
+def rotation_bte(variant, repetition, angle):
+    single, both = ROTATION[(variant, repetition, angle)]
+    return error(single) / error(both)
+
+
+def test_slopes_are_least_squares_lines_per_curve():
+    x = np.array([0, 45, 90, 180])
+    bte = np.array([[1.1, 1.05, 1.0, 0.9], [1.0, 1.0, np.nan, 0.8], [1.0, np.nan, np.nan, np.nan]])
+    slopes = curve_slopes(BTECurves("rotation", x, (1, 2, 3), np.array([1, 2, 3]), bte))
+    assert slopes[0] == pytest.approx(90 * np.polyfit(x, bte[0], 1)[0])  # per 90 degrees
+    assert slopes[1] == pytest.approx(90 * np.polyfit(x[[0, 1, 3]], bte[1, [0, 1, 3]], 1)[0])  # the gap left out
+    assert np.isnan(slopes[2])  # one point: no slope
+    linear = BTECurves("label-shuffle", np.arange(1, 5), ((1, 0),), np.array([1]), 1 + 0.02 * np.arange(4)[None])
+    assert curve_slopes(linear)[0] == pytest.approx(0.02)  # per task added
+
+
+def test_slope_report_matches_a_hand_computation(rotation_results):
+    lines = slope_report(load_curves(rotation_results))
+    assert lines[0].startswith("slope of BTE per 90 degrees")
+
+    def slopes(variant):  # two angles: the slope is the rise from 0 to 90 degrees
+        return [rotation_bte(variant, r, 90) - rotation_bte(variant, r, 0) for r in (1, 2, 3)]
+
+    expected = {
+        "ce": t_interval(slopes("ce")),
+        "supcon": t_interval(slopes("supcon")),
+        "supcon - ce": t_interval(np.subtract(slopes("supcon"), slopes("ce"))),
+    }
+    for line, (name, (mean, low, high)) in zip(lines[1:], expected.items(), strict=True):
+        sign = "+" if " - " in name else ""
+        assert line.split()[: len(name.split())] == name.split()
+        assert f"{mean:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]" in line and "3 repetitions" in line
+    assert expected["supcon"][0] < 0  # the synthetic supcon curves fall with the angle
+
+
+def test_slope_difference_uses_only_the_points_both_variants_have(rotation_results):
+    (rotation_results / "ce" / "repetition3_angle90.json").unlink()
+    with pytest.warns(PairingWarning):
+        lines = slope_report(load_curves(rotation_results))
+    difference = lines[-1]
+    assert difference.split()[:3] == ["supcon", "-", "ce"] and "2 curves, 2 repetitions" in difference
+    assert "3 curves, 3 repetitions" in [line for line in lines if line.split()[0] == "supcon"][0]
 
 
 @pytest.mark.slow
@@ -200,6 +246,7 @@ def test_cli_writes_figure_and_csv(rotation_results, tmp_path, capsys):
     table = pd.read_csv(tmp_path / "figs" / "rotation_summary.csv")
     assert len(table) == 3 * 2 and set(table["protocol"]) == {"rotation"}
     assert "at 90 degrees" in printed and "interval excludes 0 at angle" in printed
+    assert "slope of BTE per 90 degrees" in printed
     assert "nan" not in printed.lower()
 
 

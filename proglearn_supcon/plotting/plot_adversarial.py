@@ -6,7 +6,8 @@ or ``--protocol rotation``; the protocol is read from the files)::
     proglearn-supcon adversarial --results results/cifar100_rotation --out rotation.pdf [--png]
 
 writes the figure ``rotation.pdf`` and the numbers behind it,
-``rotation_summary.csv``, and prints the end points. From Python::
+``rotation_summary.csv``, and prints the end points and how fast each curve
+falls (its least-squares slope, with an interval). From Python::
 
     from proglearn_supcon.plotting.plot_adversarial import plot_adversarial
     fig, table = plot_adversarial("results/cifar100_rotation")
@@ -26,14 +27,14 @@ import argparse
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from proglearn_supcon.analysis import PairingWarning, pair_loaded_runs
-from proglearn_supcon.bte_curves import BTECurves, bte_curves
+from proglearn_supcon.bte_curves import SLOPE_UNITS, BTECurves, bte_curves, curve_slopes
 from proglearn_supcon.intervals import mean_and_interval, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
@@ -60,6 +61,7 @@ __all__ = [
     "main",
     "plot_adversarial",
     "plot_curves",
+    "slope_report",
     "summarize",
 ]
 
@@ -311,6 +313,41 @@ def format_report(table: pd.DataFrame, confidence: float = 0.95) -> str:
     return "\n".join(lines)
 
 
+def _slope_line(name: str, slopes: np.ndarray, clusters: np.ndarray, interval, unit: str) -> str:
+    finite = np.isfinite(slopes)
+    mean, low, high = interval
+    number = (lambda v: f"{v:+.3f}") if " - " in name else (lambda v: f"{v:.3f}")
+    shown = f"[{number(low)}, {number(high)}]" if np.isfinite(low) and np.isfinite(high) else "(no interval)"
+    n = len(np.unique(clusters[finite]))
+    return f"  {name:<12} {number(mean)} {shown}  ({_plural(int(finite.sum()), 'curves')}, {_plural(n, unit)})"
+
+
+def slope_report(curves: AdversarialCurves, confidence: float = 0.95) -> list[str]:
+    """How fast each variant's BTE falls (:func:`~proglearn_supcon.bte_curves.curve_slopes`), and ``a - b``.
+
+    One slope per curve, then the mean and interval over the clusters, as
+    for the points of the curve. The difference fits both variants of a pair
+    on the same points (a point either lacks is left out of both), so a
+    missing angle cannot pass for a difference in slope.
+    """
+    unit = _UNITS[curves.protocol][0]
+    lines = [
+        f"slope of BTE {SLOPE_UNITS[curves.protocol][1]} (least squares per curve; "
+        f"{confidence:.0%} intervals over {unit}):"
+    ]
+    for variant, c in curves.per_variant.items():
+        slopes = curve_slopes(c)
+        interval = mean_and_interval(slopes, confidence=confidence, clusters=c.clusters)
+        lines.append(_slope_line(variant, slopes, c.clusters, interval, unit))
+    if curves.paired is not None:
+        ca, cb = curves.paired
+        common = np.isnan(ca.bte) | np.isnan(cb.bte)
+        sa, sb = (curve_slopes(replace(c, bte=np.where(common, np.nan, c.bte))) for c in (ca, cb))
+        interval = paired_difference(sa, sb, confidence=confidence, clusters=ca.clusters)
+        lines.append(_slope_line(f"{curves.a} - {curves.b}", sa - sb, ca.clusters, interval, unit))
+    return lines
+
+
 def flagged_report(curves: AdversarialCurves) -> list[str]:
     """The transformers that look failed (:func:`~proglearn_supcon.experiments.summary.flagged_lines`).
 
@@ -336,7 +373,13 @@ def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: st
     fig, table = plot_curves(curves, confidence), curve_table(curves, confidence)
     out = Path(results_dir) / f"{curves.protocol.replace('-', '_')}_bte.png"
     figure, csv_path = save_figure_and_table(fig, table, out)
-    lines = [f"figure:  {figure}", f"table:   {csv_path}", format_report(table, confidence), *flagged_report(curves)]
+    lines = [
+        f"figure:  {figure}",
+        f"table:   {csv_path}",
+        format_report(table, confidence),
+        *slope_report(curves, confidence),
+        *flagged_report(curves),
+    ]
     return "\n".join(lines)
 
 
@@ -374,7 +417,9 @@ def _make(args: argparse.Namespace):
     """The figure, table and report of the command line's options."""
     curves = load_curves(args.results, args.variants, args.a, args.b, allow_mixed_recipes=args.allow_mixed_recipes)
     table = curve_table(curves, args.confidence)
-    report = "\n".join([format_report(table, args.confidence), *flagged_report(curves)])
+    report = "\n".join(
+        [format_report(table, args.confidence), *slope_report(curves, args.confidence), *flagged_report(curves)]
+    )
     return plot_curves(curves, args.confidence), table, report
 
 
