@@ -7,6 +7,8 @@ it trained.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -218,3 +220,55 @@ def test_an_angle_does_not_depend_on_the_others_or_their_order(rotation_args):
             np.testing.assert_array_equal(other.accuracy, runs[0].accuracy)
             for name in ("val_accuracy", "best_epoch", "single_task_accuracy"):
                 np.testing.assert_array_equal(other.tasks[name], runs[0].tasks[name])
+
+
+@pytest.mark.slow
+def test_an_interrupted_rotation_unit_keeps_its_finished_angles(rotation_args, tmp_path, capsys, spy, monkeypatch):
+    argv = rotation_args("--variant", "ce", "--angles", "0,90", "--repetitions", "1", "--out", tmp_path)
+    real_rotate = rotation.rotate_images
+
+    def fail_at_90(images, angle):
+        if angle == 90:
+            raise RuntimeError("interrupted at 90 degrees")
+        return real_rotate(images, angle)
+
+    monkeypatch.setattr(rotation, "rotate_images", fail_at_90)
+    assert exp.main(argv) == 1  # the unit failed ...
+    assert "interrupted at 90 degrees" in capsys.readouterr().err
+    first = run_path(tmp_path, "ce", 1, 0, "rotation")
+    assert read_run(first).config["angle"] == 0  # ... but the angle it finished was written as it finished
+    assert not run_path(tmp_path, "ce", 1, 90, "rotation").exists()
+    kept = first.read_bytes()
+
+    monkeypatch.setattr(rotation, "rotate_images", real_rotate)
+    spy.clear()
+    assert exp.main(argv) == 0
+    assert "1 of 2 runs already finished" in capsys.readouterr().out
+    # Only the missing angle trains (after task 1 again); the finished one is untouched.
+    assert [(name, i) for name, _, _, i in spy] == [("add_task", 0), ("add_transformer", 1)]
+    assert first.read_bytes() == kept
+    second = read_run(run_path(tmp_path, "ce", 1, 90, "rotation")).config
+    assert second["started_at"] <= second["finished_at"] and second["worker"] and second["device_slot"] is None
+    assert "checkpoint_dir" not in second
+
+
+def test_workers_write_their_runs_only_where_they_share_the_drivers_filesystem(tmp_path, monkeypatch):
+    from proglearn_supcon.experiments import driver
+
+    class InProcess:  # stands in for a backend, local or remote, without starting one
+        def map_unordered(self, function, items):
+            return (function(*item) for item in items)
+
+    monkeypatch.setattr(driver, "open_backend", lambda *args, **kwargs: contextlib.nullcontext(InProcess()))
+    seen = []
+
+    def run_one(spec, args, threads, position):
+        seen.append(args.checkpoint_dir)
+        return []
+
+    for backend, scheduler, n_jobs in (("loky", None, 1), ("loky", None, 2), ("dask", "tcp://elsewhere:8786", 2)):
+        args = exp.build_parser().parse_args(["--out", str(tmp_path), "--quiet"])
+        args.backend, args.scheduler, args.n_jobs = backend, scheduler, n_jobs
+        assert driver.run_all(["unit"], 1, args, run_one) == 0
+    # On this machine (sequential or loky workers) they write; a remote scheduler's workers do not.
+    assert seen == [args.out, args.out, None]

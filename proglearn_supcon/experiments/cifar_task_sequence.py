@@ -285,7 +285,7 @@ def run_config(
     import torch
 
     config = {
-        **{k: v for k, v in vars(args).items() if k not in ("variant", "shifts", "slots", "func")},
+        **{k: v for k, v in vars(args).items() if k not in ("variant", "shifts", "slots", "func", "checkpoint_dir")},
         "variant": spec.variant,
         "shift": spec.shift,
         "slot": spec.slot,

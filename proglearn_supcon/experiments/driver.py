@@ -4,6 +4,10 @@ Workers only train and return a :class:`~proglearn_supcon.results.RunResult`
 (or a :class:`RunFailure`); this process, the driver, writes every results
 file atomically as soon as its run returns. Results therefore need no shared
 filesystem, and a driver that dies loses only the runs still in flight.
+Where the workers share this machine's filesystem (:func:`is_local`), a
+function that returns several runs may also write each one as it finishes
+(``args.checkpoint_dir``, set here): a unit of 13 rotation angles takes over
+an hour at one thread, and an interrupted one should keep its finished angles.
 
 The driver does not know the experiment: :func:`run_all` is given the function
 that trains one run (``run_one(spec, args, threads, position) -> RunResult``,
@@ -71,6 +75,7 @@ def execute_run(
         with _device(args, device_index) as (device, slot):
             run_args = copy.copy(args)
             run_args.device = device
+            run_args.device_slot = slot
             started = time.time()
             if threads == WORKER_CORES:
                 threads = default_threads()
@@ -81,8 +86,16 @@ def execute_run(
         release_freed_memory()
     except Exception as exc:
         return RunFailure(spec, worker, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    # A run that recorded its own (e.g. one angle of a rotation unit, written
+    # as it finished) keeps them, so the driver rewrites the same file.
     for result in _as_list(run):
-        result.config.update(worker=worker, device_slot=slot, started_at=started, finished_at=finished)
+        for key, value in (
+            ("worker", worker),
+            ("device_slot", slot),
+            ("started_at", started),
+            ("finished_at", finished),
+        ):
+            result.config.setdefault(key, value)
     return run
 
 
@@ -177,10 +190,11 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
         threads = max(1, available_cores() // args.n_jobs)
     else:
         threads = WORKER_CORES  # each worker decides from the cores it was given
-    worker_args = args
+    worker_args = copy.copy(args)
+    # Workers on this machine may write the runs they finish before their unit returns.
+    worker_args.checkpoint_dir = args.out if is_local(args) else None
     if not sequential:
         # One bar, the driver's: workers' per-task and per-epoch bars would interleave.
-        worker_args = copy.copy(args)
         worker_args.quiet = True
     items = [(run_one, spec, worker_args, threads, i, 1) for i, spec in enumerate(todo)]
 

@@ -17,6 +17,9 @@ network (and of the measurements) as it was after task 1, and task 2's
 transformer is seeded from the repetition alone, so an angle's result does not
 depend on which other angles ran before it in the unit, nor in which order: a
 resumed sweep that does only the missing angles gets the same numbers.
+Where the driver allows it (``args.checkpoint_dir``: workers on its machine),
+each angle's file is written as soon as that angle finishes, so an interrupted
+unit keeps its finished angles and a rerun does only the others.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import copy
 import dataclasses
 import operator
+import time
 from dataclasses import dataclass
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
@@ -40,7 +44,8 @@ from proglearn_supcon.experiments.cifar_task_sequence import (
 )
 from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.flags import run_flags
-from proglearn_supcon.results import RunResult
+from proglearn_supcon.parallel import worker_name
+from proglearn_supcon.results import RunResult, write_run
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.validation import is_int
 
@@ -125,7 +130,10 @@ def run_rotation(
         ``slot`` the angle. ``accuracy[0, 0]`` is task 1 with its own
         transformer, ``accuracy[1, 0]`` with both; the per-task fields of
         index 0 (task 1's transformer, trained once for all the angles) are
-        the same in every result.
+        the same in every result. Each result's ``config`` holds the
+        angle's own ``started_at`` and ``finished_at`` (after task 1, so
+        task 1's training is not counted in every angle) and, with
+        ``args.checkpoint_dir`` set, its file was written there already.
 
     Raises
     ------
@@ -152,6 +160,7 @@ def run_rotation(
     for angle in tqdm(unit.angles, desc=unit.describe(), position=position, disable=args.quiet, unit="angle"):
         # Each angle gets its own copy of the network after task 1: no angle
         # sees another's transformer or voters, whatever order they run in.
+        started = time.time()
         angle_net, angle_record = copy.deepcopy(net), copy.deepcopy(record)
         rotated = dataclasses.replace(task2, X_train=rotate_images(task2.X_train, angle))
         train_task(angle_net, rotated, 1, angle_record, as_task=False)
@@ -162,18 +171,23 @@ def run_rotation(
             **run_config(spec, args, angle_net, [task1, rotated], peak),
             "repetition": unit.repetition,
             "angle": angle,
+            "worker": worker_name(),
+            "device_slot": getattr(args, "device_slot", None),
+            "started_at": started,
+            "finished_at": time.time(),
         }
-        results.append(
-            RunResult(
-                variant=unit.variant,
-                dataset=args.dataset,
-                shift=unit.repetition,
-                slot=angle,
-                accuracy=angle_record.accuracy,
-                tasks=angle_record.per_task,
-                config=config,
-                library_version=__version__,
-                flagged_transformers=run_flags(angle_record.per_task, config, len(task1.classes)),
-            )
+        result = RunResult(
+            variant=unit.variant,
+            dataset=args.dataset,
+            shift=unit.repetition,
+            slot=angle,
+            accuracy=angle_record.accuracy,
+            tasks=angle_record.per_task,
+            config=config,
+            library_version=__version__,
+            flagged_transformers=run_flags(angle_record.per_task, config, len(task1.classes)),
         )
+        if getattr(args, "checkpoint_dir", None) is not None:
+            write_run(args.checkpoint_dir, result)
+        results.append(result)
     return results
