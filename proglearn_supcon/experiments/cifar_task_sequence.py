@@ -284,8 +284,11 @@ def run_config(
     """
     import torch
 
+    # Not copied from args: what the spec says for this run, and the driver's
+    # plumbing (device_slot is recorded by the driver or the rotation angle).
+    not_copied = ("variant", "shifts", "slots", "func", "checkpoint_dir", "device_slot")
     config = {
-        **{k: v for k, v in vars(args).items() if k not in ("variant", "shifts", "slots", "func", "checkpoint_dir")},
+        **{k: v for k, v in vars(args).items() if k not in not_copied},
         "variant": spec.variant,
         "shift": spec.shift,
         "slot": spec.slot,
