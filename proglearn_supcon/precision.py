@@ -4,23 +4,44 @@ bf16 autocast roughly doubles convolution and matmul throughput on GPUs and on
 CPUs with native bf16 instructions (AVX512-BF16 or AMX); on other CPUs it is
 emulated and slower than fp32, so ``"auto"`` only turns it on where it is
 native. Losses and the kNN voters always compute in float32 or wider.
+
+The environment variable ``PROGLEARN_SUPCON_BF16`` overrides the CPU
+detection: ``1`` makes ``"auto"`` pick bf16 autocast on any CPU, ``0`` makes
+it pick fp32 even where bf16 is native. It lets one machine run the test
+suite (or a comparison) in both arithmetics a CPU may pick.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
 PRECISIONS = ("auto", "bf16", "fp32")
+#: Environment variable that forces the CPU's bf16 detection on (``1``) or off (``0``).
+BF16_ENV_VAR = "PROGLEARN_SUPCON_BF16"
+
+
+def _forced_cpu_bf16() -> bool | None:
+    """The CPU bf16 detection forced by :data:`BF16_ENV_VAR`: True, False, or None (unset or empty)."""
+    value = os.environ.get(BF16_ENV_VAR, "").strip()
+    if not value:
+        return None
+    if value not in ("0", "1"):
+        raise ValueError(f"{BF16_ENV_VAR} must be 0 or 1 (or unset), got {value!r}")
+    return value == "1"
 
 
 def native_bf16(device: torch.device) -> bool:
-    """True on CUDA and on CPUs whose instruction set has bf16 dot products."""
+    """True on CUDA and on CPUs whose instruction set has bf16 dot products (or as forced, see the module)."""
     if device.type == "cuda":
         return True
     if device.type != "cpu":
         return False
+    forced = _forced_cpu_bf16()
+    if forced is not None:
+        return forced
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     # private helpers of torch.cpu (torch >= 2.3); absent means "not known to be native"
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)

@@ -60,3 +60,32 @@ def test_augmenter_keeps_fp32_inside_autocast():
         views = augment(x, 2, torch.Generator().manual_seed(2))
     assert views.dtype == torch.float32
     torch.testing.assert_close(views, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("0", False)])
+def test_env_var_forces_cpu_bf16_detection(monkeypatch, value, expected):
+    from proglearn_supcon.precision import BF16_ENV_VAR, native_bf16, use_bf16
+
+    monkeypatch.setenv(BF16_ENV_VAR, value)
+    cpu = torch.device("cpu")
+    assert native_bf16(cpu) is expected
+    assert use_bf16("auto", cpu) is expected
+    # Explicit precisions are not touched by the override.
+    assert use_bf16("fp32", cpu) is False and use_bf16("bf16", cpu) is True
+
+
+def test_env_var_unset_or_empty_uses_detection(monkeypatch):
+    from proglearn_supcon.precision import BF16_ENV_VAR, native_bf16
+
+    monkeypatch.delenv(BF16_ENV_VAR, raising=False)
+    detected = native_bf16(torch.device("cpu"))
+    monkeypatch.setenv(BF16_ENV_VAR, "")
+    assert native_bf16(torch.device("cpu")) is detected
+
+
+def test_env_var_rejects_other_values(monkeypatch):
+    from proglearn_supcon.precision import BF16_ENV_VAR, native_bf16
+
+    monkeypatch.setenv(BF16_ENV_VAR, "yes")
+    with pytest.raises(ValueError, match=BF16_ENV_VAR):
+        native_bf16(torch.device("cpu"))

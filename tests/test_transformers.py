@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from proglearn_supcon.networks import MLPEncoder, ProgLearnCNN
+from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.training import TrainingConfig, lr_factor
 from proglearn_supcon.transformers import NeuralClassificationTransformer, resolve_device
 
@@ -28,8 +29,11 @@ def test_fit_transform_images(blob_images, fast_params, loss):
     emb = tr.transform(X)
     assert emb.shape == (60, 2000) and emb.dtype == np.float32
     assert np.isfinite(emb).all()
-    # Batched inference equals one batch (eval mode, no randomness).
-    np.testing.assert_allclose(tr.transform(X, batch_size=7), emb, rtol=1e-5, atol=1e-5)
+    # Batched inference equals one batch (eval mode, no randomness), up to the
+    # rounding of the arithmetic: under bf16 autocast the convolution kernels
+    # picked for a batch of 7 and one of 60 round differently (8 significant bits).
+    atol = 2**-7 * np.abs(emb).max() if use_bf16(tr.precision, torch.device("cpu")) else 1e-5
+    np.testing.assert_allclose(tr.transform(X, batch_size=7), emb, rtol=1e-5, atol=atol)
     np.testing.assert_array_equal(tr.classes_, [0, 1, 2])
     assert len(tr.history_["train_loss"]) == 2 and len(tr.history_["val_loss"]) == 2
 
