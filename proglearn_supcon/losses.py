@@ -155,12 +155,20 @@ def _supcon_out(z: Tensor, labels: Tensor | None, temperature: float) -> Tensor:
     is ``z_i . (S_{y_i} - z_i) / t`` with ``S_c`` the sum of the rows of class
     ``c``: no N x N label mask is ever built, and the only N x N buffer is
     the one kept by :class:`_OffDiagonalLogSumExp`.
+
+    The class sums and their rows per anchor are products with the (N, C)
+    one-hot label matrix, not ``index_add_`` and an index gather: the
+    gather's backward accumulates with ``index_put_``, whose order varies
+    between runs on a multi-threaded CPU (and ``index_add_`` uses atomics on
+    CUDA), so training would not repeat bit for bit. A matmul has a fixed
+    summation order for a given shape, device and thread count.
     """
     zf, lab = _flatten(z, labels)
     _, lab_idx, counts = torch.unique(lab, return_inverse=True, return_counts=True)
-    class_sums = zf.new_zeros(len(counts), zf.shape[1]).index_add_(0, lab_idx, zf)
+    one_hot = torch.nn.functional.one_hot(lab_idx, len(counts)).to(zf.dtype)
+    class_sums = one_hot.T @ zf
     n_pos = counts[lab_idx] - 1
-    pos_logit_sum = (zf * (class_sums[lab_idx] - zf)).sum(dim=1) / temperature
+    pos_logit_sum = (zf * (one_hot @ class_sums - zf)).sum(dim=1) / temperature
     lse = _OffDiagonalLogSumExp.apply(zf, temperature)
     per_anchor = lse - pos_logit_sum / n_pos.clamp(min=1).to(zf.dtype)
     return _mean_over_valid(per_anchor, n_pos)
