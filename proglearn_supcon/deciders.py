@@ -1,4 +1,42 @@
-"""Deciders: combine the voters' posteriors of one task into a prediction."""
+"""Deciders: combine the voters' posteriors of one task into a prediction.
+
+:class:`SimpleArgmaxAverage` is ProgLearn's decider: every voter counts the
+same. The learned deciders weigh the voters instead,
+
+.. math::
+
+    \\hat p(y \\mid x) = \\sum_j w_j \\, p_j(y \\mid x), \\qquad w_j \\ge 0, \\; \\sum_j w_j = 1,
+
+with weights fitted on *held-out* posteriors: for each of the task's voter
+split points, every voter's posterior computed without that point
+(leave-one-out, :meth:`~proglearn_supcon.voters.KNNClassificationVoter.loo_predict_proba`).
+No test image and no point's own vote is used.
+
+* :class:`EMDecider`: the weights that maximise the held-out likelihood of
+  the mixture (EM), shrunk towards the uniform average,
+  ``(1 - lam) w_EM + lam / n_voters``.
+* :class:`SoftmaxDecider`: ``w_j`` proportional to ``exp(s_j / tau)``, with
+  ``s_j`` voter ``j``'s mean held-out log-likelihood (``tau -> 0``: the best
+  voter alone; ``tau -> inf``: the average).
+* :class:`BestKDecider`: the uniform average of the ``k`` voters with the best
+  held-out log-likelihood.
+
+Each has one parameter (``lam``, ``tau``, ``k``) that runs from a selective
+weighting to the average; it is chosen by 5-fold cross-validation of the
+mixture's log-likelihood over the held-out points, so that where those points
+are few (or the voters alike) the weights fall back towards the average: a
+free weighting fitted on a hundred points can give back what the average
+earned. ``"em"`` is EM unshrunk (``lam = 0``), for comparison.
+
+:data:`DECIDERS` names them for :class:`~proglearn_supcon.LifelongClassificationNetwork`'s
+``decider`` parameter.
+
+Held-out log-likelihoods are computed from posteriors mixed with a little of
+the uniform distribution, ``(1 - eps) p + eps / C`` (``eps`` = :data:`SMOOTHING`):
+a kNN posterior is a fraction of ``k`` votes and is often exactly 0 for the
+true class, whose log would be minus infinity. Mixing with a constant never
+changes an argmax.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +44,40 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["SimpleArgmaxAverage"]
+__all__ = ["DECIDERS", "BestKDecider", "EMDecider", "SimpleArgmaxAverage", "SoftmaxDecider", "make_decider"]
+
+#: Share of the uniform distribution mixed into posteriors before taking logs.
+SMOOTHING = 0.01
+
+
+def _check_posteriors(posteriors, n_classes: int) -> np.ndarray:
+    """``posteriors`` as a (n_voters, n, n_classes) float64 array; ValueError if malformed."""
+    if isinstance(posteriors, np.ndarray) and posteriors.ndim == 2:
+        # Iterating a single matrix would silently yield its rows.
+        raise ValueError("posteriors must be a sequence of 2-D arrays, got one 2-D array; wrap it in a list.")
+    matrices = [np.asarray(p, dtype=np.float64) for p in posteriors]
+    if not matrices:
+        raise ValueError("posteriors is empty; at least one voter's posteriors are needed.")
+    first = matrices[0].shape
+    for i, p in enumerate(matrices):
+        if p.ndim != 2:
+            raise ValueError(f"posteriors[{i}] must be 2-D (n, n_classes), got shape {p.shape}.")
+        if p.shape != first:
+            raise ValueError(f"posteriors[{i}] has shape {p.shape}, but posteriors[0] has {first}.")
+        if not np.isfinite(p).all():
+            raise ValueError(f"posteriors[{i}] contains NaN or infinity.")
+    if first[1] != n_classes:
+        raise ValueError(f"posteriors have {first[1]} columns, but there are {n_classes} classes.")
+    return np.stack(matrices)
+
+
+def _sorted_classes(classes) -> np.ndarray:
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or classes.size == 0:
+        raise ValueError(f"classes must be a non-empty 1-D array-like, got {classes!r}.")
+    return np.unique(classes)
 
 
 class SimpleArgmaxAverage(BaseEstimator):
@@ -42,10 +112,10 @@ class SimpleArgmaxAverage(BaseEstimator):
     @property
     def classes_(self) -> np.ndarray:
         """Sorted unique classes, shape (n_classes,); ValueError if ``classes`` is not 1-D and non-empty."""
-        classes = np.asarray(self.classes)
-        if classes.ndim != 1 or classes.size == 0:
-            raise ValueError(f"classes must be a non-empty 1-D array-like, got {self.classes!r}.")
-        return np.unique(classes)
+        try:
+            return _sorted_classes(self.classes)
+        except ValueError:
+            raise ValueError(f"classes must be a non-empty 1-D array-like, got {self.classes!r}.") from None
 
     def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
         """Mean of the posteriors.
@@ -66,24 +136,7 @@ class SimpleArgmaxAverage(BaseEstimator):
             If ``posteriors`` is empty, a matrix is not 2-D or not finite, the
             shapes differ, or the column count is not ``len(classes_)``.
         """
-        n_classes = len(self.classes_)
-        if isinstance(posteriors, np.ndarray) and posteriors.ndim == 2:
-            # Iterating a single matrix would silently yield its rows.
-            raise ValueError("posteriors must be a sequence of 2-D arrays, got one 2-D array; wrap it in a list.")
-        matrices = [np.asarray(p, dtype=np.float64) for p in posteriors]
-        if not matrices:
-            raise ValueError("posteriors is empty; at least one voter's posteriors are needed.")
-        first = matrices[0].shape
-        for i, p in enumerate(matrices):
-            if p.ndim != 2:
-                raise ValueError(f"posteriors[{i}] must be 2-D (n, n_classes), got shape {p.shape}.")
-            if p.shape != first:
-                raise ValueError(f"posteriors[{i}] has shape {p.shape}, but posteriors[0] has {first}.")
-            if not np.isfinite(p).all():
-                raise ValueError(f"posteriors[{i}] contains NaN or infinity.")
-        if first[1] != n_classes:
-            raise ValueError(f"posteriors have {first[1]} columns, but there are {n_classes} classes.")
-        return np.mean(matrices, axis=0)
+        return np.mean(_check_posteriors(posteriors, len(self.classes_)), axis=0)
 
     def predict(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
         """Class with the largest mean posterior; ties go to the first in ``classes_``.
@@ -100,3 +153,312 @@ class SimpleArgmaxAverage(BaseEstimator):
         """
         proba = self.predict_proba(posteriors)  # validates the input first
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+class _WeightedDecider(BaseEstimator):
+    """A weighted mean of the voters' posteriors, the weights fitted on held-out posteriors.
+
+    Subclasses implement ``_fit_weights(likelihoods)`` for the matrix
+    ``L[i, j]`` of voter ``j``'s smoothed posterior of point ``i``'s true class.
+    """
+
+    def __init__(self, classes) -> None:
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Sorted unique classes: the column order of every posterior."""
+        return _sorted_classes(self.classes)
+
+    def fit(self, posteriors, y) -> "_WeightedDecider":
+        """Fit the voters' weights on held-out posteriors.
+
+        Parameters
+        ----------
+        posteriors : sequence of ndarray of shape (n, n_classes)
+            One matrix per voter: its posteriors of ``n`` points that did not
+            vote on themselves (leave-one-out) and are no test points.
+            Columns follow ``classes_``.
+        y : array-like of shape (n,)
+            The points' labels, from ``classes``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            On malformed posteriors, a length mismatch, no point, or labels
+            outside ``classes``.
+        """
+        classes = self.classes_
+        stacked = _check_posteriors(posteriors, len(classes))
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != stacked.shape[1]:
+            raise ValueError(f"y must be 1-D with one label per point ({stacked.shape[1]}), got shape {y.shape}.")
+        if len(y) == 0:
+            raise ValueError("no held-out point to fit the weights on.")
+        codes = np.searchsorted(classes, y)
+        if np.any(codes >= len(classes)) or np.any(classes[np.minimum(codes, len(classes) - 1)] != y):
+            raise ValueError(f"y has labels outside classes {classes.tolist()}.")
+        self.n_voters_ = stacked.shape[0]
+        self.weights_ = self._fit_weights(_true_class_likelihoods(stacked, codes))
+        return self
+
+    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
+        """Weighted mean of the posteriors, ``sum_j weights_[j] * posteriors[j]``.
+
+        Parameters
+        ----------
+        posteriors : sequence of ndarray of shape (n, n_classes)
+            One matrix per voter, in the order of :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n, n_classes), float64
+        """
+        check_is_fitted(self, "weights_")
+        stacked = _check_posteriors(posteriors, len(self.classes_))
+        if stacked.shape[0] != self.n_voters_:
+            raise ValueError(f"got posteriors of {stacked.shape[0]} voters, but the weights are for {self.n_voters_}.")
+        return np.tensordot(self.weights_, stacked, axes=1)
+
+    def predict(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
+        """Class with the largest weighted posterior; ties go to the first in ``classes_``."""
+        return self.classes_[np.argmax(self.predict_proba(posteriors), axis=1)]
+
+
+def _true_class_likelihoods(stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(n, n_voters) smoothed posterior of each point's true class under each voter."""
+    n_classes = stacked.shape[2]
+    true = stacked[:, np.arange(stacked.shape[1]), codes].T
+    return (1.0 - SMOOTHING) * true + SMOOTHING / n_classes
+
+
+def em_weights(likelihoods: np.ndarray, max_iter: int = 500, tol: float = 1e-9) -> np.ndarray:
+    """Simplex weights maximising the mean log of ``likelihoods @ w`` (EM for mixture weights).
+
+    Parameters
+    ----------
+    likelihoods : ndarray of shape (n, n_voters), positive
+        ``L[i, j]``: voter ``j``'s (smoothed) posterior of point ``i``'s class.
+    max_iter : int, default=500
+    tol : float, default=1e-9
+        Stop once the mean log-likelihood improves by less.
+
+    Returns
+    -------
+    ndarray of shape (n_voters,), float64
+        Non-negative, summing to 1; EM from the uniform weights, so voters
+        that are equal on every point keep equal weights.
+    """
+    n_voters = likelihoods.shape[1]
+    weights = np.full(n_voters, 1.0 / n_voters)
+    previous = -np.inf
+    for _ in range(max_iter):
+        mixture = likelihoods @ weights
+        current = float(np.mean(np.log(mixture)))
+        if current - previous < tol:
+            break
+        previous = current
+        # Responsibilities averaged over points: the EM update of mixture weights.
+        weights = weights * np.mean(likelihoods / mixture[:, None], axis=0)
+        weights /= weights.sum()
+    return weights
+
+
+class _CrossValidatedDecider(_WeightedDecider):
+    """Weights from a one-parameter family, the parameter chosen by cross-validated log-likelihood.
+
+    A subclass gives the grid of its parameter, ordered from the most
+    selective weighting to the uniform average, and ``_family(L)``: the
+    weights of every grid value fitted on likelihoods ``L``. Point ``i`` is
+    in fold ``i % n_folds``; each fold's points are scored under the weights
+    fitted without them, and the grid value with the best total held-out
+    log-likelihood wins (ties: the one nearer the average). The final weights
+    are that value's, fitted on all points. With one voter or fewer than two
+    points there is nothing to choose: the average.
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,)
+    n_folds : int, default=5
+    """
+
+    def __init__(self, classes, n_folds: int = 5) -> None:
+        super().__init__(classes)
+        self.n_folds = n_folds
+
+    def _grid(self, n_voters: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
+        if isinstance(self.n_folds, bool) or not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
+            raise ValueError(f"n_folds must be an integer >= 2, got {self.n_folds!r}.")
+        n, n_voters = likelihoods.shape
+        grid = self._grid(n_voters)
+        if len(grid) == 1:
+            best = 0
+        elif n < 2 or n_voters == 1:
+            best = len(grid) - 1
+        else:
+            folds = np.arange(n) % min(self.n_folds, n)
+            scores = np.zeros(len(grid))
+            for fold in np.unique(folds):
+                held = folds == fold
+                family = self._family(likelihoods[~held])
+                scores += [np.sum(np.log(likelihoods[held] @ w)) for w in family]
+            best = int(np.flatnonzero(scores >= scores.max() - 1e-9).max())
+        self.choice_ = grid[best]
+        return self._family(likelihoods)[best]
+
+
+#: Shrinkage amounts towards the uniform weights tried by ``EMDecider(shrinkage="cv")``.
+SHRINKAGE_GRID = np.linspace(0.0, 1.0, 11)
+
+
+class EMDecider(_CrossValidatedDecider):
+    """Maximum held-out likelihood weights (EM), shrunk towards the average.
+
+    Parameters
+    ----------
+    classes : array-like of shape (n_classes,)
+        The task's class labels.
+    shrinkage : "cv" or float in [0, 1], default="cv"
+        Weights ``(1 - lam) * w_EM + lam / n_voters``. ``"cv"`` picks ``lam``
+        from :data:`SHRINKAGE_GRID` by cross-validation (see
+        ``_CrossValidatedDecider``); 0 is plain EM, 1 the average.
+    n_folds : int, default=5
+        Folds of the cross-validation.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_voters,)
+    shrinkage_ : float
+        The ``lam`` used.
+    n_voters_ : int
+    """
+
+    def __init__(self, classes, shrinkage="cv", n_folds: int = 5) -> None:
+        super().__init__(classes, n_folds)
+        self.shrinkage = shrinkage
+
+    def _grid(self, n_voters: int) -> np.ndarray:
+        if self.shrinkage == "cv":
+            return SHRINKAGE_GRID
+        if isinstance(self.shrinkage, bool) or not 0.0 <= float(self.shrinkage) <= 1.0:
+            raise ValueError(f"shrinkage must be 'cv' or a number in [0, 1], got {self.shrinkage!r}.")
+        return np.array([float(self.shrinkage)])
+
+    def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:
+        n_voters = likelihoods.shape[1]
+        uniform = np.full(n_voters, 1.0 / n_voters)
+        fitted = em_weights(likelihoods) if n_voters > 1 else uniform
+        return [(1.0 - lam) * fitted + lam * uniform for lam in self._grid(n_voters)]
+
+    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
+        weights = super()._fit_weights(likelihoods)
+        self.shrinkage_ = float(self.choice_)
+        return weights
+
+
+#: Temperatures tried by :class:`SoftmaxDecider`, in units of the log-likelihoods (0 and inf included).
+TEMPERATURE_GRID = np.concatenate([[0.0], np.geomspace(0.01, 10.0, 16), [np.inf]])
+
+
+def _softmax_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
+    if temperature == 0.0:
+        best = scores >= scores.max() - 1e-12
+        return best / best.sum()
+    if np.isinf(temperature):
+        return np.full(len(scores), 1.0 / len(scores))
+    w = np.exp((scores - scores.max()) / temperature)
+    return w / w.sum()
+
+
+def _mean_log_likelihoods(likelihoods: np.ndarray) -> np.ndarray:
+    return np.mean(np.log(likelihoods), axis=0)
+
+
+class SoftmaxDecider(_CrossValidatedDecider):
+    """Weights ``softmax(s / tau)`` of the voters' mean held-out log-likelihoods ``s``.
+
+    ``tau`` is chosen from :data:`TEMPERATURE_GRID` by cross-validation: one
+    parameter, from the best voter alone (0) to the average (infinity).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_voters,)
+    temperature_ : float
+    scores_ : ndarray of shape (n_voters,)
+        Mean held-out log-likelihood of each voter.
+    """
+
+    def _grid(self, n_voters: int) -> np.ndarray:
+        return TEMPERATURE_GRID
+
+    def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:
+        scores = _mean_log_likelihoods(likelihoods)
+        return [_softmax_weights(scores, t) for t in TEMPERATURE_GRID]
+
+    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
+        weights = super()._fit_weights(likelihoods)
+        self.scores_ = _mean_log_likelihoods(likelihoods)
+        self.temperature_ = float(self.choice_)
+        return weights
+
+
+class BestKDecider(_CrossValidatedDecider):
+    """The average of the ``k`` voters with the best held-out log-likelihood, ``k`` chosen by cross-validation.
+
+    Voters with equal scores keep their order (a stable sort), so the choice
+    is deterministic.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_voters,)
+    k_ : int
+    scores_ : ndarray of shape (n_voters,)
+    """
+
+    def _grid(self, n_voters: int) -> np.ndarray:
+        return np.arange(1, n_voters + 1)
+
+    def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:
+        order = np.argsort(-_mean_log_likelihoods(likelihoods), kind="stable")
+        family = []
+        for k in range(1, len(order) + 1):
+            w = np.zeros(len(order))
+            w[order[:k]] = 1.0 / k
+            family.append(w)
+        return family
+
+    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
+        weights = super()._fit_weights(likelihoods)
+        self.scores_ = _mean_log_likelihoods(likelihoods)
+        self.k_ = int(self.choice_)
+        return weights
+
+
+#: Decider names of the networks' ``decider`` parameter -> a factory of an unfitted decider.
+DECIDERS = {
+    "average": SimpleArgmaxAverage,
+    "em": lambda classes: EMDecider(classes, shrinkage=0.0),
+    "shrunk-em": lambda classes: EMDecider(classes, shrinkage="cv"),
+    "softmax": SoftmaxDecider,
+    "best-k": BestKDecider,
+}
+
+
+def make_decider(name: str, classes):
+    """An unfitted decider of :data:`DECIDERS` ``name`` for ``classes``; ValueError for an unknown name."""
+    if name not in DECIDERS:
+        raise ValueError(f"decider must be one of {tuple(DECIDERS)}, got {name!r}")
+    return DECIDERS[name](classes)

@@ -2,7 +2,8 @@
 
 Every task adds one transformer. Task ``t`` keeps one voter per transformer,
 fitted on that transformer's embeddings of task ``t``'s data; its decider
-averages the voters' posteriors. Adding a transformer gives every earlier task
+combines the voters' posteriors (averages them, or weighs them by how well
+each voter predicts the task's held-out points, :mod:`.task_deciders`). Adding a transformer gives every earlier task
 a voter on it (backward transfer); adding a task gives it a voter on every
 earlier transformer (forward transfer).
 
@@ -21,8 +22,9 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from .deciders import SimpleArgmaxAverage
+from .deciders import DECIDERS
 from .seeding import derive_seed
+from .task_deciders import TaskDeciders
 from .transformers import NeuralClassificationTransformer
 from .validation import check_input_shape, check_inputs, check_labels
 from .voters import KNNClassificationVoter
@@ -76,6 +78,10 @@ class ProgressiveLearner:
         of the data it came with (for a task, both its transformer and voter
         shares) and maps every embedding of that transformer before its
         voters see it. None: no reduction.
+    decider : str, default="average"
+        Name of the decider of every task (:data:`~proglearn_supcon.deciders.DECIDERS`).
+        A learned one is refitted on the voters' held-out posteriors each
+        time a task gains a voter.
 
     Attributes
     ----------
@@ -84,6 +90,8 @@ class ProgressiveLearner:
     voters_ : dict of (transformer_id, task_id) to voter
     reducers_ : dict of transformer_id to fitted reducer
         Only the transformers that have one.
+    task_deciders_ : TaskDeciders
+        The voters' held-out posteriors and the deciders fitted on them.
     """
 
     def __init__(
@@ -92,11 +100,16 @@ class ProgressiveLearner:
         make_voter: VoterFactory,
         random_state=None,
         make_reducer: ReducerFactory | None = None,
+        decider: str = "average",
     ):
+        if decider not in DECIDERS:
+            raise ValueError(f"decider must be one of {tuple(DECIDERS)}, got {decider!r}")
         self.make_transformer = make_transformer
         self.make_voter = make_voter
         self.random_state = random_state
         self.make_reducer = make_reducer
+        self.decider = decider
+        self.task_deciders_ = TaskDeciders()
         self.transformers_: dict = {}
         self.tasks_: dict = {}
         self.voters_: dict = {}
@@ -104,8 +117,9 @@ class ProgressiveLearner:
         self.input_shape_: tuple[int, ...] | None = None
 
     def __setstate__(self, state: dict) -> None:
-        # Learners pickled before reducers existed have neither attribute.
-        self.__dict__.update({"make_reducer": None, "reducers_": {}, **state})
+        # Learners pickled before reducers (or deciders) existed lack these attributes.
+        defaults = {"make_reducer": None, "reducers_": {}, "decider": "average", "task_deciders_": TaskDeciders()}
+        self.__dict__.update({**defaults, **state})
 
     # ----------------------------------------------------------- bookkeeping
     @property
@@ -172,13 +186,17 @@ class ProgressiveLearner:
                 transformer.transform(data.X), reducer, data.y, data.classes
             )
 
+        task = TaskData(X, y, classes, voter_idx)
+        deciders = self._refit_deciders(new_voters, {task_id: task})
+
         # Commit only once everything has succeeded.
         self.input_shape_ = tuple(X.shape[1:])
         self.transformers_[task_id] = transformer
         if reducer is not None:
             self.reducers_[task_id] = reducer
-        self.tasks_[task_id] = TaskData(X, y, classes, voter_idx)
+        self.tasks_[task_id] = task
         self.voters_.update(new_voters)
+        self.task_deciders_ = deciders
         return self
 
     def add_transformer(self, X, y, transformer_id=None) -> "ProgressiveLearner":
@@ -193,12 +211,29 @@ class ProgressiveLearner:
             (transformer_id, task_id): self._fit_voter(transformer.transform(data.X), reducer, data.y, data.classes)
             for task_id, data in self.tasks_.items()
         }
+        deciders = self._refit_deciders(new_voters, {})
         self.input_shape_ = tuple(X.shape[1:])
         self.transformers_[transformer_id] = transformer
         if reducer is not None:
             self.reducers_[transformer_id] = reducer
         self.voters_.update(new_voters)
+        self.task_deciders_ = deciders
         return self
+
+    def _refit_deciders(self, new_voters: Mapping, new_tasks: Mapping) -> TaskDeciders:
+        """The deciders after adding ``new_voters`` (and ``new_tasks``), fitted now; changes nothing here.
+
+        Every task that gains a voter gets its decider over all of its voters
+        refitted (from the kept held-out posteriors plus the new voters').
+        """
+        deciders = self.task_deciders_.copy()
+        voters = {**self.voters_, **new_voters}
+        tasks = {**self.tasks_, **new_tasks}
+        order = list(dict.fromkeys([*self.transformers_, *(tid for tid, _ in new_voters)]))
+        for task_id in dict.fromkeys(task for _, task in new_voters):
+            ids = [tid for tid in order if (tid, task_id) in voters]
+            deciders.decider(self.decider, task_id, ids, voters, tasks[task_id])
+        return deciders
 
     def _split_task(self, y: np.ndarray, transformer_split: float, task_id) -> tuple[np.ndarray, np.ndarray]:
         indices = np.arange(len(y))
@@ -318,25 +353,50 @@ class ProgressiveLearner:
         """Voter posteriors of task ``task_id`` for every transformer of ``reduced`` (embeddings already reduced)."""
         return {tid: self.voters_[(tid, task_id)].predict_proba(embeddings) for tid, embeddings in reduced.items()}
 
-    def decide(self, posteriors: Mapping, task_id) -> np.ndarray:
-        """The decider of task ``task_id`` over voter posteriors keyed by transformer id."""
+    def decide(self, posteriors: Mapping, task_id, decider: str | None = None) -> np.ndarray:
+        """Posteriors (n, n_classes) of task ``task_id``'s decider over voter posteriors keyed by transformer id.
+
+        ``decider`` names the decider (:data:`~proglearn_supcon.deciders.DECIDERS`);
+        None: this learner's ``decider``. A learned one is fitted for exactly
+        the voters given (once; kept for later calls), so the single-task
+        learner (``{task_id: ...}`` alone) is the own voter whatever the decider.
+        """
         self._check_task(task_id)
         ids = self._resolve_transformers(task_id, list(posteriors))
-        return SimpleArgmaxAverage(self.tasks_[task_id].classes).predict_proba([posteriors[tid] for tid in ids])
+        name = self.decider if decider is None else decider
+        if name != "average":  # weights are fitted (and kept) per voter set, in transformer order
+            given = set(ids)
+            ids = [tid for tid in self.transformers_ if tid in given]
+        fitted = self.task_deciders_.decider(name, task_id, ids, self.voters_, self.tasks_[task_id])
+        return fitted.predict_proba([posteriors[tid] for tid in ids])
 
-    def predict_proba(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
+    def decider_weights(self, task_id, decider: str | None = None) -> dict:
+        """Weight of each transformer's voter in task ``task_id``'s decider over all of its voters.
+
+        Returns a dict of transformer id to weight (non-negative, summing to
+        1; uniform for "average"), in transformer order.
+        """
+        self._check_task(task_id)
+        ids = self._resolve_transformers(task_id, None)
+        name = self.decider if decider is None else decider
+        return self.task_deciders_.weights(name, task_id, ids, self.voters_, self.tasks_[task_id])
+
+    def predict_proba(self, X, task_id, transformer_ids: Iterable | None = None, decider: str | None = None):
         """Posteriors (n, n_classes of the task), columns in sorted label order.
 
         ``transformer_ids=None`` uses every transformer that has a voter for
-        the task; ``[task_id]`` is the single-task learner.
+        the task; ``[task_id]`` is the single-task learner. ``decider``: as
+        in :meth:`decide`.
         """
-        return self.predict_proba_tasks(X, [task_id], transformer_ids)[task_id]
+        return self.predict_proba_tasks(X, [task_id], transformer_ids, decider)[task_id]
 
-    def predict(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
+    def predict(self, X, task_id, transformer_ids: Iterable | None = None, decider: str | None = None) -> np.ndarray:
         """Predicted labels (n,), in the task's original label values."""
-        return self.predict_tasks(X, [task_id], transformer_ids)[task_id]
+        return self.predict_tasks(X, [task_id], transformer_ids, decider)[task_id]
 
-    def predict_proba_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
+    def predict_proba_tasks(
+        self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None, decider: str | None = None
+    ) -> dict:
         """Posteriors of several tasks for the same inputs, from one embedding of them per transformer.
 
         Calling :meth:`predict_proba` once per task would embed ``X`` once
@@ -350,6 +410,8 @@ class ProgressiveLearner:
             Tasks to answer (repeats are answered once); None: every task.
         transformer_ids : iterable or None, default=None
             As in :meth:`predict_proba`, the same for every task.
+        decider : str or None, default=None
+            As in :meth:`decide`.
 
         Returns
         -------
@@ -368,10 +430,14 @@ class ProgressiveLearner:
         reduced = {tid: self._reduced(self.transform(X, tid), self.reducers_.get(tid)) for tid in needed}
         probas = {}
         for task_id, ids in voting.items():
-            probas[task_id] = self.decide(self._posteriors({tid: reduced[tid] for tid in ids}, task_id), task_id)
+            probas[task_id] = self.decide(
+                self._posteriors({tid: reduced[tid] for tid in ids}, task_id), task_id, decider
+            )
         return probas
 
-    def predict_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
+    def predict_tasks(
+        self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None, decider: str | None = None
+    ) -> dict:
         """Predicted labels (n,) of several tasks, as :meth:`predict_proba_tasks` (dict of task id to labels)."""
-        probas = self.predict_proba_tasks(X, task_ids, transformer_ids)
+        probas = self.predict_proba_tasks(X, task_ids, transformer_ids, decider)
         return {task_id: self.tasks_[task_id].classes[np.argmax(p, axis=1)] for task_id, p in probas.items()}

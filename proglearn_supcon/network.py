@@ -7,6 +7,7 @@ its kNN voter) as an ordinary scikit-learn classifier.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 
@@ -17,6 +18,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import column_or_1d
 
 from .compat import ADDED_PARAMS
+from .deciders import DECIDERS
 from .learner import ProgressiveLearner
 from .networks import EncoderFactory
 from .persistence import load_object, save_object
@@ -25,6 +27,18 @@ from .seeding import derive_seed
 from .transformers import NeuralClassificationTransformer
 from .validation import check_inputs, check_real, is_int
 from .voters import STORAGE_DTYPES, KNNClassificationVoter
+
+
+@contextlib.contextmanager
+def _deciding_with(learner: ProgressiveLearner, decider: str):
+    """Refit ``learner``'s deciders as ``decider`` (a ``set_params`` since the last task applies); undone on error."""
+    previous = learner.decider
+    learner.decider = decider
+    try:
+        yield
+    except BaseException:
+        learner.decider = previous
+        raise
 
 
 class _NetworkParams(BaseEstimator):
@@ -59,6 +73,7 @@ class _NetworkParams(BaseEstimator):
         voter_dtype: str = "float32",
         flip_average: bool = True,
         transformer_split: float = 0.67,
+        decider: str = "average",
         precision: str = "auto",
         compile: bool = False,
         device: str | torch.device = "auto",
@@ -92,6 +107,7 @@ class _NetworkParams(BaseEstimator):
         self.voter_dtype = voter_dtype
         self.flip_average = flip_average
         self.transformer_split = transformer_split
+        self.decider = decider
         self.precision = precision
         self.compile = compile
         self.device = device
@@ -133,12 +149,18 @@ class _NetworkParams(BaseEstimator):
             raise ValueError(f"voter_dim must be an integer >= 1 or None, got {self.voter_dim!r}")
         if self.voter_dtype not in STORAGE_DTYPES:
             raise ValueError(f"voter_dtype must be one of {STORAGE_DTYPES}, got {self.voter_dtype!r}")
+        if self.decider not in DECIDERS:
+            raise ValueError(f"decider must be one of {tuple(DECIDERS)}, got {self.decider!r}")
         self._make_transformer(0)._check_params()
         KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
 
     def _new_learner(self) -> ProgressiveLearner:
         return ProgressiveLearner(
-            self._make_transformer, self._make_voter, random_state=self.random_state, make_reducer=self._make_reducer
+            self._make_transformer,
+            self._make_voter,
+            random_state=self.random_state,
+            make_reducer=self._make_reducer,
+            decider=self.decider,
         )
 
     def save(self, path: str | os.PathLike) -> None:
@@ -207,6 +229,14 @@ class LifelongClassificationNetwork(_NetworkParams):
     transformer_split : float, default=0.67
         Share of a task's data that trains its transformer; the rest fits the
         transformer's own voter.
+    decider : {"average", "shrunk-em", "em", "softmax", "best-k"}, default="average"
+        How each task combines its voters' posteriors
+        (:mod:`proglearn_supcon.deciders`): ``"average"`` weighs every voter
+        the same (ProgLearn); the others weigh them by how well each predicts
+        the task's voter-split points left out one at a time (no test data,
+        no extra split), refitted whenever a task gains a voter.
+        ``"shrunk-em"``: maximum-likelihood weights shrunk towards the
+        average by cross-validation.
     random_state : int or None, default=None
         Seeds every transformer and every split (derived per id, so a network
         is reproducible task by task).
@@ -215,6 +245,8 @@ class LifelongClassificationNetwork(_NetworkParams):
     ----------
     learner_ : ProgressiveLearner
         Transformers, voters and task data, created by the first :meth:`add_task`.
+    decider_weights_ : dict of task id to dict of transformer id to float
+        Each task's voter weights in its decider over all of its voters.
     """
 
     def add_task(self, X, y, task_id=None) -> "LifelongClassificationNetwork":
@@ -228,7 +260,8 @@ class LifelongClassificationNetwork(_NetworkParams):
         """
         self._check_params()
         learner = getattr(self, "learner_", None) or self._new_learner()
-        learner.add_task(X, y, task_id=task_id, transformer_split=self.transformer_split)
+        with _deciding_with(learner, self.decider):
+            learner.add_task(X, y, task_id=task_id, transformer_split=self.transformer_split)
         self.learner_ = learner  # set only once the first task succeeded
         return self
 
@@ -236,9 +269,15 @@ class LifelongClassificationNetwork(_NetworkParams):
         """Add a transformer trained on (X, y) without a task; existing tasks get voters on it."""
         self._check_params()
         learner = getattr(self, "learner_", None) or self._new_learner()
-        learner.add_transformer(X, y, transformer_id=transformer_id)
+        with _deciding_with(learner, self.decider):
+            learner.add_transformer(X, y, transformer_id=transformer_id)
         self.learner_ = learner
         return self
+
+    @property
+    def decider_weights_(self) -> dict:
+        self._check_fitted()
+        return {task_id: self.learner_.decider_weights(task_id, self.decider) for task_id in self.learner_.task_ids}
 
     @property
     def task_ids_(self) -> list:
@@ -253,12 +292,12 @@ class LifelongClassificationNetwork(_NetworkParams):
     def predict_proba(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
         """Posteriors of task ``task_id``: ndarray (n, n_classes), columns in sorted label order."""
         self._check_fitted()
-        return self.learner_.predict_proba(X, task_id, transformer_ids)
+        return self.learner_.predict_proba(X, task_id, transformer_ids, self.decider)
 
     def predict(self, X, task_id, transformer_ids: Iterable | None = None) -> np.ndarray:
         """Predicted labels (n,) of task ``task_id``; ``transformer_ids=[task_id]`` is the single-task learner."""
         self._check_fitted()
-        return self.learner_.predict(X, task_id, transformer_ids)
+        return self.learner_.predict(X, task_id, transformer_ids, self.decider)
 
     def predict_proba_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
         """Posteriors of several tasks for the same inputs, each transformer embedding ``X`` once.
@@ -267,12 +306,12 @@ class LifelongClassificationNetwork(_NetworkParams):
         :meth:`ProgressiveLearner.predict_proba_tasks`. ``task_ids=None``: every task.
         """
         self._check_fitted()
-        return self.learner_.predict_proba_tasks(X, task_ids, transformer_ids)
+        return self.learner_.predict_proba_tasks(X, task_ids, transformer_ids, self.decider)
 
     def predict_tasks(self, X, task_ids: Iterable | None = None, transformer_ids: Iterable | None = None) -> dict:
         """Predicted labels (n,) of several tasks for the same inputs: a dict of task id to labels."""
         self._check_fitted()
-        return self.learner_.predict_tasks(X, task_ids, transformer_ids)
+        return self.learner_.predict_tasks(X, task_ids, transformer_ids, self.decider)
 
 
 class SupConKNNClassifier(ClassifierMixin, _NetworkParams):

@@ -30,6 +30,10 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       "flagged_transformers": [               # transformers that look failed (flags.py)
         {"task": 3, "reasons": ["kept epoch 2 is inside the 5-epoch warm-up"]}
       ],
+      "deciders": {                           # accuracy under every decider (decider_records.py)
+        "accuracy": {"average": [...], "shrunk-em": [...], ...},
+        "weights": {"shrunk-em": [{"task": 0, "weights": [0.7, 0.3]}, ...], ...}
+      },
       "diagnostics": {                        # only in runs made with --diagnostics
         "transfer_matrix": [[0.31, 0.22, ...], ...],   # [i][j]: transformer i's voter alone on task j
         "geometry": [                         # tidy: one row per (transformer, task, space, split)
@@ -96,6 +100,14 @@ from typing import Any
 
 import numpy as np
 
+from .decider_records import (
+    accuracy_from_rows,
+    accuracy_rows,
+    deciders_from_payload,
+    deciders_payload,
+    with_decider,
+)
+from .decider_records import finite_or_none as _finite_or_none
 from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
 from .provenance import (  # noqa: F401 - MixedRecipesError, MixedArithmeticWarning: public here too
     MixedArithmeticWarning,
@@ -228,6 +240,13 @@ class RunResult:
         ``{"task": t, "reasons": [...]}``; None in files written before flags
         were recorded (:func:`proglearn_supcon.flags.flagged_transformers`
         then derives them from the per-task fields).
+    decider_accuracy : dict of str to ndarray of shape (T, T) or None
+        ``accuracy`` under every decider, from the same voters
+        (:mod:`proglearn_supcon.decider_records`); None in older files.
+    decider_weights : dict of str to list of list of float, or None
+        Each decider's voter weights per task after the last task.
+    shown_decider : str or None
+        Set when ``accuracy`` was swapped for another decider's (not written to files).
     """
 
     variant: str
@@ -240,6 +259,20 @@ class RunResult:
     library_version: str = ""
     diagnostics: Diagnostics | None = None
     flagged_transformers: list[dict] | None = None
+    decider_accuracy: dict[str, np.ndarray] | None = None
+    decider_weights: dict[str, list] | None = None
+    shown_decider: str | None = None
+
+    @property
+    def decider(self) -> str:
+        """The decider of ``accuracy``: ``shown_decider`` if set, else the network's ``decider``.
+
+        ("average" in files older than the parameter; ``shown_decider`` is set by
+        :func:`~proglearn_supcon.decider_records.with_decider`.)
+        """
+        if self.shown_decider is not None:
+            return self.shown_decider
+        return str((self.config.get("network_params") or {}).get("decider", "average"))
 
     @property
     def n_tasks(self) -> int:
@@ -306,19 +339,9 @@ def run_path(results_dir: str | os.PathLike, variant: str, shift: int, slot: int
     return Path(results_dir) / variant / f"{first}{shift}_{second}{slot}.json"
 
 
-def _finite_or_none(value: float) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
 def to_payload(run: RunResult) -> dict[str, Any]:
     """The JSON document of a run (NaN written as ``null``)."""
     n_tasks = run.n_tasks
-    accuracy_rows = [
-        {"task": t, "n_tasks_seen": j + 1, "accuracy": _finite_or_none(run.accuracy[j, t])}
-        for j in range(n_tasks)
-        for t in range(j + 1)
-    ]
     task_rows = [
         {"task": t, **{name: _finite_or_none(run.tasks[name][t]) for name in TASK_FIELDS}} for t in range(n_tasks)
     ]
@@ -331,9 +354,11 @@ def to_payload(run: RunResult) -> dict[str, Any]:
         "slot": int(run.slot),
         "n_tasks": n_tasks,
         "config": run.config,
-        "accuracy": accuracy_rows,
+        "accuracy": accuracy_rows(run.accuracy),
         "tasks": task_rows,
     }
+    if run.decider_accuracy is not None:
+        payload["deciders"] = deciders_payload(run.decider_accuracy, run.decider_weights or {})
     if run.flagged_transformers is not None:
         payload["flagged_transformers"] = run.flagged_transformers
     if run.diagnostics is not None:
@@ -403,10 +428,11 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
         raise CorruptResultsError(source, f"unknown schema {payload.get('schema')!r} (expected {SCHEMA})")
     try:
         n_tasks = int(payload["n_tasks"])
-        accuracy = np.full((n_tasks, n_tasks), np.nan)
-        for row in payload["accuracy"]:
-            value = row["accuracy"]
-            accuracy[row["n_tasks_seen"] - 1, row["task"]] = np.nan if value is None else value
+        accuracy = accuracy_from_rows(payload["accuracy"], n_tasks)
+        deciders = payload.get("deciders")
+        decider_accuracy, decider_weights = None, None
+        if deciders is not None:
+            decider_accuracy, decider_weights = deciders_from_payload(deciders, n_tasks)
         tasks = {name: np.full(n_tasks, np.nan) for name in TASK_FIELDS}
         for row in payload["tasks"]:
             for name in TASK_FIELDS:
@@ -427,6 +453,8 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
                 else _diagnostics_from_payload(payload["diagnostics"], source)
             ),
             flagged_transformers=payload.get("flagged_transformers"),
+            decider_accuracy=decider_accuracy,
+            decider_weights=decider_weights,
         )
     except CorruptResultsError:
         raise
@@ -493,7 +521,9 @@ def list_variants(results_dir: str | os.PathLike) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(_RUN_NAME.match(f.name) for f in p.iterdir()))
 
 
-def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recipes: bool = False) -> list[RunResult]:
+def load_runs(
+    results_dir: str | os.PathLike, variant: str, *, allow_mixed_recipes: bool = False, decider: str | None = None
+) -> list[RunResult]:
     """Every finished run of ``variant``, sorted by (shift, slot).
 
     Parameters
@@ -506,6 +536,10 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
         Return the runs even if they were made with different recipes
         (:attr:`RunResult.recipe_hash`); by default that is an error, so that
         runs of different experiments are not pooled by mistake.
+    decider : str or None, default None
+        Give each run's ``accuracy`` as this decider made it (from the run's
+        ``deciders`` record, :func:`~proglearn_supcon.decider_records.with_decider`);
+        None: the network's own decider. A ValueError if a run lacks it.
 
     Raises
     ------
@@ -535,7 +569,7 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
     if not allow_mixed_recipes:
         check_one_recipe(runs, files, variant)
     check_one_arithmetic(runs, files, variant)
-    return sorted(runs, key=lambda r: (r.shift, r.slot))
+    return sorted((with_decider(run, decider) for run in runs), key=lambda r: (r.shift, r.slot))
 
 
 def stack_runs(runs: list[RunResult]) -> tuple[np.ndarray, np.ndarray]:

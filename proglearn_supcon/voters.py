@@ -245,9 +245,55 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
         X = _check_embeddings(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but this voter was fitted on {self.n_features_in_}.")
+        return self._vote(torch.from_numpy(X).double(), self.k_)
+
+    def loo_predict_proba(self, rows=None) -> np.ndarray:
+        """Leave-one-out posteriors of fit points: each from its nearest *other* fit points.
+
+        Point ``i`` is left out by its index, not by its value, so an exact
+        duplicate of it elsewhere in the fit set still votes (it is another
+        point) while the point itself never does. The number of neighbours is
+        ``min(k_, n_fit - 1)``. These are held-out posteriors: what the
+        voter would say of a new point like ``i``, from the data it holds.
+
+        Parameters
+        ----------
+        rows : array-like of int of shape (n_rows,) or None, default=None
+            Indices into the fit set (the rows of ``X_fit_``); None: all.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes), float64
+            Rows sum to 1; columns follow ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        ValueError
+            If the voter holds a single point (it has no other), or ``rows``
+            are not integers in ``[0, n_fit)``.
+        """
+        check_is_fitted(self)
+        n_fit = len(self.y_fit_)
+        if n_fit < 2:
+            raise ValueError("a voter fitted on a single point has no leave-one-out posterior.")
+        rows = np.arange(n_fit) if rows is None else np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and (not np.issubdtype(rows.dtype, np.integer) or rows.min() < 0)):
+            raise ValueError("rows must be a 1-D array of non-negative integer indices into the fit set.")
+        if rows.size and rows.max() >= n_fit:
+            raise ValueError(f"rows has index {int(rows.max())}, but the voter holds {n_fit} fit points.")
+        fit = torch.as_tensor(self.X_fit_).double()
+        return self._vote(fit[torch.from_numpy(rows.astype(np.int64))], min(self.k_, n_fit - 1), rows)
+
+    def _vote(self, queries: torch.Tensor, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Class fractions among each query's ``k`` nearest fit points, (q, n_classes) float64.
+
+        ``queries`` are float64 (q, n_features). ``exclude[i]``, if given, is
+        a fit index that query ``i`` may not count as a neighbour (its own).
+        """
         # Norms below come from the stored (possibly rounded) rows: see the class Notes.
         fit = torch.as_tensor(self.X_fit_).double()
-        queries = torch.from_numpy(X).double()
         fit_sq_norms = None
         if self.metric == "cosine":
             fit, queries = _normalize_rows(fit), _normalize_rows(queries)
@@ -255,13 +301,15 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
             fit_sq_norms = (fit * fit).sum(dim=1)
         # Votes per class as mask @ one-hot; float32 counts are exact up to 2**24.
         one_hot = torch.nn.functional.one_hot(torch.from_numpy(self.y_fit_), len(self.classes_)).float()
-        counts = torch.cat(
-            [
-                _nearest_mask(_distances(batch, fit, fit_sq_norms), self.k_).float() @ one_hot
-                for batch in queries.split(self.batch_size)
-            ]
-        )
-        return counts.double().div_(self.k_).numpy()
+        parts = []
+        for start in range(0, len(queries), self.batch_size):
+            distances = _distances(queries[start : start + self.batch_size], fit, fit_sq_norms)
+            if exclude is not None:
+                own = torch.from_numpy(exclude[start : start + self.batch_size].astype(np.int64))
+                distances[torch.arange(len(own)), own] = torch.inf
+            parts.append(_nearest_mask(distances, k).float() @ one_hot)
+        counts = torch.cat(parts) if parts else torch.zeros(0, len(self.classes_))
+        return counts.double().div_(k).numpy()
 
     def predict(self, X) -> np.ndarray:
         """Most voted class per query; ties go to the first class in ``classes_``.

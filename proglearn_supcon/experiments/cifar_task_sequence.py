@@ -55,6 +55,7 @@ import numpy as np
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import shuffle_labels, task_sequence
+from proglearn_supcon.deciders import DECIDERS
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
     DEFAULT_EPOCHS,
@@ -98,7 +99,9 @@ class TaskRecord:
     """What a run measures, filled in task by task.
 
     ``accuracy[t, s]``: task ``s`` after learning tasks ``0..t`` (NaN for
-    ``s > t``); ``per_task``: one value per task for each of
+    ``s > t``) under the network's decider; ``decider_accuracy[name]`` the
+    same under every decider of :data:`~proglearn_supcon.deciders.DECIDERS`,
+    from the same voter posteriors; ``per_task``: one value per task for each of
     :data:`~proglearn_supcon.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
     is transformer ``tid``'s embedding of task ``s``'s test set and
     ``test_posteriors[s][tid]`` its voter's posteriors there: transformers and
@@ -113,10 +116,12 @@ class TaskRecord:
     per_task: dict[str, np.ndarray]
     test_embeddings: list[dict]
     test_posteriors: list[dict]
+    decider_accuracy: dict[str, np.ndarray]
 
     @classmethod
     def empty(cls, n_tasks: int) -> "TaskRecord":
         return cls(
+            decider_accuracy={name: np.full((n_tasks, n_tasks), np.nan) for name in DECIDERS},
             accuracy=np.full((n_tasks, n_tasks), np.nan),
             per_task={name: np.full(n_tasks, np.nan) for name in TASK_FIELDS},
             test_embeddings=[dict() for _ in range(n_tasks)],
@@ -232,8 +237,10 @@ def evaluate_seen_tasks(
         if s < t:  # an earlier task's test set through the new transformer (backward transfer)
             record.test_embeddings[s][t] = learner.transform(tasks[s].X_test, t)
             record.test_posteriors[s].update(learner.voter_posteriors({t: record.test_embeddings[s][t]}, s))
-        proba = learner.decide(record.test_posteriors[s], s)
-        record.accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
+        for name, accuracy in record.decider_accuracy.items():
+            proba = learner.decide(record.test_posteriors[s], s, name)
+            accuracy[t, s] = np.mean(tasks[s].classes[proba.argmax(1)] == tasks[s].y_test)
+        record.accuracy[t, s] = record.decider_accuracy[learner.decider][t, s]
 
 
 def learn_tasks(
@@ -355,7 +362,25 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
             else None
         ),
         flagged_transformers=run_flags(record.per_task, config, len(tasks[0].classes)),
+        **decider_fields(net, record),
     )
+
+
+def decider_fields(net: LifelongClassificationNetwork, record: TaskRecord) -> dict:
+    """``decider_accuracy`` and ``decider_weights`` of a run's :class:`RunResult`, after its last task.
+
+    The weights of every decider and task are over the task's voters in
+    transformer order (uniform for "average"); a task that was not evaluated
+    still has them.
+    """
+    learner = net.learner_
+    return {
+        "decider_accuracy": {name: matrix.copy() for name, matrix in record.decider_accuracy.items()},
+        "decider_weights": {
+            name: [list(learner.decider_weights(task_id, name).values()) for task_id in learner.task_ids]
+            for name in record.decider_accuracy
+        },
+    }
 
 
 def _best_val_accuracy(transformer) -> float:

@@ -36,6 +36,7 @@ from proglearn_supcon.datasets import check_angle, rotate_images, rotation_tasks
 from proglearn_supcon.experiments.cifar_task_sequence import (
     RunSpec,
     TaskRecord,
+    decider_fields,
     evaluate_new_task,
     evaluate_seen_tasks,
     prepare_process,
@@ -186,6 +187,7 @@ def run_rotation(
             config=config,
             library_version=__version__,
             flagged_transformers=run_flags(angle_record.per_task, config, len(task1.classes)),
+            **decider_fields(angle_net, angle_record),
         )
         if getattr(args, "checkpoint_dir", None) is not None:
             write_run(args.checkpoint_dir, result)

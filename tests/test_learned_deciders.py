@@ -1,0 +1,300 @@
+"""Tests of the learned deciders, the voters' leave-one-out posteriors and how the learner uses them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from proglearn_supcon import LifelongClassificationNetwork
+from proglearn_supcon.deciders import (
+    DECIDERS,
+    BestKDecider,
+    EMDecider,
+    SimpleArgmaxAverage,
+    SoftmaxDecider,
+    em_weights,
+    make_decider,
+)
+from proglearn_supcon.voters import KNNClassificationVoter
+
+LEARNED = [name for name in DECIDERS if name != "average"]
+
+
+def _noisy_voters(rng, y, n_classes, accuracies):
+    """One-hot posteriors, voter j right with probability ``accuracies[j]`` independently per point."""
+    out = []
+    for acc in accuracies:
+        right = rng.random(len(y)) < acc
+        wrong = (y + rng.integers(1, n_classes, len(y))) % n_classes
+        out.append(np.eye(n_classes)[np.where(right, y, wrong)])
+    return out
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_perfect_own_voter_among_noise_is_followed(name):
+    rng = np.random.default_rng(0)
+    y_fit, y_test = rng.integers(0, 2, 150), rng.integers(0, 2, 400)
+    fit = _noisy_voters(rng, y_fit, 2, [1.0] + [0.5] * 20)
+    test = _noisy_voters(rng, y_test, 2, [1.0] + [0.5] * 20)
+    decider = make_decider(name, [0, 1]).fit(fit, y_fit)
+    assert decider.weights_[0] > 0.8
+    assert np.mean(decider.predict(test) == y_test) == 1.0
+    # The average is diluted by the noise.
+    assert np.mean(SimpleArgmaxAverage([0, 1]).predict(test) == y_test) < 0.95
+
+
+@pytest.mark.parametrize("name", ["shrunk-em", "softmax", "best-k"])
+def test_equally_good_independent_voters_get_near_uniform_weights(name):
+    rng = np.random.default_rng(1)
+    n_voters, n_classes = 7, 5
+    y_fit, y_test = rng.integers(0, n_classes, 300), rng.integers(0, n_classes, 2000)
+    fit = _noisy_voters(rng, y_fit, n_classes, [0.6] * n_voters)
+    test = _noisy_voters(rng, y_test, n_classes, [0.6] * n_voters)
+    decider = make_decider(name, range(n_classes)).fit(fit, y_fit)
+    np.testing.assert_allclose(decider.weights_, 1 / n_voters, atol=0.06)
+    combined = np.mean(decider.predict(test) == y_test)
+    assert combined > max(np.mean(p.argmax(1) == y_test) for p in test) + 0.1
+
+
+def test_weights_are_a_simplex_and_order_equivariant():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 100)
+    post = _noisy_voters(rng, y, 3, [0.9, 0.6, 0.4, 0.7])
+    for name in LEARNED:
+        w = make_decider(name, [0, 1, 2]).fit(post, y).weights_
+        assert np.all(w >= 0) and np.isclose(w.sum(), 1.0)
+        w_rev = make_decider(name, [0, 1, 2]).fit(post[::-1], y).weights_
+        np.testing.assert_allclose(w_rev[::-1], w, atol=1e-9)
+
+
+def test_em_maximises_the_mixture_likelihood():
+    rng = np.random.default_rng(3)
+    likelihoods = rng.random((200, 4)) + 0.01
+    w = em_weights(likelihoods)
+    best = np.mean(np.log(likelihoods @ w))
+    for _ in range(200):
+        other = rng.dirichlet(np.ones(4))
+        assert np.mean(np.log(likelihoods @ other)) <= best + 1e-6
+
+
+def test_cv_shrinkage_tends_to_the_average_on_few_points_and_to_em_on_many():
+    rng = np.random.default_rng(4)
+    # Ten equally mediocre voters: EM's weights on 20 points are noise, so CV shrinks them away.
+    y = rng.integers(0, 10, 20)
+    few = EMDecider(range(10)).fit(_noisy_voters(rng, y, 10, [0.4] * 10), y)
+    assert few.shrinkage_ >= 0.5
+    # One strong voter among weak ones, many points: little shrinkage.
+    y = rng.integers(0, 2, 500)
+    many = EMDecider([0, 1]).fit(_noisy_voters(rng, y, 2, [0.95] + [0.55] * 10), y)
+    assert many.shrinkage_ <= 0.3 and many.weights_[0] > 0.6
+
+
+def test_softmax_and_best_k_extremes():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    post = _noisy_voters(rng, y, 2, [1.0, 0.5, 0.5])
+    soft = SoftmaxDecider([0, 1]).fit(post, y)
+    assert soft.weights_[0] > 0.9 and soft.temperature_ < np.inf
+    best = BestKDecider([0, 1]).fit(post, y)
+    assert best.k_ == 1 and best.weights_.tolist() == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_decider_input_checks(name):
+    decider = make_decider(name, [0, 1])
+    with pytest.raises(ValueError, match="outside classes"):
+        decider.fit([np.eye(2)[[0, 1]]], [0, 5])
+    with pytest.raises(ValueError, match="one label per point"):
+        decider.fit([np.eye(2)[[0, 1]]], [0])
+    with pytest.raises(ValueError, match="one 2-D array"):
+        decider.fit(np.eye(2), [0, 1])
+    fitted = decider.fit([np.eye(2)[[0, 1]]] * 3, [0, 1])
+    with pytest.raises(ValueError, match="weights are for 3"):
+        fitted.predict_proba([np.eye(2)] * 2)
+    with pytest.raises(ValueError, match="decider must be one of"):
+        make_decider("median", [0, 1])
+
+
+# --------------------------------------------------------------- leave-one-out
+def test_loo_never_uses_the_query_point_but_does_use_its_duplicate():
+    X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.1]], dtype=np.float32)
+    y = np.array(["a", "b", "c", "c"])
+    voter = KNNClassificationVoter(k=1, metric="euclidean").fit(X, y)
+    loo = voter.loo_predict_proba()
+    # Row 0's nearest other point is its exact duplicate, row 1 (label b), and vice versa.
+    np.testing.assert_array_equal(loo[0], [0, 1, 0])
+    np.testing.assert_array_equal(loo[1], [1, 0, 0])
+    np.testing.assert_array_equal(loo[2:], [[0, 0, 1], [0, 0, 1]])
+    # Without leaving out, both duplicates see row 0 (the tie goes to the lower index): row 0 sees itself.
+    np.testing.assert_array_equal(voter.predict_proba(X)[:2], [[1, 0, 0], [1, 0, 0]])
+
+
+@pytest.mark.parametrize("metric, storage", [("cosine", "float32"), ("euclidean", "float16"), ("cosine", "bfloat16")])
+def test_loo_equals_a_voter_refitted_without_the_point(metric, storage):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(40, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    voter = KNNClassificationVoter(k=5, metric=metric, classes=[0, 1, 2], storage_dtype=storage).fit(X, y)
+    stored = np.asarray(voter.X_fit_.float() if storage == "bfloat16" else voter.X_fit_, dtype=np.float32)
+    rows = np.array([3, 17, 39])
+    loo = voter.loo_predict_proba(rows)
+    for i, row in enumerate(rows):
+        keep = np.arange(40) != row
+        # Refitted on the stored (rounded) rows in float32, so both see the same points.
+        other = KNNClassificationVoter(k=5, metric=metric, classes=[0, 1, 2]).fit(stored[keep], y[keep])
+        np.testing.assert_array_equal(loo[i], other.predict_proba(stored[[row]])[0])
+
+
+def test_loo_input_checks():
+    voter = KNNClassificationVoter(k=3).fit(np.eye(4, dtype=np.float32), [0, 1, 0, 1])
+    assert voter.loo_predict_proba().shape == (4, 2)
+    for rows in ([4], [-1], [[0]], [0.5]):
+        with pytest.raises(ValueError, match="rows"):
+            voter.loo_predict_proba(np.array(rows))
+    with pytest.raises(ValueError, match="single point"):
+        KNNClassificationVoter().fit(np.ones((1, 2)), [0]).loo_predict_proba()
+
+
+# ------------------------------------------------------------------ network
+def _tasks(n_tasks=3, n=90, seed=0):
+    """Feature tasks where only task 0's own transformer can see the signal (features 0-1)."""
+    rng = np.random.default_rng(seed)
+    tasks = []
+    for t in range(n_tasks):
+        X = rng.normal(size=(n, 6)).astype(np.float32)
+        y = (X[:, 2 * t] + X[:, 2 * t + 1] > 0).astype(int)
+        tasks.append((X, y))
+    return tasks
+
+
+def _network(decider, **params):
+    return LifelongClassificationNetwork(epochs=3, batch_size=32, decider=decider, random_state=0, **params)
+
+
+@pytest.fixture(scope="module")
+def fitted_pair():
+    tasks = _tasks()
+    nets = {name: _network(name) for name in ("average", "shrunk-em")}
+    for net in nets.values():
+        for t, (X, y) in enumerate(tasks):
+            net.add_task(X, y, task_id=t)
+    return tasks, nets
+
+
+def test_average_decider_is_the_plain_mean_bit_for_bit(fitted_pair):
+    tasks, nets = fitted_pair
+    net, X = nets["average"], tasks[0][0]
+    learner = net.learner_
+    voters = [learner.voters_[(tid, 0)].predict_proba(learner.transform(X, tid)) for tid in learner.transformer_ids]
+    np.testing.assert_array_equal(net.predict_proba(X, 0), np.mean(voters, axis=0))
+    assert all(np.allclose(list(w.values()), 1 / 3) for w in net.decider_weights_.values())
+
+
+def test_learned_decider_weights_refit_when_voters_are_added():
+    tasks = _tasks()
+    net = _network("shrunk-em")
+    net.add_task(*tasks[0], task_id=0)
+    assert net.decider_weights_ == {0: {0: 1.0}}
+    net.add_task(*tasks[1], task_id=1)
+    assert list(net.decider_weights_[0]) == [0, 1] and list(net.decider_weights_[1]) == [0, 1]
+    for weights in net.decider_weights_.values():
+        assert np.isclose(sum(weights.values()), 1.0)
+    # The single-task learner is the own voter whatever the decider.
+    X0 = tasks[0][0]
+    own = net.learner_.voters_[(0, 0)].predict_proba(net.learner_.transform(X0, 0))
+    np.testing.assert_array_equal(net.predict_proba(X0, 0, transformer_ids=[0]), own)
+
+
+def test_set_params_switches_the_decider_without_retraining(fitted_pair):
+    tasks, nets = fitted_pair
+    net = nets["shrunk-em"]
+    X = tasks[0][0]
+    learned = net.predict_proba(X, 0)
+    net.set_params(decider="average")
+    try:
+        np.testing.assert_array_equal(net.predict_proba(X, 0), nets["average"].predict_proba(X, 0))
+    finally:
+        net.set_params(decider="shrunk-em")
+    np.testing.assert_array_equal(net.predict_proba(X, 0), learned)
+
+
+def test_weights_never_see_test_data(fitted_pair):
+    tasks, nets = fitted_pair
+    net = nets["shrunk-em"]
+    before = net.decider_weights_
+    rng = np.random.default_rng(9)
+    net.predict_proba(rng.normal(size=(50, 6)).astype(np.float32), 0)  # test inputs, any labels
+    assert net.decider_weights_ == before
+
+
+def test_save_load_keeps_weights_and_predictions(fitted_pair, tmp_path):
+    tasks, nets = fitted_pair
+    net = nets["shrunk-em"]
+    net.save(tmp_path / "net.pt")
+    loaded = LifelongClassificationNetwork.load(tmp_path / "net.pt")
+    assert loaded.decider == "shrunk-em" and loaded.decider_weights_ == net.decider_weights_
+    for t, (X, _) in enumerate(tasks):
+        np.testing.assert_array_equal(loaded.predict_proba(X, t), net.predict_proba(X, t))
+
+
+def test_bad_decider_is_refused_before_training():
+    with pytest.raises(ValueError, match="decider must be one of"):
+        _network("vote").add_task(*_tasks(1)[0])
+
+
+def test_failed_add_task_leaves_the_decider_state_unchanged(fitted_pair, monkeypatch):
+    tasks, nets = fitted_pair
+    net = nets["shrunk-em"]
+    learner = net.learner_
+    before = (dict(learner.task_deciders_.fitted), learner.decider, net.decider_weights_)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(learner.task_deciders_.__class__, "decider", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        net.add_task(*_tasks(1, seed=5)[0], task_id=9)
+    monkeypatch.undo()
+    assert 9 not in learner.tasks_ and (dict(learner.task_deciders_.fitted), learner.decider) == before[:2]
+    assert net.decider_weights_ == before[2]
+
+
+# --------------------------------------------------------------- experiment
+@pytest.mark.slow
+def test_run_records_every_decider_from_the_same_voters(tmp_path, tiny_run_args):
+    from proglearn_supcon.experiments import cifar_task_sequence as exp
+    from proglearn_supcon.results import load_runs, read_run, run_path
+
+    argv = tiny_run_args("--variant", "supcon", "--out", tmp_path, "--param", "decider=shrunk-em", n_tasks=3)
+    assert exp.main(argv) == 0
+    run = read_run(run_path(tmp_path, "supcon", 1, 0))
+    assert run.decider == "shrunk-em" and set(run.decider_accuracy) == set(DECIDERS)
+    np.testing.assert_array_equal(run.accuracy, run.decider_accuracy["shrunk-em"])
+    for weights in run.decider_weights.values():
+        assert [len(w) for w in weights] == [3, 3, 3]
+        assert np.allclose([sum(w) for w in weights], 1.0)
+    # Task 0 after task 0 has one voter: every decider is that voter.
+    assert len({matrix[0, 0] for matrix in run.decider_accuracy.values()}) == 1
+    # summary/compare/plot read any recorded decider.
+    (average,) = load_runs(tmp_path, "supcon", decider="average")
+    assert average.decider == "average"
+    np.testing.assert_array_equal(average.accuracy, run.decider_accuracy["average"])
+    with pytest.raises(ValueError, match="no accuracy under decider"):
+        load_runs(tmp_path, "supcon", decider="median")
+
+
+@pytest.mark.slow
+def test_decider_weights_do_not_depend_on_test_labels(tiny_run_args):
+    from proglearn_supcon.experiments import cifar_task_sequence as exp
+
+    args = exp.build_parser().parse_args(tiny_run_args("--param", "decider=shrunk-em", n_tasks=3))
+    spec = exp.RunSpec("supcon", 1, 0)
+    tasks = exp.load_tasks(spec, args)
+    rng = np.random.default_rng(0)
+    relabelled = [task.__class__(**{**vars(task), "y_test": rng.permutation(task.y_test)}) for task in tasks]
+    weights = []
+    for sequence in (tasks, relabelled):
+        net = LifelongClassificationNetwork(**exp.network_params(args, "supcon", 1, 0))
+        record = exp.learn_tasks(net, sequence, "test", True, 0, exp.PeakMemory())
+        weights.append(exp.decider_fields(net, record)["decider_weights"])
+    assert weights[0] == weights[1]
