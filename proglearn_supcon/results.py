@@ -531,7 +531,8 @@ def load_runs(
     results_dir : path-like
         The folder holding ``<variant>/shift<s>_slot<k>.json``.
     variant : str
-        The variant to load.
+        The variant to load; ``"VARIANT@DECIDER"`` loads it as ``decider=DECIDER``
+        (so two deciders of the same runs can be compared like two variants).
     allow_mixed_recipes : bool, default False
         Return the runs even if they were made with different recipes
         (:attr:`RunResult.recipe_hash`); by default that is an error, so that
@@ -557,6 +558,8 @@ def load_runs(
     MixedArithmeticWarning
         If the runs recorded different arithmetic (bf16 autocast and fp32).
     """
+    variant, _, named = variant.partition("@")
+    decider = named or decider
     root = Path(results_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"results directory {str(root)!r} does not exist")

@@ -298,3 +298,41 @@ def test_decider_weights_do_not_depend_on_test_labels(tiny_run_args):
         record = exp.learn_tasks(net, sequence, "test", True, 0, exp.PeakMemory())
         weights.append(exp.decider_fields(net, record)["decider_weights"])
     assert weights[0] == weights[1]
+
+
+@pytest.mark.slow
+def test_commands_show_any_recorded_decider(tmp_path, tiny_run_args, capsys):
+    from proglearn_supcon.experiments import cifar_task_sequence as exp
+    from proglearn_supcon.experiments import summary
+    from proglearn_supcon.plotting import compare_variants, plot_variant
+
+    argv = tiny_run_args("--variant", "supcon", "--shifts", "1,2", "--out", tmp_path, n_tasks=3)
+    assert exp.main(argv) == 0
+    capsys.readouterr()
+    assert summary.main(["--results", str(tmp_path), "--variants", "supcon", "--decider", "best-k"]) == 0
+    assert "| supcon@best-k |" in capsys.readouterr().out
+    assert summary.main(["--results", str(tmp_path), "--variants", "supcon", "supcon@em"]) == 0
+    out = capsys.readouterr().out
+    assert "| supcon |" in out and "| supcon@em |" in out
+    # Two deciders of the same runs, paired like two variants.
+    figure = tmp_path / "deciders.png"
+    argv = ["--results", str(tmp_path), "--a", "supcon@shrunk-em", "--b", "supcon@average", "--out", str(figure)]
+    assert compare_variants.main(argv) == 0 and figure.is_file()
+    assert "supcon@shrunk-em - supcon@average" in capsys.readouterr().out
+    assert (
+        plot_variant.main(
+            [
+                "--results",
+                str(tmp_path),
+                "--variant",
+                "supcon",
+                "--decider",
+                "softmax",
+                "--out",
+                str(tmp_path / "v.png"),
+            ]
+        )
+        == 0
+    )
+    with pytest.raises(SystemExit):  # argparse: not a decider
+        summary.main(["--results", str(tmp_path), "--variants", "supcon", "--decider", "mean"])

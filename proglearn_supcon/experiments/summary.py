@@ -198,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on missing or invalid results)."""
     import sys
 
+    from proglearn_supcon.plotting.common import apply_decider
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = apply_decider(parser.parse_args(argv))
     try:
         print(variant_table(args.results, args.variants, allow_mixed_recipes=args.allow_mixed_recipes))
     except (FileNotFoundError, ValueError) as exc:

@@ -258,8 +258,50 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPa
     return add_mixed_recipes_argument(parser)
 
 
+def add_decider_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``--decider`` option: show the runs' accuracy under another recorded decider (see :func:`apply_decider`)."""
+    from proglearn_supcon.deciders import DECIDERS
+
+    parser.add_argument(
+        "--decider",
+        choices=tuple(DECIDERS),
+        default=None,
+        help="use the runs' accuracies under this decider (recorded in every results file since the learned "
+        "deciders; default: each run's own). A variant written VARIANT@DECIDER picks a decider for that "
+        "variant alone, e.g. --a supcon@shrunk-em --b supcon@average compares two deciders of the same runs",
+    )
+    return parser
+
+
+def apply_decider(args: argparse.Namespace) -> argparse.Namespace:
+    """Write ``args.decider`` into the variant options as ``VARIANT@DECIDER`` (those naming none yet).
+
+    Covers ``variant``, ``variants``, ``a`` and ``b``; ``variants=None`` (all
+    variants with results) becomes the list of them, so the decider reaches
+    every one. Returns ``args``.
+    """
+    decider = getattr(args, "decider", None)
+    if decider is None:
+        return args
+
+    def named(variant):
+        return variant if variant is None or "@" in variant else f"{variant}@{decider}"
+
+    if getattr(args, "variants", "absent") is None and getattr(args, "results", None) is not None:
+        from proglearn_supcon.results import list_variants
+
+        args.variants = list_variants(args.results)
+    for option in ("variant", "a", "b"):
+        if isinstance(getattr(args, option, None), str):
+            setattr(args, option, named(getattr(args, option)))
+    if isinstance(getattr(args, "variants", None), list):
+        args.variants = [named(v) for v in args.variants]
+    return args
+
+
 def add_mixed_recipes_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``--allow-mixed-recipes`` flag (see :func:`proglearn_supcon.results.load_runs`)."""
+    """The ``--allow-mixed-recipes`` and ``--decider`` options (see :func:`proglearn_supcon.results.load_runs`)."""
+    add_decider_argument(parser)
     parser.add_argument(
         "--allow-mixed-recipes",
         action="store_true",
@@ -295,7 +337,7 @@ def run_figure_command(parser: argparse.ArgumentParser, argv, make) -> int:
     ``<stem>_summary.csv``, and the report printed. ``FileNotFoundError`` and
     ``ValueError`` (missing or bad results) print one line and give 2.
     """
-    args = parser.parse_args(argv)
+    args = apply_decider(parser.parse_args(argv))
     try:
         out = check_out_path(args.out)
         with warnings.catch_warnings():

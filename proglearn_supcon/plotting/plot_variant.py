@@ -33,6 +33,7 @@ from proglearn_supcon.intervals import mean_and_interval
 from proglearn_supcon.plotting.common import (
     add_mixed_recipes_argument,
     add_reference_line,
+    apply_decider,
     check_out_path,
     confidence_arg,
     integer_ticks,
@@ -231,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = apply_decider(parser.parse_args(argv))
     try:
         out = check_out_path(args.out)
         mixed = {"allow_mixed_recipes": args.allow_mixed_recipes}
