@@ -63,12 +63,16 @@ from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPO
 )
 from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, network_params
+from proglearn_supcon.experiments.run_checks import check_run_settings
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.provenance import provenance
 from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, run_path
 from proglearn_supcon.seeding import derive_seed
+
+#: Name of this command in its error lines.
+PROG = "proglearn-supcon run"
 
 
 @dataclass(frozen=True)
@@ -419,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    problem = check_run_settings(specs, args)
+    if problem:
+        return _usage_error(problem)
     done, todo = driver.split_finished(specs, args.out)
     problem = _other_protocol(done, args)
     if problem:
@@ -437,6 +444,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     code = driver.run_all(units(todo), len(units(specs)), args, run_function)
     return code if code else _report(args)
+
+
+def _usage_error(message: str) -> int:
+    """Print ``message`` as the command line's one error line (cli.py's format) and return exit status 2."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _protocol_plan(args: argparse.Namespace):
