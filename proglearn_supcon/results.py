@@ -515,6 +515,9 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
         If a file of ``variant`` cannot be read (see :func:`read_run`).
     MixedRecipesError
         If the runs' recipe hashes differ and ``allow_mixed_recipes`` is False.
+    MixedDataError
+        If two runs of the folder (any variant) were made on different data
+        (:mod:`proglearn_supcon.folder_contract`); not waived by ``allow_mixed_recipes``.
     ValueError
         If ``variant`` has no results there (the message lists the variants that do).
 
@@ -535,6 +538,11 @@ def load_runs(results_dir: str | os.PathLike, variant: str, *, allow_mixed_recip
     if not allow_mixed_recipes:
         check_one_recipe(runs, files, variant)
     check_one_arithmetic(runs, files, variant)
+    # Imported here: folder_contract reads files with this module. The whole
+    # folder, not only this variant: variants are compared with each other.
+    from .folder_contract import check_folder_data
+
+    check_folder_data(root)
     return sorted(runs, key=lambda r: (r.shift, r.slot))
 
 

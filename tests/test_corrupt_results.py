@@ -30,10 +30,10 @@ from proglearn_supcon.results import (  # noqa: E402
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
 
-def _run(variant="ce", shift=1, slot=0) -> RunResult:
+def _run(variant="ce", shift=1, slot=0, dataset="synthetic") -> RunResult:
     acc = np.array([[0.8, np.nan], [0.8, 0.7]])
     tasks = {name: np.full(2, 1.0) for name in TASK_FIELDS}
-    return RunResult(variant, "synthetic", shift, slot, acc, tasks, {"n_test_per_task": 50})
+    return RunResult(variant, dataset, shift, slot, acc, tasks, {"n_test_per_task": 50})
 
 
 def truncate(path):
@@ -166,8 +166,9 @@ def test_figure_and_summary_commands_name_the_corrupt_file(command, corruption, 
 
 
 def test_end_of_run_summary_names_a_corrupt_file_it_was_not_asked_to_redo(tmp_path, capsys):
-    write_run(tmp_path, _run(shift=1))
-    other = write_run(tmp_path, _run(shift=2))
+    # On the run's data set: a folder of runs on other data is refused before the summary.
+    write_run(tmp_path, _run(shift=1, dataset="digits"))
+    other = write_run(tmp_path, _run(shift=2, dataset="digits"))
     truncate(other)
     assert exp.main([*TINY, "--variant", "ce", "--shifts", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

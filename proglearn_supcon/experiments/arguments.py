@@ -239,7 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="torch threads per run (default: the worker's cores shared by its concurrent runs)",
     )
-    parser.add_argument("--list", action="store_true", help="print the runs finished and still to do, train nothing")
+    parser.add_argument(
+        "--list", action="store_true", help="print the runs finished and still to do; train nothing, change nothing"
+    )
+    parser.add_argument(
+        "--allow-mixed-recipes",
+        action="store_true",
+        help="let the runs of a variant in --out have different recipes (network parameters but the seed): "
+        "finished runs of another recipe count as finished, and the closing summary pools them; by default "
+        "such a folder is refused before anything trains",
+    )
     parser.add_argument(
         "--diagnostics",
         action="store_true",

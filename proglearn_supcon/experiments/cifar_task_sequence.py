@@ -55,6 +55,7 @@ import numpy as np
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import shuffle_labels, task_sequence
+from proglearn_supcon.datasets.fingerprint import data_fingerprint
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
     DEFAULT_EPOCHS,
@@ -62,9 +63,11 @@ from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPO
     check_protocol_arguments,
 )
 from proglearn_supcon.experiments.diagnostics import run_diagnostics
-from proglearn_supcon.experiments.params import check_network_params, network_params
+from proglearn_supcon.experiments.params import check_network_params, jsonable, network_params, recorded_network_params
 from proglearn_supcon.experiments.run_checks import check_run_settings
+from proglearn_supcon.experiments.run_contract import contract_problem, parallelism_warning
 from proglearn_supcon.flags import run_flags
+from proglearn_supcon.folder_contract import folder_runs
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.provenance import provenance
@@ -296,7 +299,7 @@ def run_config(
         "variant": spec.variant,
         "shift": spec.shift,
         "slot": spec.slot,
-        "network_params": {k: v for k, v in net.get_params().items() if k not in ("encoder", "verbose")},
+        "network_params": recorded_network_params(net),
         "n_train_per_task": int(len(tasks[0].y_train)),
         "n_classes_per_task": int(len(tasks[0].classes)),
         "n_test_per_task": int(len(tasks[0].y_test)),
@@ -310,7 +313,7 @@ def run_config(
         "torch_version": torch.__version__,
         "peak_memory_scope": peak.scope,  # "run", or "process" where the peak could not be reset
     }
-    config = _jsonable(config)
+    config = jsonable(config)
     # Hashed from the parameters as written, so the hash can be recomputed from the file.
     config["provenance"] = provenance(config["network_params"])
     return config
@@ -390,20 +393,6 @@ def _device_name(net: LifelongClassificationNetwork) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     problem = check_protocol_arguments(args)  # also fills in the rotation defaults
@@ -417,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --n-jobs must be at least 1", file=sys.stderr)
         return 2
     specs, units, load_data, run_function = _protocol_plan(args)
+    args.data_fingerprint = data_fingerprint(args.dataset)  # recorded in each run's config, with the options
     if args.list:
         return driver.list_runs(specs, args)
     problem = check_network_params(specs, args)
@@ -431,6 +421,14 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    # Every finished file of the folder, not only this sweep's: the folder is pooled as a whole.
+    found = folder_runs(args.out)
+    problem = contract_problem(found, specs, args)
+    if problem:
+        return _usage_error(problem)
+    warning = parallelism_warning(found, args)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
         return _report(args)
@@ -498,7 +496,7 @@ def _report(args: argparse.Namespace) -> int:
         from proglearn_supcon.plotting.plot_adversarial import summarize
 
     try:
-        print(summarize(args.out, args.variant))
+        print(summarize(args.out, args.variant, allow_mixed_recipes=args.allow_mixed_recipes))
     except ValueError as exc:  # e.g. a corrupt file of a run this command was not asked to do
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,23 @@
+"""A fingerprint of the data a run was made on, recorded in its results file.
+
+Two runs of one data set name are comparable only if they read the same
+images: a results folder refuses to pool runs whose fingerprints differ
+(:mod:`proglearn_supcon.folder_contract`). The bundled digits are made by code
+from scikit-learn's copy, so their fingerprint is a constant naming that
+recipe; change it together with the code that makes the images.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DIGITS_FINGERPRINTS", "data_fingerprint"]
+
+#: Fingerprints of the bundled digit data sets (see :mod:`proglearn_supcon.datasets.digits`).
+DIGITS_FINGERPRINTS = {
+    "digits": "scikit-learn digits, 32x32 bilinear",
+    "digits-hard": "scikit-learn digits, 32x32 bilinear; rotation 45, translation 0.15, noise 0.3, seed 0",
+}
+
+
+def data_fingerprint(dataset: str) -> str | None:
+    """The fingerprint of ``dataset``'s files, or None where it is not known without reading them."""
+    return DIGITS_FINGERPRINTS.get(dataset)
