@@ -64,7 +64,7 @@ from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPO
 )
 from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, jsonable, network_params, recorded_network_params
-from proglearn_supcon.experiments.run_checks import check_run_settings
+from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_settings
 from proglearn_supcon.experiments.run_contract import contract_problem, parallelism_warning
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.folder_contract import folder_runs
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    problem = check_run_settings(specs, args)
+    problem = check_run_settings(specs, args) or check_out_folder(args.out, sorted({s.variant for s in specs}))
     if problem:
         return _usage_error(problem)
     done, todo = driver.split_finished(specs, args.out)

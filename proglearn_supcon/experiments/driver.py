@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import os
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from proglearn_supcon.parallel import (
     open_backend,
     worker_name,
 )
-from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, write_run
+from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
@@ -177,9 +179,10 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     written as its own file); with a parallel backend it is
     pickled to the workers, so pass a module-level function.
 
-    Returns the exit status: 0 when every run finished, 1 when a run failed or
-    the backend broke (finished runs are kept; rerunning does the rest), 2 when
-    the backend cannot be reached.
+    Returns the exit status: 0 when every run finished, 1 when a run failed, a
+    finished run could not be written under ``args.out`` (it is kept elsewhere,
+    :func:`write_result`) or the backend broke (finished runs are kept;
+    rerunning does the rest), 2 when the backend cannot be reached.
     """
     from tqdm.auto import tqdm
 
@@ -198,7 +201,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
         worker_args.quiet = True
     items = [(run_one, spec, worker_args, threads, i, 1) for i, spec in enumerate(todo)]
 
-    written, failures = [], []
+    written, failures, unsaved = [], [], []
     started = time.perf_counter()
     bar = tqdm(
         total=n_total, initial=n_total - len(todo), desc="runs", unit="run", disable=args.quiet, position=0, smoothing=0
@@ -214,8 +217,13 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
                     bar.write(f"FAILED {outcome.describe()}", file=sys.stderr)
                 else:
                     for result in _as_list(outcome):
-                        written.append(write_run(args.out, result))
-                        bar.write(f"wrote {written[-1]}")
+                        path, problem = write_result(args.out, result)
+                        if problem:
+                            unsaved.append(path)
+                            bar.write(f"error: {problem}", file=sys.stderr)
+                        else:
+                            written.append(path)
+                            bar.write(f"wrote {path}")
                 bar.update()
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -240,8 +248,42 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     print(f"{len(written)} runs in {time.perf_counter() - started:.0f} s")
     if failures:
         _report_failures(failures, len(todo))
-        return 1
-    return 0
+    if unsaved:
+        print(
+            f"error: {len(unsaved)} finished runs could not be written to {args.out}; they are kept in "
+            f"{unsaved[0].parents[1]}: copy them into {args.out} once it is writable",
+            file=sys.stderr,
+        )
+    return 1 if failures or unsaved else 0
+
+
+def write_result(out, result: RunResult) -> tuple[Path, str | None]:
+    """Write ``result`` under ``out``; where that fails, under a fallback folder. Returns ``(path, problem)``.
+
+    A finished run is hours of work: a write error (a full disk, a folder made
+    read-only meanwhile) must not throw it away, nor stop the sweep. The
+    fallback is :func:`fallback_dir` (the temporary folder, else the current
+    one), with the same ``<variant>/<name>.json`` layout; ``problem`` says
+    what failed and where the result went (None when ``out`` took it).
+    """
+    try:
+        return write_run(out, result), None
+    except OSError as exc:
+        error = exc
+    target = run_path(out, result.variant, result.shift, result.slot, result.protocol)
+    for folder in fallback_dirs():
+        try:
+            path = write_run(folder, result)
+        except OSError:
+            continue
+        return path, f"could not write {target} ({error}); kept the result in {path}"
+    raise error
+
+
+def fallback_dirs() -> list[Path]:
+    """Folders :func:`write_result` keeps results in: the temporary folder's, else the current folder's."""
+    name = f"proglearn_supcon_unsaved_{os.getpid()}"
+    return [Path(tempfile.gettempdir()) / name, Path.cwd() / name]
 
 
 def _report_failures(failures: list[RunFailure], n_todo: int) -> None:

@@ -25,6 +25,7 @@ unit keeps its finished angles and a rerun does only the others.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import operator
@@ -188,6 +189,9 @@ def run_rotation(
             flagged_transformers=run_flags(angle_record.per_task, config, len(task1.classes)),
         )
         if getattr(args, "checkpoint_dir", None) is not None:
-            write_run(args.checkpoint_dir, result)
+            # A checkpoint only: the driver writes every result it gets back
+            # (or keeps it elsewhere), so a failed write here must not lose the unit.
+            with contextlib.suppress(OSError):
+                write_run(args.checkpoint_dir, result)
         results.append(result)
     return results

@@ -16,12 +16,15 @@ not hold the data (a cluster's workers read their own).
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from proglearn_supcon.datasets import DATASETS, task_indices
 
-__all__ = ["CLASS_SIZES", "check_run_settings", "pool_labels"]
+__all__ = ["CLASS_SIZES", "check_out_folder", "check_run_settings", "pool_labels"]
 
 #: (classes, images per class, training and test pooled) of the official CIFAR files.
 CLASS_SIZES = {"cifar100": (100, 600), "cifar10": (10, 6000)}
@@ -69,4 +72,26 @@ def check_run_settings(specs, args: argparse.Namespace) -> str | None:
             if "shift must" in str(exc) or "slot must" in str(exc):
                 return f"{option} {value} does not fit {args.dataset}: {exc}"
             return f"{args.dataset}: {exc}"
+    return None
+
+
+def check_out_folder(out: str | os.PathLike, variants) -> str | None:
+    """Create ``out`` and its variant folders and write a file in each; why that failed, as one line, or None.
+
+    A results folder that cannot be written used to be found when the first
+    run came back, and that run was lost: check before anything trains.
+    """
+    for folder in [Path(out), *(Path(out) / variant for variant in variants)]:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            return f"cannot use {folder} as a results folder: it, or a folder above it, is a file"
+        except OSError as exc:
+            return f"cannot create the results folder {folder}: {exc.strerror or exc}"
+        try:
+            handle, name = tempfile.mkstemp(dir=folder, prefix=".write-check.")
+            os.close(handle)
+            os.unlink(name)
+        except OSError as exc:
+            return f"cannot write in the results folder {folder}: {exc.strerror or exc}"
     return None
