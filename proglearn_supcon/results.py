@@ -479,8 +479,10 @@ def move_aside(path: str | os.PathLike) -> Path:
     while target.exists():
         n += 1
         target = path.with_name(f"{path.name}.corrupt.{n}")
-    # Only the experiment's driver moves results files, one process per
-    # results folder, so the name picked above stays free until the rename.
+    # The experiment's driver moves results files while it holds the folder's
+    # lock (proglearn_supcon.folder_lock), so the name picked above stays free
+    # until the rename; another process renaming the same file first makes
+    # this raise FileNotFoundError, which driver.read_finished expects.
     os.rename(path, target)
     return target
 

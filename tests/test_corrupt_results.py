@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
+from proglearn_supcon.experiments import driver  # noqa: E402
 from proglearn_supcon.results import (  # noqa: E402
     TASK_FIELDS,
     CorruptResultsError,
@@ -103,18 +104,31 @@ def test_move_aside_never_overwrites(tmp_path):
     assert [p.read_text() for p in moved] == ["first", "second", "third"] and not path.exists()
 
 
-def test_list_shows_a_corrupt_run_as_to_do_and_moves_it_aside(tmp_path, capsys):
+def test_list_shows_a_corrupt_run_as_to_do_and_moves_nothing(tmp_path, capsys):
     good = write_run(tmp_path, _run(shift=1))
     bad = write_run(tmp_path, _run(shift=2))
     truncate(bad)
-    before = bad.read_bytes()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert exp.main([*TINY, "--variant", "ce", "--shifts", "1-2", "--list", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     finished, todo = captured.out.split("to do")
     assert str(good) in finished and "ce shift 2 slot 0" in todo and "ce shift 2" not in finished
-    aside = bad.with_name(bad.name + ".corrupt")
-    assert f"warning: {bad} is not a valid results file" in captured.err and str(aside) in captured.err
-    assert not bad.exists() and aside.read_bytes() == before
+    assert f"warning: {bad} is not a valid results file" in captured.err and "will be redone" in captured.err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # --list changes nothing on disk
+
+
+def test_a_corrupt_file_moved_by_another_process_meanwhile_is_not_an_error(tmp_path, monkeypatch):
+    """Two processes reading one corrupt file: the second one's rename finds it gone."""
+    bad = write_run(tmp_path, _run(shift=2))
+    truncate(bad)
+
+    def moved_by_the_other_process(path):
+        move_aside(path)
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(driver, "move_aside", lambda path: moved_by_the_other_process(path))
+    assert driver.read_finished(bad) is None
+    assert driver.read_finished(bad) is None  # and once it is gone
 
 
 @pytest.mark.slow

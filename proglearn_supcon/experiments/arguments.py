@@ -243,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="print the runs finished and still to do; train nothing, change nothing"
     )
     parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run holds --out, wait for it to end instead of stopping with exit status 2",
+    )
+    parser.add_argument(
         "--allow-mixed-recipes",
         action="store_true",
         help="let the runs of a variant in --out have different recipes (network parameters but the seed): "

@@ -68,6 +68,7 @@ from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_
 from proglearn_supcon.experiments.run_contract import contract_problem, parallelism_warning
 from proglearn_supcon.flags import run_flags
 from proglearn_supcon.folder_contract import folder_runs
+from proglearn_supcon.folder_lock import FolderLockedError, hold_folder
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.provenance import provenance
@@ -416,6 +417,21 @@ def main(argv: list[str] | None = None) -> int:
     problem = check_run_settings(specs, args) or check_out_folder(args.out, sorted({s.variant for s in specs}))
     if problem:
         return _usage_error(problem)
+    try:
+        # One driver per folder for the whole run: no two train the same runs
+        # or write runs of other settings beside each other's.
+        with hold_folder(args.out, args.wait, on_wait=lambda holder: print(f"waiting for {holder}", file=sys.stderr)):
+            return _run_in_folder(args, specs, units, load_data, run_function)
+    except FolderLockedError as exc:
+        return _usage_error(str(exc))
+    except KeyboardInterrupt:
+        done, _ = driver.split_finished(specs, args.out, move_corrupt=False)
+        print(f"interrupted; {len(done)} finished runs kept in {args.out}", file=sys.stderr)
+        return 130
+
+
+def _run_in_folder(args: argparse.Namespace, specs, units, load_data, run_function) -> int:
+    """The part of :func:`main` that holds ``args.out``: check its runs, train the others, report."""
     done, todo = driver.split_finished(specs, args.out)
     problem = _other_protocol(done, args)
     if problem:

@@ -124,21 +124,29 @@ def is_local(args: argparse.Namespace) -> bool:
     )
 
 
-def read_finished(path: Path) -> RunResult | None:
+def read_finished(path: Path, move_corrupt: bool = True) -> RunResult | None:
     """The run the results file ``path`` holds, or None if it holds no finished run; a corrupt one is moved aside first.
 
     A file that exists but does not read as a run (truncated, not JSON, fields
-    missing: :class:`~proglearn_supcon.results.CorruptResultsError`) is not
-    finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
+    missing: :class:`~proglearn_supcon.results.CorruptResultsError`)
+    is not finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
     never deleted, with a warning on stderr naming both paths, so that the run
-    is done again.
+    is done again. With ``move_corrupt=False`` it is only reported (``--list``
+    changes nothing on disk). A file that another process moved or removed
+    meanwhile is not finished either.
     """
-    if not path.exists():
-        return None
     try:
         return read_run(path)
+    except FileNotFoundError:
+        return None
     except CorruptResultsError as exc:
-        moved = move_aside(path)
+        if not move_corrupt:
+            print(f"warning: {exc}; the run will be redone", file=sys.stderr)
+            return None
+        try:
+            moved = move_aside(path)
+        except FileNotFoundError:  # another process moved it aside first
+            return None
         print(f"warning: {exc}; moved it to {moved} and will redo the run", file=sys.stderr)
         return None
 
@@ -148,20 +156,20 @@ def is_finished(path: Path) -> bool:
     return read_finished(path) is not None
 
 
-def split_finished(specs, out) -> tuple[dict, list]:
+def split_finished(specs, out, move_corrupt: bool = True) -> tuple[dict, list]:
     """The runs of ``specs`` finished under ``out`` and those still to do (see :func:`read_finished`).
 
     The finished ones map each spec to the run its file holds, read once here
     so that callers checking them need not read the files again.
     """
-    runs = {spec: read_finished(spec.path(out)) for spec in specs}
+    runs = {spec: read_finished(spec.path(out), move_corrupt) for spec in specs}
     return {spec: run for spec, run in runs.items() if run is not None}, [spec for spec in specs if runs[spec] is None]
 
 
 def list_runs(specs, args: argparse.Namespace) -> int:
-    """Print the finished runs and those still to do; trains nothing (but moves corrupt files aside)."""
+    """Print the finished runs and those still to do; trains nothing and changes nothing (corrupt files stay)."""
     paths = {spec: spec.path(args.out) for spec in specs}
-    done, todo = split_finished(specs, args.out)
+    done, todo = split_finished(specs, args.out, move_corrupt=False)
     print(f"finished ({len(done)} of {len(specs)}):")
     for spec in done:
         print(f"  {spec.describe()}  {paths[spec]}")
