@@ -80,8 +80,9 @@ existed and hold process-lifetime peaks too. Files are written atomically (a
 temporary file in the same folder, then :func:`os.replace`; see
 :mod:`proglearn_supcon.fileio`), so a file that
 exists is a finished run, unless something else damaged it (a partial copy, a
-hand edit): :func:`read_run` then raises :class:`CorruptResultsError` naming
-the file, and the experiment moves such a file aside to ``<name>.corrupt``
+hand edit, values out of range such as an accuracy of 7.5:
+:mod:`proglearn_supcon.value_ranges`): :func:`read_run` then raises
+:class:`CorruptResultsError` naming the file, and the experiment moves such a file aside to ``<name>.corrupt``
 (:func:`move_aside`) and redoes its run.
 """
 
@@ -104,6 +105,7 @@ from .provenance import (  # noqa: F401 - MixedRecipesError, MixedArithmeticWarn
     check_one_recipe,
     recipe_hash,
 )
+from .value_ranges import out_of_range
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -412,6 +414,9 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
             for name in TASK_FIELDS:
                 value = row.get(name)
                 tasks[name][row["task"]] = np.nan if value is None else value
+        problem = out_of_range(accuracy, tasks)
+        if problem:
+            raise CorruptResultsError(source, problem)
         return RunResult(
             variant=payload["variant"],
             dataset=payload.get("dataset", ""),

@@ -128,7 +128,7 @@ def read_finished(path: Path, move_corrupt: bool = True) -> RunResult | None:
     """The run the results file ``path`` holds, or None if it holds no finished run; a corrupt one is moved aside first.
 
     A file that exists but does not read as a run (truncated, not JSON, fields
-    missing: :class:`~proglearn_supcon.results.CorruptResultsError`)
+    missing, values out of range: :class:`~proglearn_supcon.results.CorruptResultsError`)
     is not finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
     never deleted, with a warning on stderr naming both paths, so that the run
     is done again. With ``move_corrupt=False`` it is only reported (``--list``
