@@ -294,7 +294,7 @@ def run_config(
 
     # Not copied from args: what the spec says for this run, and the driver's
     # plumbing (device_slot is recorded by the driver or the rotation angle).
-    not_copied = ("variant", "shifts", "slots", "func", "checkpoint_dir", "device_slot")
+    not_copied = ("variant", "shifts", "slots", "func", "checkpoint_dir", "device_slot", "driver_pid")
     config = {
         **{k: v for k, v in vars(args).items() if k not in not_copied},
         "variant": spec.variant,

@@ -40,6 +40,7 @@ from proglearn_supcon.parallel import (
     claim_device,
     default_threads,
     open_backend,
+    watch_parent,
     worker_name,
 )
 from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
@@ -73,6 +74,7 @@ def execute_run(
     An ``Exception`` comes back as a :class:`RunFailure` so the other runs go on.
     """
     worker = worker_name()
+    watch_parent(getattr(args, "driver_pid", None))  # a local worker ends with its driver
     try:
         with _device(args, device_index) as (device, slot):
             run_args = copy.copy(args)
@@ -204,6 +206,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     worker_args = copy.copy(args)
     # Workers on this machine may write the runs they finish before their unit returns.
     worker_args.checkpoint_dir = args.out if is_local(args) else None
+    worker_args.driver_pid = os.getpid()
     if not sequential:
         # One bar, the driver's: workers' per-task and per-epoch bars would interleave.
         worker_args.quiet = True
