@@ -4,7 +4,10 @@ Two runs of one data set name are comparable only if they read the same
 images: a results folder refuses to pool runs whose fingerprints differ
 (:mod:`proglearn_supcon.folder_contract`). The bundled digits are made by code
 from scikit-learn's copy, so their fingerprint is a constant naming that
-recipe; change it together with the code that makes the images.
+recipe; change it together with the code that makes the images. The CIFAR
+files are checked against their official MD5s before they are used
+(:mod:`~proglearn_supcon.datasets.cifar_checksums`), so their fingerprint is
+those MD5s; unchecked (``--no-verify``) it is unknown.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ DIGITS_FINGERPRINTS = {
 }
 
 
-def data_fingerprint(dataset: str) -> str | None:
-    """The fingerprint of ``dataset``'s files, or None where it is not known without reading them."""
+def data_fingerprint(dataset: str, verified: bool = True) -> str | None:
+    """The fingerprint of ``dataset``'s files; None where unknown (CIFAR files used without ``verified``)."""
+    from .cifar_checksums import FILE_MD5
+
+    if dataset in FILE_MD5:
+        return " ".join(f"{name}={md5}" for name, md5 in FILE_MD5[dataset].items()) if verified else None
     return DIGITS_FINGERPRINTS.get(dataset)

@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--download", action="store_true", help="download CIFAR if it is not found (needs internet)")
     parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="use the CIFAR files without checking them against their official MD5s (checked once per file "
+        "version otherwise; the runs then record no data fingerprint)",
+    )
+    parser.add_argument(
         "--out",
         default=None,
         help="results folder (default: results/<dataset>, or results/<dataset>_<protocol> for the adversarial ones)",

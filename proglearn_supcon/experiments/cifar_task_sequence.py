@@ -54,7 +54,7 @@ import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
-from proglearn_supcon.datasets import shuffle_labels, task_sequence
+from proglearn_supcon.datasets import DataNotFoundError, shuffle_labels, task_sequence
 from proglearn_supcon.datasets.fingerprint import data_fingerprint
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
@@ -169,6 +169,7 @@ def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
         slot=spec.slot,
         data_dir=args.data_dir,
         download=args.download,
+        verify=not args.no_verify,
     )
     if args.protocol == "label-shuffle":
         return shuffle_labels(tasks, derive_seed(args.seed, "label-shuffle", spec.shift, spec.slot))
@@ -407,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --n-jobs must be at least 1", file=sys.stderr)
         return 2
     specs, units, load_data, run_function = _protocol_plan(args)
-    args.data_fingerprint = data_fingerprint(args.dataset)  # recorded in each run's config, with the options
+    args.data_fingerprint = data_fingerprint(
+        args.dataset, verified=not args.no_verify
+    )  # recorded in each run's config, with the options
     if args.list:
         return driver.list_runs(specs, args)
     problem = check_network_params(specs, args)
@@ -454,7 +457,8 @@ def _run_in_folder(args: argparse.Namespace, specs, units, load_data, run_functi
         if driver.is_local(args):
             load_data(units(todo)[0], args)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # The missing-data advice in the command line's words (--data-dir, --download).
+        print(f"error: {exc.command_line_message() if isinstance(exc, DataNotFoundError) else exc}", file=sys.stderr)
         return 2
     code = driver.run_all(units(todo), len(units(specs)), args, run_function)
     return code if code else _report(args)

@@ -105,6 +105,7 @@ def load_rotation_tasks(unit: RotationUnit, args: argparse.Namespace) -> tuple:
         random_state=derive_seed(args.seed, "rotation-split", unit.repetition),
         data_dir=args.data_dir,
         download=args.download,
+        verify=not args.no_verify,
     )
 
 
