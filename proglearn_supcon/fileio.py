@@ -5,6 +5,12 @@ a temporary file in the destination's folder (so the final rename stays on one
 file system), flushed to disk, then moved over the destination with
 :func:`os.replace`, which is atomic on POSIX and Windows. On any error the
 temporary file is removed and the destination is left as it was.
+
+The temporary file is made by :func:`tempfile.mkstemp`, which creates it
+readable by its owner only (0600); it is given the permissions of any other
+new file (``0o666`` less the umask: 0644 under the usual umask 022) before it
+takes the destination's name, so results and models are as readable as the
+figures written beside them.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_text", "current_umask"]
 
 
 @contextlib.contextmanager
@@ -45,9 +51,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
     tmp = Path(name)
     try:
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())
+        finally:
+            os.close(fd)
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -55,6 +64,22 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     finally:
         # Gone after a successful replace; otherwise the abandoned write.
         tmp.unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """This process's umask, read without changing it where the OS allows (Linux's ``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    # Elsewhere only by setting it: set and restore at once (a thread creating
+    # a file in between would get 022, the usual value, for its umask).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

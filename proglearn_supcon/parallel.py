@@ -34,6 +34,10 @@ BACKENDS = ("loky", "dask", "ray")
 CONNECT_TIMEOUT_S = 3.0
 #: Seconds joblib waits for a first Dask worker (e.g. SLURM jobs still queued).
 WAIT_FOR_WORKERS_S = 600.0
+#: Seconds an idle local (loky) worker waits for a job before it ends.
+IDLE_WORKER_TIMEOUT_S = 10.0
+#: Seconds between two checks of :func:`watch_parent` that the driver still lives.
+PARENT_CHECK_S = 1.0
 
 
 class BackendError(RuntimeError):
@@ -72,6 +76,34 @@ def worker_name() -> str:
         return f"dask worker {get_worker().address} on {host}"
     except (ImportError, ValueError):
         return f"{host} (pid {os.getpid()})"
+
+
+_watching: set[int] = set()
+
+
+def watch_parent(driver_pid: int | None) -> None:
+    """End this process when the driver ``driver_pid``, its parent, ends (once started, for the process's life).
+
+    A local worker busy with an hour-long run would otherwise finish it for
+    nobody after the driver was killed (``kill -9``, a closed terminal): its
+    result has no one to write it. A daemon thread compares the parent's pid
+    with ``driver_pid`` every :data:`PARENT_CHECK_S` seconds and exits the
+    process when they differ (the parent died; the worker was re-parented).
+    Does nothing in the driver itself, or where the driver is not the parent
+    (Dask or Ray workers, whose parent is a nanny or raylet).
+    """
+    import threading
+
+    if driver_pid is None or os.getpid() == driver_pid or os.getppid() != driver_pid or driver_pid in _watching:
+        return
+    _watching.add(driver_pid)
+
+    def watch() -> None:
+        while os.getppid() == driver_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)  # no cleanup to wait for: the run's result has no one to receive it
+
+    threading.Thread(target=watch, name="proglearn-supcon driver watch", daemon=True).start()
 
 
 def device_slots(devices: list[str]) -> list[str]:
@@ -160,9 +192,13 @@ class _JoblibBackend:
             if self.backend == "dask"
             else contextlib.nullcontext()
         )
+        # Local processes: idle ones end after IDLE_WORKER_TIMEOUT_S, not loky's
+        # 300 s, so none outlives a driver killed between jobs for minutes (one
+        # busy with a job ends by watch_parent).
+        local = {} if self.backend == "dask" else {"backend": "loky", "idle_worker_timeout": IDLE_WORKER_TIMEOUT_S}
         with config:
             # batch_size=1: every job is its own task, so it comes back (and is saved) alone.
-            parallel = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered", batch_size=1)
+            parallel = Parallel(n_jobs=self.n_jobs, return_as="generator_unordered", batch_size=1, **local)
             yield from parallel(delayed(func)(*item) for item in items)
 
 

@@ -84,8 +84,9 @@ existed and hold process-lifetime peaks too. Files are written atomically (a
 temporary file in the same folder, then :func:`os.replace`; see
 :mod:`proglearn_supcon.fileio`), so a file that
 exists is a finished run, unless something else damaged it (a partial copy, a
-hand edit): :func:`read_run` then raises :class:`CorruptResultsError` naming
-the file, and the experiment moves such a file aside to ``<name>.corrupt``
+hand edit, values out of range such as an accuracy of 7.5:
+:mod:`proglearn_supcon.value_ranges`): :func:`read_run` then raises
+:class:`CorruptResultsError` naming the file, and the experiment moves such a file aside to ``<name>.corrupt``
 (:func:`move_aside`) and redoes its run.
 """
 
@@ -116,6 +117,7 @@ from .provenance import (  # noqa: F401 - MixedRecipesError, MixedArithmeticWarn
     check_one_recipe,
     recipe_hash,
 )
+from .value_ranges import out_of_range
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -438,6 +440,9 @@ def from_payload(payload: dict[str, Any], source: str = "<payload>") -> RunResul
             for name in TASK_FIELDS:
                 value = row.get(name)
                 tasks[name][row["task"]] = np.nan if value is None else value
+        problem = out_of_range(accuracy, tasks)
+        if problem:
+            raise CorruptResultsError(source, problem)
         return RunResult(
             variant=payload["variant"],
             dataset=payload.get("dataset", ""),
@@ -507,8 +512,10 @@ def move_aside(path: str | os.PathLike) -> Path:
     while target.exists():
         n += 1
         target = path.with_name(f"{path.name}.corrupt.{n}")
-    # Only the experiment's driver moves results files, one process per
-    # results folder, so the name picked above stays free until the rename.
+    # The experiment's driver moves results files while it holds the folder's
+    # lock (proglearn_supcon.folder_lock), so the name picked above stays free
+    # until the rename; another process renaming the same file first makes
+    # this raise FileNotFoundError, which driver.read_finished expects.
     os.rename(path, target)
     return target
 
@@ -550,6 +557,9 @@ def load_runs(
         If a file of ``variant`` cannot be read (see :func:`read_run`).
     MixedRecipesError
         If the runs' recipe hashes differ and ``allow_mixed_recipes`` is False.
+    MixedDataError
+        If two runs of the folder (any variant) were made on different data
+        (:mod:`proglearn_supcon.folder_contract`); not waived by ``allow_mixed_recipes``.
     ValueError
         If ``variant`` has no results there (the message lists the variants that do).
 
@@ -572,6 +582,11 @@ def load_runs(
     if not allow_mixed_recipes:
         check_one_recipe(runs, files, variant)
     check_one_arithmetic(runs, files, variant)
+    # Imported here: folder_contract reads files with this module. The whole
+    # folder, not only this variant: variants are compared with each other.
+    from .folder_contract import check_folder_data
+
+    check_folder_data(root)
     return sorted((with_decider(run, decider) for run in runs), key=lambda r: (r.shift, r.slot))
 
 

@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
+from proglearn_supcon.experiments import driver  # noqa: E402
 from proglearn_supcon.results import (  # noqa: E402
     TASK_FIELDS,
     CorruptResultsError,
@@ -30,10 +31,10 @@ from proglearn_supcon.results import (  # noqa: E402
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
 
-def _run(variant="ce", shift=1, slot=0) -> RunResult:
+def _run(variant="ce", shift=1, slot=0, dataset="synthetic") -> RunResult:
     acc = np.array([[0.8, np.nan], [0.8, 0.7]])
     tasks = {name: np.full(2, 1.0) for name in TASK_FIELDS}
-    return RunResult(variant, "synthetic", shift, slot, acc, tasks, {"n_test_per_task": 50})
+    return RunResult(variant, dataset, shift, slot, acc, tasks, {"n_test_per_task": 50})
 
 
 def truncate(path):
@@ -103,18 +104,31 @@ def test_move_aside_never_overwrites(tmp_path):
     assert [p.read_text() for p in moved] == ["first", "second", "third"] and not path.exists()
 
 
-def test_list_shows_a_corrupt_run_as_to_do_and_moves_it_aside(tmp_path, capsys):
+def test_list_shows_a_corrupt_run_as_to_do_and_moves_nothing(tmp_path, capsys):
     good = write_run(tmp_path, _run(shift=1))
     bad = write_run(tmp_path, _run(shift=2))
     truncate(bad)
-    before = bad.read_bytes()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert exp.main([*TINY, "--variant", "ce", "--shifts", "1-2", "--list", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     finished, todo = captured.out.split("to do")
     assert str(good) in finished and "ce shift 2 slot 0" in todo and "ce shift 2" not in finished
-    aside = bad.with_name(bad.name + ".corrupt")
-    assert f"warning: {bad} is not a valid results file" in captured.err and str(aside) in captured.err
-    assert not bad.exists() and aside.read_bytes() == before
+    assert f"warning: {bad} is not a valid results file" in captured.err and "will be redone" in captured.err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # --list changes nothing on disk
+
+
+def test_a_corrupt_file_moved_by_another_process_meanwhile_is_not_an_error(tmp_path, monkeypatch):
+    """Two processes reading one corrupt file: the second one's rename finds it gone."""
+    bad = write_run(tmp_path, _run(shift=2))
+    truncate(bad)
+
+    def moved_by_the_other_process(path):
+        move_aside(path)
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(driver, "move_aside", lambda path: moved_by_the_other_process(path))
+    assert driver.read_finished(bad) is None
+    assert driver.read_finished(bad) is None  # and once it is gone
 
 
 @pytest.mark.slow
@@ -166,8 +180,9 @@ def test_figure_and_summary_commands_name_the_corrupt_file(command, corruption, 
 
 
 def test_end_of_run_summary_names_a_corrupt_file_it_was_not_asked_to_redo(tmp_path, capsys):
-    write_run(tmp_path, _run(shift=1))
-    other = write_run(tmp_path, _run(shift=2))
+    # On the run's data set: a folder of runs on other data is refused before the summary.
+    write_run(tmp_path, _run(shift=1, dataset="digits"))
+    other = write_run(tmp_path, _run(shift=2, dataset="digits"))
     truncate(other)
     assert exp.main([*TINY, "--variant", "ce", "--shifts", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

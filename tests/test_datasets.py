@@ -31,6 +31,8 @@ from proglearn_supcon.datasets import (
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from proglearn_supcon.datasets import cifar_checksums  # noqa: E402
+
 REAL_FETCH = cifar._fetch  # kept before the autouse fixture replaces it
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
@@ -49,6 +51,13 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(cifar, "_fetch", refuse)
     monkeypatch.delenv(datasets.ENV_VAR, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def fake_checksums(monkeypatch, tmp_path):
+    """The fake files have no official MD5 (files without one are not checked); the user cache is the test's."""
+    monkeypatch.setattr(cifar_checksums, "FILE_MD5", {})
+    monkeypatch.setattr(cifar_checksums, "USER_CACHE", str(tmp_path / "user-cache"))
 
 
 @pytest.fixture
@@ -612,3 +621,39 @@ def test_real_cifar100_task_sequence(real_cifar100):
     first = tasks[0]
     np.testing.assert_array_equal(first.X_test[first.y_test == 0], X_test[y_test == 0])
     np.testing.assert_array_equal(first.X_train[first.y_train == 0], X_train[y_train == 0][:50])
+
+
+# --------------------------------------------------------------------------- #
+# The extracted files checked against their MD5s (issue 29)
+# --------------------------------------------------------------------------- #
+def _register(monkeypatch, folder: Path) -> None:
+    """Make the fake CIFAR-100 files in ``folder`` the "official" ones."""
+    monkeypatch.setattr(cifar_checksums, "FILE_MD5", {"cifar100": {f: md5(folder / f) for f in ("train", "test")}})
+
+
+def test_a_bit_flipped_file_is_refused_unless_told_not_to_verify(tmp_path, monkeypatch, fake_sizes):
+    folder = write_fake_cifar(tmp_path)
+    _register(monkeypatch, folder)
+    assert load_cifar("cifar100", data_dir=tmp_path)[0].shape[0] == 500
+    data = bytearray((folder / "train").read_bytes())
+    data[-100] ^= 1  # one bit of one pixel: still a valid pickle
+    (folder / "train").write_bytes(bytes(data))
+    with pytest.raises(datasets.CorruptDataError, match=r"train has MD5 [0-9a-f]{32}, expected .*--no-verify"):
+        load_cifar("cifar100", data_dir=tmp_path)
+    assert load_cifar("cifar100", data_dir=tmp_path, verify=False)[0].shape[0] == 500
+
+
+def test_each_file_is_checked_once_and_the_cache_falls_back_to_the_user_folder(tmp_path, monkeypatch, fake_sizes):
+    folder = write_fake_cifar(tmp_path / "data")
+    _register(monkeypatch, folder)
+    (folder / cifar_checksums.CACHE_NAME).mkdir()  # the data folder's cache cannot be written (as if read-only)
+    hashed = []
+    real_md5 = cifar_checksums._md5
+    monkeypatch.setattr(cifar_checksums, "_md5", lambda path: hashed.append(path.name) or real_md5(path))
+    load_cifar("cifar100", data_dir=folder)
+    load_cifar("cifar100", data_dir=folder)
+    assert sorted(hashed) == ["test", "train"]  # once each
+    assert (tmp_path / "user-cache" / cifar_checksums.CACHE_NAME).is_file()
+    os.utime(folder / "test", ns=(1, 1))  # a file that changed is checked again
+    load_cifar("cifar100", data_dir=folder)
+    assert sorted(hashed) == ["test", "test", "train"]

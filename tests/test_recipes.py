@@ -138,8 +138,8 @@ def test_committed_cifar100_results_have_one_recipe_per_variant():
     assert len(set(hashes.values())) == 3
 
 
-def test_end_of_run_summary_reports_mixed_recipes(mixed, capsys):
+def test_a_run_into_a_folder_of_other_runs_is_refused_before_its_summary(mixed, capsys):
     argv = ["--dataset", "digits", "--n-tasks", "2", "--quiet", "--variant", "ce", "--shifts", "1", "--out", str(mixed)]
-    assert exp.main(argv) == 2  # the run was finished; its summary would pool two recipes
+    assert exp.main(argv) == 2  # the folder's runs are not those these options make (issue 29)
     err = capsys.readouterr().err
-    assert err.startswith("error: runs of variant 'ce' were made with 2 different recipes") and err.count("\n") == 1
+    assert err.startswith("proglearn-supcon run: error: ") and "another --out" in err and err.count("\n") == 1

@@ -25,7 +25,8 @@ def _run(variant="supcon", shift=1, slot=0, n_tasks=3, offset=0.0):
     acc = np.full((n_tasks, n_tasks), np.nan)
     for j in range(n_tasks):
         acc[j, : j + 1] = 0.5 + offset + 0.01 * np.arange(j + 1) + 0.02 * j
-    tasks = {name: np.arange(n_tasks, dtype=float) + i for i, name in enumerate(TASK_FIELDS)}
+    # Each field its own values, all in range (accuracies in [0, 1]: out of range is a corrupt file).
+    tasks = {name: (np.arange(n_tasks, dtype=float) + i) / 10 for i, name in enumerate(TASK_FIELDS)}
     return RunResult(variant, "digits", shift, slot, acc, tasks, {"epochs": 3}, "0.1.0")
 
 
@@ -180,6 +181,7 @@ def test_variant_table_means_and_intervals(tmp_path):
         accuracy = np.array([[acc, np.nan], [acc + 0.1, acc + 0.1]])
         tasks = {name: np.full(2, 7.0) for name in TASK_FIELDS}
         tasks["single_task_accuracy"] = np.array([acc, acc])
+        tasks["val_accuracy"] = np.array([acc, acc])
         write_run(tmp_path, RunResult("ce", "cifar100", shift, 0, accuracy, tasks, config={"n_test_per_task": 100}))
     table = variant_table(tmp_path, ["ce"])
     row = table.splitlines()[2].split(" | ")

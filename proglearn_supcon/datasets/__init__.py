@@ -42,6 +42,7 @@ from .cifar import (
     ENV_VAR,
     EXPECTED_SIZES,
     CorruptDataError,
+    DataNotFoundError,
     load_cifar,
     resolve_data_dir,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "ROTATION_DEFAULTS",
     "ROTATION_ZOOM",
     "CorruptDataError",
+    "DataNotFoundError",
     "Task",
     "check_angle",
     "load_cifar",

@@ -222,6 +222,7 @@ def rotation_tasks(
     random_state: int = 0,
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
+    verify: bool = True,
 ) -> tuple[Task, Task]:
     """Task 1 and the unrotated task 2 of the rotation protocol.
 
@@ -240,7 +241,7 @@ def rotation_tasks(
         ``classes_per_task``.
     random_state : int, default 0
         Seed of the split (one per repetition).
-    data_dir, download
+    data_dir, download, verify
         Passed to :func:`~proglearn_supcon.datasets.load_cifar`; ignored for the digits.
 
     Returns
@@ -270,7 +271,7 @@ def rotation_tasks(
             f"n_train_per_task={n_train_per_task} must be a multiple of classes_per_task={classes_per_task} "
             "(the same number of images from every class)"
         )
-    X_train, X_test, labels = load_pooled(name, data_dir, download)
+    X_train, X_test, labels = load_pooled(name, data_dir, download, verify)
     all_classes = np.unique(labels).astype(np.int64)
     if classes_per_task > len(all_classes):
         raise ValueError(f"classes_per_task={classes_per_task} exceeds the {len(all_classes)} classes of {name}")

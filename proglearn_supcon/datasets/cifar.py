@@ -33,6 +33,7 @@ __all__ = [
     "ENV_VAR",
     "EXPECTED_SIZES",
     "CorruptDataError",
+    "DataNotFoundError",
     "load_cifar",
     "resolve_data_dir",
 ]
@@ -59,6 +60,27 @@ _READ_CHUNK = 1 << 20
 
 class CorruptDataError(ValueError):
     """A data file or archive is damaged, incomplete or not the official one."""
+
+
+#: How the advice of :class:`DataNotFoundError` names the options: in Python and on the command line.
+_PYTHON_WORDS = {"data_dir": "data_dir=", "download": "download=True", "argument": "the data_dir argument"}
+_COMMAND_LINE_WORDS = {"data_dir": "--data-dir ", "download": "--download", "argument": "--data-dir"}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The data files are not found; the message says where it looked and how to fix it.
+
+    ``str(exc)`` names the Python arguments (``data_dir=``, ``download=True``);
+    :meth:`command_line_message` the options of ``proglearn-supcon run``.
+    """
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        super().__init__(template.format(**_PYTHON_WORDS))
+
+    def command_line_message(self) -> str:
+        """The message with the command line's options (``--data-dir``, ``--download``)."""
+        return self.template.format(**_COMMAND_LINE_WORDS)
 
 
 @dataclass(frozen=True)
@@ -252,12 +274,17 @@ def _locate_cifar(name: str, data_dir: str | os.PathLike | None, download: bool)
         return _extract(spec, archive, root)
     partial = root / spec.folder
     note = f" ({partial} exists but lacks {_missing_files(partial, spec)})" if partial.is_dir() else ""
-    raise FileNotFoundError(
-        f"{spec.title} not found{note}. Looked in {root} (from {source}) for the extracted folder "
-        f"{spec.folder!r} (files {', '.join(spec.files)}), for those files directly in {root}, and "
-        f"for the archive {spec.archive!r}. To fix: pass data_dir=<folder containing {spec.folder!r} "
-        f"or {spec.archive!r}>, set {ENV_VAR} to such a folder, or pass download=True to fetch "
-        f"{spec.url} into {root}."
+    # A template: "{data_dir}" and "{download}" become the Python arguments or
+    # the command line's options (DataNotFoundError); braces of paths are escaped.
+    root_text, folder_text, source = (str(v).replace("{", "{{").replace("}", "}}") for v in (root, spec.folder, source))
+    source = "{argument}" if data_dir is not None else source
+    note = note.replace("{", "{{").replace("}", "}}")
+    raise DataNotFoundError(
+        f"{spec.title} not found{note}. Looked in {root_text} (from {source}) for the extracted folder "
+        f"{folder_text!r} (files {', '.join(spec.files)}), for those files directly in {root_text}, and "
+        f"for the archive {spec.archive!r}. To fix: pass {{data_dir}}<folder containing {folder_text!r} "
+        f"or {spec.archive!r}>, set {ENV_VAR} to such a folder, or pass {{download}} to fetch "
+        f"{spec.url} into {root_text}."
     )
 
 
@@ -339,6 +366,7 @@ def load_cifar(
     name: str = "cifar100",
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
+    verify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Load CIFAR-100 (fine labels) or CIFAR-10 from the official "python version" files.
 
@@ -356,6 +384,10 @@ def load_cifar(
         If nothing is found, fetch the official archive over HTTPS into the
         data folder (atomically, MD5-checked). Without it the network is never
         used.
+    verify : bool, default True
+        Check the extracted files against their official MD5s
+        (:mod:`~proglearn_supcon.datasets.cifar_checksums`; once per file
+        version, the result cached).
 
     Returns
     -------
@@ -368,9 +400,10 @@ def load_cifar(
 
     Raises
     ------
-    FileNotFoundError
-        If neither the files nor the archive are found (and ``download`` is
-        False); the message says where it looked and how to fix it.
+    DataNotFoundError
+        (a ``FileNotFoundError``) If neither the files nor the archive are
+        found (and ``download`` is False); the message says where it looked
+        and how to fix it.
     CorruptDataError
         (a ``ValueError``) If an archive fails its MD5 check or cannot be read,
         a pickle is truncated or malformed, or the image counts are not the
@@ -381,6 +414,10 @@ def load_cifar(
     """
     spec = _cifar_spec(name)
     folder = _locate_cifar(name, data_dir, download)
+    if verify:
+        from .cifar_checksums import verify_files  # imported here: it imports this module
+
+        verify_files(name, folder, spec.files)
     X_train, y_train = _read_split(folder, spec.train_files, spec)
     X_test, y_test = _read_split(folder, spec.test_files, spec)
     expected = EXPECTED_SIZES[name]

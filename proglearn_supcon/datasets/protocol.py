@@ -208,7 +208,7 @@ def take_pooled(X_train: np.ndarray, X_test: np.ndarray, index: np.ndarray) -> n
 
 
 def load_pooled(
-    name: str, data_dir: str | os.PathLike | None = None, download: bool = False
+    name: str, data_dir: str | os.PathLike | None = None, download: bool = False, verify: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The images of a data set of :data:`DATASETS` and their pooled labels (training first, then test).
 
@@ -225,7 +225,7 @@ def load_pooled(
         X_train, y_train = load_digits_images() if name == "digits" else load_hard_digits_images()
         X_test, y_test = X_train[:0], y_train[:0]
     else:
-        X_train, y_train, X_test, y_test = load_cifar(name, data_dir=data_dir, download=download)
+        X_train, y_train, X_test, y_test = load_cifar(name, data_dir=data_dir, download=download, verify=verify)
     return X_train, X_test, np.concatenate([y_train, y_test])
 
 
@@ -238,6 +238,7 @@ def task_sequence(
     slot: int = 0,
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
+    verify: bool = True,
 ) -> list[Task]:
     """Split a data set into a sequence of class-disjoint tasks (ProgLearn's CIFAR protocol).
 
@@ -276,7 +277,7 @@ def task_sequence(
         Test fold, 1..6.
     slot : int, default 0
         Training block, ``0 .. (5N/6) // (n_train_per_task / classes_per_task) - 1``.
-    data_dir, download
+    data_dir, download, verify
         Passed to :func:`load_cifar`; ignored for "digits" and "digits-hard"
         (bundled, offline, 32x32 images from :func:`load_digits_images` and
         :func:`load_hard_digits_images`).
@@ -305,7 +306,7 @@ def task_sequence(
     if not 1 <= operator.index(shift) <= 6:
         raise ValueError(f"shift must be in 1..6; got {shift}")
 
-    X_train, X_test, labels = load_pooled(name, data_dir, download)
+    X_train, X_test, labels = load_pooled(name, data_dir, download, verify)
     min_count = int(np.unique(labels, return_counts=True)[1].min())
     if min_count < 6:
         raise ValueError(f"{name}: the smallest class has {min_count} images; the protocol needs at least 6")

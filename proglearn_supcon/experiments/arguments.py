@@ -202,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--download", action="store_true", help="download CIFAR if it is not found (needs internet)")
     parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="use the CIFAR files without checking them against their official MD5s (checked once per file "
+        "version otherwise; the runs then record no data fingerprint)",
+    )
+    parser.add_argument(
         "--out",
         default=None,
         help="results folder (default: results/<dataset>, or results/<dataset>_<protocol> for the adversarial ones)",
@@ -239,7 +245,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="torch threads per run (default: the worker's cores shared by its concurrent runs)",
     )
-    parser.add_argument("--list", action="store_true", help="print the runs finished and still to do, train nothing")
+    parser.add_argument(
+        "--list", action="store_true", help="print the runs finished and still to do; train nothing, change nothing"
+    )
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another run holds --out, wait for it to end instead of stopping with exit status 2",
+    )
+    parser.add_argument(
+        "--allow-mixed-recipes",
+        action="store_true",
+        help="let the runs of a variant in --out have different recipes (network parameters but the seed): "
+        "finished runs of another recipe count as finished, and the closing summary pools them; by default "
+        "such a folder is refused before anything trains",
+    )
     parser.add_argument(
         "--diagnostics",
         action="store_true",

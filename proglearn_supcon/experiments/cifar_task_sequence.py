@@ -54,7 +54,8 @@ import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
 from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
-from proglearn_supcon.datasets import shuffle_labels, task_sequence
+from proglearn_supcon.datasets import DataNotFoundError, shuffle_labels, task_sequence
+from proglearn_supcon.datasets.fingerprint import data_fingerprint
 from proglearn_supcon.deciders import DECIDERS
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
@@ -63,13 +64,20 @@ from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPO
     check_protocol_arguments,
 )
 from proglearn_supcon.experiments.diagnostics import run_diagnostics
-from proglearn_supcon.experiments.params import check_network_params, network_params
+from proglearn_supcon.experiments.params import check_network_params, jsonable, network_params, recorded_network_params
+from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_settings
+from proglearn_supcon.experiments.run_contract import contract_problem, parallelism_warning
 from proglearn_supcon.flags import run_flags
+from proglearn_supcon.folder_contract import folder_runs
+from proglearn_supcon.folder_lock import FolderLockedError, hold_folder
 from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.provenance import provenance
 from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, run_path
 from proglearn_supcon.seeding import derive_seed
+
+#: Name of this command in its error lines.
+PROG = "proglearn-supcon run"
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,7 @@ def load_tasks(spec: RunSpec, args: argparse.Namespace) -> list:
         slot=spec.slot,
         data_dir=args.data_dir,
         download=args.download,
+        verify=not args.no_verify,
     )
     if args.protocol == "label-shuffle":
         return shuffle_labels(tasks, derive_seed(args.seed, "label-shuffle", spec.shift, spec.slot))
@@ -293,13 +302,13 @@ def run_config(
 
     # Not copied from args: what the spec says for this run, and the driver's
     # plumbing (device_slot is recorded by the driver or the rotation angle).
-    not_copied = ("variant", "shifts", "slots", "func", "checkpoint_dir", "device_slot")
+    not_copied = ("variant", "shifts", "slots", "func", "checkpoint_dir", "device_slot", "driver_pid")
     config = {
         **{k: v for k, v in vars(args).items() if k not in not_copied},
         "variant": spec.variant,
         "shift": spec.shift,
         "slot": spec.slot,
-        "network_params": {k: v for k, v in net.get_params().items() if k not in ("encoder", "verbose")},
+        "network_params": recorded_network_params(net),
         "n_train_per_task": int(len(tasks[0].y_train)),
         "n_classes_per_task": int(len(tasks[0].classes)),
         "n_test_per_task": int(len(tasks[0].y_test)),
@@ -313,7 +322,7 @@ def run_config(
         "torch_version": torch.__version__,
         "peak_memory_scope": peak.scope,  # "run", or "process" where the peak could not be reset
     }
-    config = _jsonable(config)
+    config = jsonable(config)
     # Hashed from the parameters as written, so the hash can be recomputed from the file.
     config["provenance"] = provenance(config["network_params"])
     return config
@@ -411,20 +420,6 @@ def _device_name(net: LifelongClassificationNetwork) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     problem = check_protocol_arguments(args)  # also fills in the rotation defaults
@@ -438,17 +433,46 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --n-jobs must be at least 1", file=sys.stderr)
         return 2
     specs, units, load_data, run_function = _protocol_plan(args)
+    args.data_fingerprint = data_fingerprint(
+        args.dataset, verified=not args.no_verify
+    )  # recorded in each run's config, with the options
     if args.list:
         return driver.list_runs(specs, args)
     problem = check_network_params(specs, args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    problem = check_run_settings(specs, args) or check_out_folder(args.out, sorted({s.variant for s in specs}))
+    if problem:
+        return _usage_error(problem)
+    try:
+        # One driver per folder for the whole run: no two train the same runs
+        # or write runs of other settings beside each other's.
+        with hold_folder(args.out, args.wait, on_wait=lambda holder: print(f"waiting for {holder}", file=sys.stderr)):
+            return _run_in_folder(args, specs, units, load_data, run_function)
+    except FolderLockedError as exc:
+        return _usage_error(str(exc))
+    except KeyboardInterrupt:
+        done, _ = driver.split_finished(specs, args.out, move_corrupt=False)
+        print(f"interrupted; {len(done)} finished runs kept in {args.out}", file=sys.stderr)
+        return 130
+
+
+def _run_in_folder(args: argparse.Namespace, specs, units, load_data, run_function) -> int:
+    """The part of :func:`main` that holds ``args.out``: check its runs, train the others, report."""
     done, todo = driver.split_finished(specs, args.out)
     problem = _other_protocol(done, args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    # Every finished file of the folder, not only this sweep's: the folder is pooled as a whole.
+    found = folder_runs(args.out)
+    problem = contract_problem(found, specs, args)
+    if problem:
+        return _usage_error(problem)
+    warning = parallelism_warning(found, args)
+    if warning:
+        print(warning, file=sys.stderr)
     print(f"{len(specs) - len(todo)} of {len(specs)} runs already finished in {args.out}; {len(todo)} to do")
     if not todo:
         return _report(args)
@@ -458,10 +482,17 @@ def main(argv: list[str] | None = None) -> int:
         if driver.is_local(args):
             load_data(units(todo)[0], args)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # The missing-data advice in the command line's words (--data-dir, --download).
+        print(f"error: {exc.command_line_message() if isinstance(exc, DataNotFoundError) else exc}", file=sys.stderr)
         return 2
     code = driver.run_all(units(todo), len(units(specs)), args, run_function)
     return code if code else _report(args)
+
+
+def _usage_error(message: str) -> int:
+    """Print ``message`` as the command line's one error line (cli.py's format) and return exit status 2."""
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _protocol_plan(args: argparse.Namespace):
@@ -510,7 +541,7 @@ def _report(args: argparse.Namespace) -> int:
         from proglearn_supcon.plotting.plot_adversarial import summarize
 
     try:
-        print(summarize(args.out, args.variant))
+        print(summarize(args.out, args.variant, allow_mixed_recipes=args.allow_mixed_recipes))
     except ValueError as exc:  # e.g. a corrupt file of a run this command was not asked to do
         print(f"error: {exc}", file=sys.stderr)
         return 2

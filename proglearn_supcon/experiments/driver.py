@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import os
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -38,9 +40,10 @@ from proglearn_supcon.parallel import (
     claim_device,
     default_threads,
     open_backend,
+    watch_parent,
     worker_name,
 )
-from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, write_run
+from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
@@ -71,6 +74,7 @@ def execute_run(
     An ``Exception`` comes back as a :class:`RunFailure` so the other runs go on.
     """
     worker = worker_name()
+    watch_parent(getattr(args, "driver_pid", None))  # a local worker ends with its driver
     try:
         with _device(args, device_index) as (device, slot):
             run_args = copy.copy(args)
@@ -122,21 +126,29 @@ def is_local(args: argparse.Namespace) -> bool:
     )
 
 
-def read_finished(path: Path) -> RunResult | None:
+def read_finished(path: Path, move_corrupt: bool = True) -> RunResult | None:
     """The run the results file ``path`` holds, or None if it holds no finished run; a corrupt one is moved aside first.
 
     A file that exists but does not read as a run (truncated, not JSON, fields
-    missing: :class:`~proglearn_supcon.results.CorruptResultsError`) is not
-    finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
+    missing, values out of range: :class:`~proglearn_supcon.results.CorruptResultsError`)
+    is not finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
     never deleted, with a warning on stderr naming both paths, so that the run
-    is done again.
+    is done again. With ``move_corrupt=False`` it is only reported (``--list``
+    changes nothing on disk). A file that another process moved or removed
+    meanwhile is not finished either.
     """
-    if not path.exists():
-        return None
     try:
         return read_run(path)
+    except FileNotFoundError:
+        return None
     except CorruptResultsError as exc:
-        moved = move_aside(path)
+        if not move_corrupt:
+            print(f"warning: {exc}; the run will be redone", file=sys.stderr)
+            return None
+        try:
+            moved = move_aside(path)
+        except FileNotFoundError:  # another process moved it aside first
+            return None
         print(f"warning: {exc}; moved it to {moved} and will redo the run", file=sys.stderr)
         return None
 
@@ -146,20 +158,20 @@ def is_finished(path: Path) -> bool:
     return read_finished(path) is not None
 
 
-def split_finished(specs, out) -> tuple[dict, list]:
+def split_finished(specs, out, move_corrupt: bool = True) -> tuple[dict, list]:
     """The runs of ``specs`` finished under ``out`` and those still to do (see :func:`read_finished`).
 
     The finished ones map each spec to the run its file holds, read once here
     so that callers checking them need not read the files again.
     """
-    runs = {spec: read_finished(spec.path(out)) for spec in specs}
+    runs = {spec: read_finished(spec.path(out), move_corrupt) for spec in specs}
     return {spec: run for spec, run in runs.items() if run is not None}, [spec for spec in specs if runs[spec] is None]
 
 
 def list_runs(specs, args: argparse.Namespace) -> int:
-    """Print the finished runs and those still to do; trains nothing (but moves corrupt files aside)."""
+    """Print the finished runs and those still to do; trains nothing and changes nothing (corrupt files stay)."""
     paths = {spec: spec.path(args.out) for spec in specs}
-    done, todo = split_finished(specs, args.out)
+    done, todo = split_finished(specs, args.out, move_corrupt=False)
     print(f"finished ({len(done)} of {len(specs)}):")
     for spec in done:
         print(f"  {spec.describe()}  {paths[spec]}")
@@ -177,9 +189,10 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     written as its own file); with a parallel backend it is
     pickled to the workers, so pass a module-level function.
 
-    Returns the exit status: 0 when every run finished, 1 when a run failed or
-    the backend broke (finished runs are kept; rerunning does the rest), 2 when
-    the backend cannot be reached.
+    Returns the exit status: 0 when every run finished, 1 when a run failed, a
+    finished run could not be written under ``args.out`` (it is kept elsewhere,
+    :func:`write_result`) or the backend broke (finished runs are kept;
+    rerunning does the rest), 2 when the backend cannot be reached.
     """
     from tqdm.auto import tqdm
 
@@ -193,12 +206,13 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     worker_args = copy.copy(args)
     # Workers on this machine may write the runs they finish before their unit returns.
     worker_args.checkpoint_dir = args.out if is_local(args) else None
+    worker_args.driver_pid = os.getpid()
     if not sequential:
         # One bar, the driver's: workers' per-task and per-epoch bars would interleave.
         worker_args.quiet = True
     items = [(run_one, spec, worker_args, threads, i, 1) for i, spec in enumerate(todo)]
 
-    written, failures = [], []
+    written, failures, unsaved = [], [], []
     started = time.perf_counter()
     bar = tqdm(
         total=n_total, initial=n_total - len(todo), desc="runs", unit="run", disable=args.quiet, position=0, smoothing=0
@@ -214,8 +228,13 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
                     bar.write(f"FAILED {outcome.describe()}", file=sys.stderr)
                 else:
                     for result in _as_list(outcome):
-                        written.append(write_run(args.out, result))
-                        bar.write(f"wrote {written[-1]}")
+                        path, problem = write_result(args.out, result)
+                        if problem:
+                            unsaved.append(path)
+                            bar.write(f"error: {problem}", file=sys.stderr)
+                        else:
+                            written.append(path)
+                            bar.write(f"wrote {path}")
                 bar.update()
     except BackendError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -240,8 +259,42 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     print(f"{len(written)} runs in {time.perf_counter() - started:.0f} s")
     if failures:
         _report_failures(failures, len(todo))
-        return 1
-    return 0
+    if unsaved:
+        print(
+            f"error: {len(unsaved)} finished runs could not be written to {args.out}; they are kept in "
+            f"{unsaved[0].parents[1]}: copy them into {args.out} once it is writable",
+            file=sys.stderr,
+        )
+    return 1 if failures or unsaved else 0
+
+
+def write_result(out, result: RunResult) -> tuple[Path, str | None]:
+    """Write ``result`` under ``out``; where that fails, under a fallback folder. Returns ``(path, problem)``.
+
+    A finished run is hours of work: a write error (a full disk, a folder made
+    read-only meanwhile) must not throw it away, nor stop the sweep. The
+    fallback is :func:`fallback_dir` (the temporary folder, else the current
+    one), with the same ``<variant>/<name>.json`` layout; ``problem`` says
+    what failed and where the result went (None when ``out`` took it).
+    """
+    try:
+        return write_run(out, result), None
+    except OSError as exc:
+        error = exc
+    target = run_path(out, result.variant, result.shift, result.slot, result.protocol)
+    for folder in fallback_dirs():
+        try:
+            path = write_run(folder, result)
+        except OSError:
+            continue
+        return path, f"could not write {target} ({error}); kept the result in {path}"
+    raise error
+
+
+def fallback_dirs() -> list[Path]:
+    """Folders :func:`write_result` keeps results in: the temporary folder's, else the current folder's."""
+    name = f"proglearn_supcon_unsaved_{os.getpid()}"
+    return [Path(tempfile.gettempdir()) / name, Path.cwd() / name]
 
 
 def _report_failures(failures: list[RunFailure], n_todo: int) -> None:

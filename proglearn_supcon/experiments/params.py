@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.transformers import resolve_device
 
-__all__ = ["check_network_params", "network_params"]
+__all__ = ["check_network_params", "jsonable", "network_params", "recorded_network_params"]
 
 
 def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int) -> dict:
@@ -55,3 +57,28 @@ def check_network_params(specs, args: argparse.Namespace) -> str | None:
         except ValueError as exc:
             return f"invalid network parameter: {exc}"
     return None
+
+
+def recorded_network_params(net: LifelongClassificationNetwork) -> dict:
+    """The network parameters a results file records (``config["network_params"]``), as JSON values.
+
+    All of ``net``'s parameters but the encoder object and the progress
+    output; the experiment compares a folder's recipes with the ones it is
+    asked for through this one function, so both sides are built alike.
+    """
+    return jsonable({k: v for k, v in net.get_params().items() if k not in ("encoder", "verbose")})
+
+
+def jsonable(value):
+    """``value`` with numpy scalars, tuples and unknown objects turned into JSON values (str as a last resort)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -25,6 +25,7 @@ unit keeps its finished angles and a rerun does only the others.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import operator
@@ -105,6 +106,7 @@ def load_rotation_tasks(unit: RotationUnit, args: argparse.Namespace) -> tuple:
         random_state=derive_seed(args.seed, "rotation-split", unit.repetition),
         data_dir=args.data_dir,
         download=args.download,
+        verify=not args.no_verify,
     )
 
 
@@ -190,6 +192,9 @@ def run_rotation(
             **decider_fields(angle_net, angle_record),
         )
         if getattr(args, "checkpoint_dir", None) is not None:
-            write_run(args.checkpoint_dir, result)
+            # A checkpoint only: the driver writes every result it gets back
+            # (or keeps it elsewhere), so a failed write here must not lose the unit.
+            with contextlib.suppress(OSError):
+                write_run(args.checkpoint_dir, result)
         results.append(result)
     return results

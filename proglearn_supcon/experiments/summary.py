@@ -30,7 +30,13 @@ def _signed(value: float) -> str:
 
 
 def summarize(
-    results_dir: str | os.PathLike, variants, a: str = "supcon", b: str = "ce", confidence: float = 0.95
+    results_dir: str | os.PathLike,
+    variants,
+    a: str = "supcon",
+    b: str = "ce",
+    confidence: float = 0.95,
+    *,
+    allow_mixed_recipes: bool = False,
 ) -> str:
     """Write the ``a - b`` figure and table under ``results_dir``; return the report text.
 
@@ -45,6 +51,9 @@ def summarize(
         lines are reported and no figure is written.
     confidence : float, default 0.95
         Coverage of the intervals.
+    allow_mixed_recipes : bool, default False
+        Pool the runs of a variant made with different recipes (see
+        :func:`~proglearn_supcon.results.load_runs`).
 
     Returns
     -------
@@ -58,7 +67,8 @@ def summarize(
 
     root = Path(results_dir)
     lines = [f"results: {root / '<variant>' / 'shift<s>_slot<k>.json'} ({', '.join(variants)})"]
-    runs_by_variant = {variant: load_runs(root, variant) for variant in variants}
+    mixed = {"allow_mixed_recipes": allow_mixed_recipes}
+    runs_by_variant = {variant: load_runs(root, variant, **mixed) for variant in variants}
     for variant, runs in runs_by_variant.items():
         metrics = run_metrics(runs)
         lines.append(
@@ -72,7 +82,7 @@ def summarize(
     out = root / f"{a}_vs_{b}.png"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PairingWarning)  # pair_runs prints it to stderr already
-        fig, table = compare_variants(root, a, b, confidence)
+        fig, table = compare_variants(root, a, b, confidence, **mixed)
     _, csv_path = save_figure_and_table(fig, table, out)
     n_runs, n_tasks, over = int(table["n_runs"][0]), int(table["n_tasks"][0]), table["interval_over"][0]
     n_shifts = int(table["n_shifts"][0])

@@ -335,7 +335,8 @@ def run_figure_command(parser: argparse.ArgumentParser, argv, make) -> int:
     ``make(args) -> (fig, table DataFrame, report str)``; the figure is saved
     to ``--out`` (and a PNG copy with ``--png``), the table beside it as
     ``<stem>_summary.csv``, and the report printed. ``FileNotFoundError`` and
-    ``ValueError`` (missing or bad results) print one line and give 2.
+    ``ValueError`` (missing or bad results), and an ``OSError`` writing the
+    files (:func:`write_error`), print one line and give 2.
     """
     args = apply_decider(parser.parse_args(argv))
     try:
@@ -344,11 +345,20 @@ def run_figure_command(parser: argparse.ArgumentParser, argv, make) -> int:
             # pair_runs already printed the message to stderr; do not print it twice.
             warnings.simplefilter("ignore", PairingWarning)
             fig, table, report = make(args)
-        written = save_figure_and_table(fig, table, out, png=args.png)
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        written = save_figure_and_table(fig, table, out, png=args.png)
+    except OSError as exc:
+        print(f"{parser.prog}: error: {write_error(exc, out)}", file=sys.stderr)
         return 2
     print(report)
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def write_error(exc: OSError, out: str | os.PathLike) -> str:
+    """One line for an ``OSError`` raised writing the figure ``out`` or a file beside it (a read-only folder, ...)."""
+    return f"cannot write {exc.filename or out}: {exc.strerror or exc}"

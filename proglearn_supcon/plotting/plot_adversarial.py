@@ -361,15 +361,23 @@ def flagged_report(curves: AdversarialCurves) -> list[str]:
     return flagged_lines(curves.runs)
 
 
-def summarize(results_dir: str | os.PathLike, variants, a: str = "supcon", b: str = "ce", confidence: float = 0.95):
+def summarize(
+    results_dir: str | os.PathLike,
+    variants,
+    a: str = "supcon",
+    b: str = "ce",
+    confidence: float = 0.95,
+    *,
+    allow_mixed_recipes: bool = False,
+):
     """Write ``<results_dir>/<protocol>_bte.png`` and its table; return the report (the run's closing lines).
 
-    The difference is ``a - b`` when both are among ``variants``.
+    The difference is ``a - b`` when both are among ``variants``; ``allow_mixed_recipes`` as in :func:`load_curves`.
     """
     pair = (a, b) if a in variants and b in variants else (None, None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PairingWarning)  # pairing prints it to stderr already
-        curves = load_curves(results_dir, variants, *pair)
+        curves = load_curves(results_dir, variants, *pair, allow_mixed_recipes=allow_mixed_recipes)
     fig, table = plot_curves(curves, confidence), curve_table(curves, confidence)
     out = Path(results_dir) / f"{curves.protocol.replace('-', '_')}_bte.png"
     figure, csv_path = save_figure_and_table(fig, table, out)

@@ -45,6 +45,7 @@ from proglearn_supcon.plotting.common import (
     task_colors,
     task_label,
     task_marker,
+    write_error,
 )
 from proglearn_supcon.results import load_runs
 
@@ -238,10 +239,14 @@ def main(argv: list[str] | None = None) -> int:
         mixed = {"allow_mixed_recipes": args.allow_mixed_recipes}
         figure = plot_variant(args.results, args.variant, args.confidence, **mixed)
         timing = plot_timing(args.results, args.variant, args.confidence, **mixed)
-        written = save_figure(figure, out, png=args.png)
-        written += save_figure(timing, sibling(out, "_timing"), png=args.png)
     except (FileNotFoundError, ValueError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        written = save_figure(figure, out, png=args.png)
+        written += save_figure(timing, sibling(out, "_timing"), png=args.png)
+    except OSError as exc:
+        print(f"{parser.prog}: error: {write_error(exc, out)}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")
