@@ -23,4 +23,10 @@ __all__ = ["ADDED_PARAMS"]
 #: Parameter name -> the value that reproduces the code from before the parameter.
 #: voter_dim, voter_dtype: voters on the full float32 embedding (issue 19).
 #: decider: every voter weighed the same (issue 31).
-ADDED_PARAMS: dict[str, object] = {"voter_dim": None, "voter_dtype": "float32", "decider": "average"}
+#: deterministic: torch's default kernels (issue 34).
+ADDED_PARAMS: dict[str, object] = {
+    "voter_dim": None,
+    "voter_dtype": "float32",
+    "decider": "average",
+    "deterministic": False,
+}

@@ -76,6 +76,7 @@ class _NetworkParams(BaseEstimator):
         decider: str = "average",
         precision: str = "auto",
         compile: bool = False,
+        deterministic: bool = True,
         device: str | torch.device = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -110,6 +111,7 @@ class _NetworkParams(BaseEstimator):
         self.decider = decider
         self.precision = precision
         self.compile = compile
+        self.deterministic = deterministic
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -205,7 +207,7 @@ class LifelongClassificationNetwork(_NetworkParams):
     epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, temperature,
     tcl_k1, tcl_k2, label_smoothing, projection_dim, projection_hidden_dim, n_views, augment,
     validation_fraction, early_stopping, patience, min_epochs, validation_interval,
-    flip_average, precision, compile, device, verbose
+    flip_average, precision, compile, deterministic, device, verbose
         Training and embedding options of every transformer (see
         :class:`NeuralClassificationTransformer`).
     k : int or None, default=None

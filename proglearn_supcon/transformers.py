@@ -24,6 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .augment import ImageAugmenter, TabularAugmenter
+from .compat import ADDED_PARAMS
+from .determinism import deterministic_algorithms
 from .networks import EncoderFactory, ProjectionHead, Standardize, default_encoder, embedding_dim
 from .precision import check_precision, use_bf16
 from .selection import EARLY_STOPPING
@@ -122,6 +124,11 @@ class NeuralClassificationTransformer(BaseEstimator):
     compile : bool, default=False
         Train through ``torch.compile(encoder)`` (compile time is part of
         ``fit_time_``).
+    deterministic : bool, default=True
+        Train and embed with torch's deterministic algorithms (and cuDNN's),
+        so that the same seed, device and thread count give the same numbers
+        bit for bit (:mod:`~proglearn_supcon.determinism`). False: torch's
+        defaults, which may accumulate in a varying order on a GPU.
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available.
     random_state : int or None, default=None
@@ -184,6 +191,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         flip_average: bool = True,
         precision: str = "auto",
         compile: bool = False,
+        deterministic: bool = True,
         device: str | torch.device = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -214,9 +222,15 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.flip_average = flip_average
         self.precision = precision
         self.compile = compile
+        self.deterministic = deterministic
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    def __setstate__(self, state: dict) -> None:
+        # A transformer pickled before a parameter existed lacks it: give it the
+        # value that does what that code did (compat.ADDED_PARAMS).
+        self.__dict__.update({**_ADDED_TRANSFORMER_PARAMS, **state})
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -255,7 +269,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         check_real("tcl_k2", self.tcl_k2, low=0)
         check_real("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
         check_real("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
-        for name in ("augment", "flip_average", "compile", "verbose"):
+        for name in ("augment", "flip_average", "compile", "deterministic", "verbose"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_precision(self.precision)
@@ -317,7 +331,8 @@ class NeuralClassificationTransformer(BaseEstimator):
             encoder = encoder.to(memory_format=torch.channels_last)
         self.encoder_ = encoder.to(device)
         head = head.to(device)
-        self._train(X, y_encoded, train_idx, val_idx, head, device, generator)
+        with deterministic_algorithms(self.deterministic):
+            self._train(X, y_encoded, train_idx, val_idx, head, device, generator)
         self.encoder_.eval()
         self.fit_time_ = time.perf_counter() - start
         return self
@@ -402,11 +417,12 @@ class NeuralClassificationTransformer(BaseEstimator):
         bf16 = use_bf16(self.precision, device)
         self.encoder_.eval()
         out = np.empty((len(X), self.embedding_dim_), dtype=np.float32)
-        for start in range(0, len(X), batch_size):
-            xb = self._to_tensor(X[start : start + batch_size], device)
-            out[start : start + len(xb)] = embed(
-                self.encoder_, xb, self.embedding_dim_, bf16, self.flip_average, batch_size
-            )
+        with deterministic_algorithms(self.deterministic):
+            for start in range(0, len(X), batch_size):
+                xb = self._to_tensor(X[start : start + batch_size], device)
+                out[start : start + len(xb)] = embed(
+                    self.encoder_, xb, self.embedding_dim_, bf16, self.flip_average, batch_size
+                )
         return out
 
     @torch.no_grad()
@@ -462,3 +478,11 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.encoder_.to(device)
         self.head_.to(device)
         return self
+
+
+#: The transformer parameters among :data:`~proglearn_supcon.compat.ADDED_PARAMS` (for unpickling older ones).
+_ADDED_TRANSFORMER_PARAMS = {
+    name: value
+    for name, value in ADDED_PARAMS.items()
+    if name in NeuralClassificationTransformer._get_param_names()
+}

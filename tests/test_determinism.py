@@ -52,3 +52,65 @@ def test_two_processes_give_identical_networks(loss):
     # "auto": the arithmetic this machine picks; CI runs the suite once with
     # bf16 detection forced on and once off, so both arithmetics are covered.
     assert _run(loss, "auto") == _run(loss, "auto")
+
+
+def test_deterministic_algorithms_on_only_inside_the_block():
+    import torch
+
+    from proglearn_supcon.determinism import deterministic_algorithms
+
+    assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms(True):
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+    with pytest.raises(RuntimeError), deterministic_algorithms(True):
+        raise RuntimeError("restored on errors too")
+    assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_algorithms(False):
+        assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_transformer_trains_and_embeds_under_its_setting(monkeypatch, deterministic):
+    import numpy as np
+    import torch
+
+    from proglearn_supcon import transformers
+
+    seen = []
+    real_train, real_embed = transformers.train, transformers.embed
+
+    def spy(real):
+        def wrapped(*args, **kwargs):
+            seen.append(torch.are_deterministic_algorithms_enabled())
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(transformers, "train", spy(real_train))
+    monkeypatch.setattr(transformers, "embed", spy(real_embed))
+    X, y = np.random.default_rng(0).random((40, 5)).astype(np.float32), np.arange(40) % 2
+    tr = transformers.NeuralClassificationTransformer(epochs=1, batch_size=8, deterministic=deterministic).fit(X, y)
+    tr.transform(X)
+    assert seen == [deterministic, deterministic] and not torch.are_deterministic_algorithms_enabled()
+    with pytest.raises(ValueError, match="deterministic must be True or False"):
+        transformers.NeuralClassificationTransformer(deterministic="yes").fit(X, y)
+
+
+def test_transformer_pickled_before_the_parameter_loads_with_the_old_behaviour():
+    import pickle
+
+    import numpy as np
+
+    from proglearn_supcon.transformers import NeuralClassificationTransformer
+
+    X, y = np.random.default_rng(1).random((30, 4)).astype(np.float32), np.arange(30) % 2
+    tr = NeuralClassificationTransformer(epochs=1, batch_size=8).fit(X, y)
+    state = dict(tr.__getstate__())  # a copy: in Python 3.11 this is the instance's own dict
+    del state["deterministic"]
+    old = pickle.loads(pickle.dumps(tr))
+    old.__dict__.clear()
+    old.__setstate__(state)
+    assert old.get_params()["deterministic"] is False
+    np.testing.assert_array_equal(old.transform(X), tr.transform(X))

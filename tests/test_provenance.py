@@ -89,18 +89,22 @@ def test_the_old_value_must_match_in_type_too(monkeypatch):
 
 
 def test_recorded_rerun_recipes_survive_the_added_parameters():
-    """The CIFAR-100 rerun's files hash as the current code would record their recipe, so a resumed sweep pools."""
+    """The CIFAR-100 rerun's files hash as the current code records their recipe (the added parameters at
+    their old values), so a sweep resumed with those values pools; the new defaults are another recipe."""
     from proglearn_supcon import LifelongClassificationNetwork
+    from proglearn_supcon.compat import ADDED_PARAMS
 
     paths = sorted((REPO / "docs" / "results" / "cifar100_rerun").glob("*/shift*_slot*.json"))
     assert paths, "the committed rerun results are missing"
     for path in paths:
         config = json.loads(path.read_text())["config"]
         # What run_config records now: every parameter of the network, the added ones included.
-        now = LifelongClassificationNetwork(**config["network_params"]).get_params()
+        now = LifelongClassificationNetwork(**{**ADDED_PARAMS, **config["network_params"]}).get_params()
         now = {name: value for name, value in now.items() if name not in ("encoder", "verbose")}
-        assert "voter_dim" in now and "voter_dtype" in now
+        assert "voter_dim" in now and "voter_dtype" in now and "deterministic" in now
         assert prov.recipe_hash(now) == config["provenance"]["recipe_hash"], path.name
+        # deterministic=True (the default since issue 34) is a new recipe: the loss now sums in another order.
+        assert prov.recipe_hash({**now, "deterministic": True}) != config["provenance"]["recipe_hash"]
 
 
 def test_package_versions():
