@@ -482,7 +482,5 @@ class NeuralClassificationTransformer(BaseEstimator):
 
 #: The transformer parameters among :data:`~proglearn_supcon.compat.ADDED_PARAMS` (for unpickling older ones).
 _ADDED_TRANSFORMER_PARAMS = {
-    name: value
-    for name, value in ADDED_PARAMS.items()
-    if name in NeuralClassificationTransformer._get_param_names()
+    name: value for name, value in ADDED_PARAMS.items() if name in NeuralClassificationTransformer._get_param_names()
 }
