@@ -77,12 +77,13 @@ class TaskDeciders:
             return SimpleArgmaxAverage(task.classes)
         key = (task_id, tuple(transformer_ids), name)
         if key not in self.fitted:
-            posteriors = [self._loo(tid, task_id, voters, task) for tid in transformer_ids]
+            posteriors = [self.held_out_posteriors(tid, task_id, voters, task) for tid in transformer_ids]
             rows = held_out_rows(task.voter_indices, len(task.y), own=False)
             self.fitted[key] = make_decider(name, task.classes).fit(posteriors, task.y[rows])
         return self.fitted[key]
 
-    def _loo(self, transformer_id, task_id, voters: Mapping, task) -> np.ndarray:
+    def held_out_posteriors(self, transformer_id, task_id, voters: Mapping, task) -> np.ndarray:
+        """Voter ``(transformer_id, task_id)``'s leave-one-out posteriors of the task's voter split (computed once)."""
         key = (transformer_id, task_id)
         if key not in self.loo_posteriors:
             rows = held_out_rows(task.voter_indices, len(task.y), own=transformer_id == task_id)

@@ -1,0 +1,131 @@
+"""Benchmark i: what the learned deciders cost, against the kNN voters every run already pays for.
+
+A task sequence's voters are built at the real sizes (random embeddings:
+the cost of a kNN does not depend on what the embedding learned), task by
+task as a network adds them: task ``t``'s own voter on its voter split,
+every earlier transformer's voter on all of task ``t``'s data, and the new
+transformer's voter on every earlier task. After each task, as in a run:
+
+* baseline: every new voter's posteriors of its task's test set (what the
+  experiment computes for its accuracies, and a user's ``predict`` pays);
+* deciders: the new voters' leave-one-out posteriors, and every learned
+  decider refitted for every task that gained a voter (the experiment fits
+  all four; a network alone fits its own one).
+
+Printed: seconds of each, per task and in all, and the ratio to the
+baseline; with ``--runs DIR``, also the ratio to the mean wall time of the
+results files there (runs of the same protocol on the same machine).
+
+    python -m benchmarks.deciders                                   # 10x10: 10 tasks of 500, 1000 test, 2000-d
+    python -m benchmarks.deciders --n-tasks 50 --n-train 1000 --n-test 200 --dim 300   # the 50-task run
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import time
+
+import numpy as np
+import torch
+
+from proglearn_supcon.deciders import DECIDERS
+from proglearn_supcon.task_deciders import TaskDeciders
+from proglearn_supcon.voters import KNNClassificationVoter
+
+from .machine import machine_facts, print_facts
+
+
+class _Task:
+    """What TaskDeciders reads of a task (as :class:`proglearn_supcon.learner.TaskData`)."""
+
+    def __init__(self, y: np.ndarray, classes: np.ndarray, voter_indices: np.ndarray) -> None:
+        self.y, self.classes, self.voter_indices = y, classes, voter_indices
+
+
+def simulate(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, float]:
+    """Seconds spent on test posteriors (baseline), leave-one-out posteriors and decider fits."""
+    n_voter = args.n_train - int(round(0.67 * args.n_train))
+    classes = np.arange(args.n_classes)
+    voters, tasks, deciders = {}, {}, TaskDeciders()
+    learned = [name for name in DECIDERS if name != "average"]
+    seconds = {"test posteriors": 0.0, "leave-one-out": 0.0, "decider fits": 0.0}
+
+    def voter(n_fit: int) -> KNNClassificationVoter:
+        X = rng.normal(size=(n_fit, args.dim)).astype(np.float32)
+        v = KNNClassificationVoter(classes=classes, storage_dtype=args.voter_dtype)
+        return v.fit(X, rng.integers(0, args.n_classes, n_fit))
+
+    test = rng.normal(size=(args.n_test, args.dim)).astype(np.float32)
+    for t in range(args.n_tasks):
+        y = rng.integers(0, args.n_classes, args.n_train)
+        tasks[t] = _Task(y, classes, np.sort(rng.choice(args.n_train, n_voter, replace=False)))
+        new = {(t, t): voter(n_voter)}
+        new.update({(tid, t): voter(args.n_train) for tid in range(t)})
+        new.update({(t, s): voter(args.n_train) for s in range(t)})
+        voters.update(new)
+        start = time.perf_counter()
+        for v in new.values():
+            v.predict_proba(test)
+        seconds["test posteriors"] += time.perf_counter() - start
+        start = time.perf_counter()
+        for tid, task in new:
+            deciders.held_out_posteriors(tid, task, voters, tasks[task])
+        seconds["leave-one-out"] += time.perf_counter() - start
+        start = time.perf_counter()
+        for task in {task for _, task in new}:
+            ids = [tid for tid in range(t + 1) if (tid, task) in voters]
+            for name in learned:
+                deciders.decider(name, task, ids, voters, tasks[task])
+        seconds["decider fits"] += time.perf_counter() - start
+    return seconds
+
+
+def run_wall_times(folder: str) -> list[float]:
+    """Wall seconds (finished_at - started_at) of the results files under ``folder``."""
+    times = []
+    for path in glob.glob(f"{folder}/*/*.json"):
+        config = json.load(open(path))["config"]
+        if "started_at" in config and "finished_at" in config:
+            times.append(config["finished_at"] - config["started_at"])
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.deciders", description=__doc__.split("\n")[0])
+    parser.add_argument("--n-tasks", type=int, default=10)
+    parser.add_argument("--n-train", type=int, default=500, help="training samples per task")
+    parser.add_argument("--n-test", type=int, default=1000, help="test samples per task")
+    parser.add_argument("--n-classes", type=int, default=10)
+    parser.add_argument("--dim", type=int, default=2000, help="embedding width the voters store")
+    parser.add_argument("--voter-dtype", default="float32")
+    parser.add_argument("--runs", default=None, metavar="DIR", help="results folder of real runs of this protocol")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print("benchmark i: cost of the learned deciders")
+    print_facts(machine_facts(torch.device("cpu")))
+    print(
+        f"  sequence   {args.n_tasks} tasks x {args.n_train} training ({args.n_classes} classes), "
+        f"{args.n_test} test, {args.dim}-d {args.voter_dtype} voters"
+    )
+    seconds = simulate(args, np.random.default_rng(args.seed))
+    baseline = seconds["test posteriors"]
+    extra = seconds["leave-one-out"] + seconds["decider fits"]
+    for name, value in seconds.items():
+        print(f"  {name:<16} {value:8.2f} s  ({value / args.n_tasks:.3f} s per task)")
+    print(f"  learned deciders / test posteriors: {extra / baseline:.2f}")
+    own = seconds["leave-one-out"] + seconds["decider fits"] / 4  # a network alone fits one decider
+    print(f"  one learned decider (a network's own) / test posteriors: about {own / baseline:.2f}")
+    if args.runs:
+        walls = run_wall_times(args.runs)
+        if walls:
+            print(
+                f"  runs in {args.runs}: {len(walls)}, mean wall {np.mean(walls):.0f} s; "
+                f"learned deciders (all four) {100 * extra / np.mean(walls):.1f}% of it"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
