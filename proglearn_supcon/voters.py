@@ -283,22 +283,26 @@ class KNNClassificationVoter(ClassifierMixin, BaseEstimator):
             raise ValueError("rows must be a 1-D array of non-negative integer indices into the fit set.")
         if rows.size and rows.max() >= n_fit:
             raise ValueError(f"rows has index {int(rows.max())}, but the voter holds {n_fit} fit points.")
-        fit = torch.as_tensor(self.X_fit_).double()
-        return self._vote(fit[torch.from_numpy(rows.astype(np.int64))], min(self.k_, n_fit - 1), rows)
+        return self._vote(None, min(self.k_, n_fit - 1), rows)
 
-    def _vote(self, queries: torch.Tensor, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    def _vote(self, queries: torch.Tensor | None, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
         """Class fractions among each query's ``k`` nearest fit points, (q, n_classes) float64.
 
-        ``queries`` are float64 (q, n_features). ``exclude[i]``, if given, is
-        a fit index that query ``i`` may not count as a neighbour (its own).
+        ``queries`` are float64 (q, n_features); None: the fit rows ``exclude``
+        themselves. ``exclude[i]``, if given, is a fit index that query ``i``
+        may not count as a neighbour (its own).
         """
         # Norms below come from the stored (possibly rounded) rows: see the class Notes.
         fit = torch.as_tensor(self.X_fit_).double()
         fit_sq_norms = None
         if self.metric == "cosine":
-            fit, queries = _normalize_rows(fit), _normalize_rows(queries)
+            fit = _normalize_rows(fit)
         else:
             fit_sq_norms = (fit * fit).sum(dim=1)
+        if queries is None:  # leave-one-out: the fit rows, already prepared
+            queries = fit[torch.from_numpy(exclude.astype(np.int64))]
+        elif self.metric == "cosine":
+            queries = _normalize_rows(queries)
         # Votes per class as mask @ one-hot; float32 counts are exact up to 2**24.
         one_hot = torch.nn.functional.one_hot(torch.from_numpy(self.y_fit_), len(self.classes_)).float()
         parts = []

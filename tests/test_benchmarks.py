@@ -226,3 +226,26 @@ def test_voter_storage_main_prints_the_machine_and_a_table_per_variant(monkeypat
     assert [r["variant"] for r in saved] == ["supcon", "ce"] and len(saved[0]["rows"]) == 2
     assert voter_storage.main([*argv, "--variants", "nosuchloss"]) == 2
     assert "loss" in capsys.readouterr().err
+
+
+def test_decider_benchmark_builds_every_voter_and_decider(monkeypatch, capsys, tmp_path):
+    from benchmarks import deciders as bench
+
+    built = []
+    real = bench.TaskDeciders.decider
+
+    def spy(self, name, task_id, ids, voters, task):
+        built.append((name, task_id, tuple(ids)))
+        return real(self, name, task_id, ids, voters, task)
+
+    monkeypatch.setattr(bench.TaskDeciders, "decider", spy)
+    (tmp_path / "ce").mkdir()
+    (tmp_path / "ce" / "shift1_slot0.json").write_text(json.dumps({"config": {"started_at": 10, "finished_at": 30}}))
+    argv = ["--n-tasks", "3", "--n-train", "40", "--n-test", "10", "--dim", "8", "--n-classes", "2"]
+    assert bench.main([*argv, "--runs", str(tmp_path)]) == 0
+    # After task t, every task that gained a voter is refitted over transformers 0..t, with each learned decider.
+    learned = 4
+    assert len(built) == learned * (1 + 2 + 3)
+    assert ("shrunk-em", 0, (0, 1, 2)) in built and ("best-k", 2, (0, 1, 2)) in built
+    out = capsys.readouterr().out
+    assert "learned deciders / test posteriors:" in out and "mean wall 20 s" in out
