@@ -38,9 +38,11 @@ from proglearn_supcon.experiments.checkpoints import read_progress, remove_check
 from proglearn_supcon.parallel import (
     BackendError,
     available_cores,
+    busy_cores_warning,
     claim_device,
     default_threads,
     open_backend,
+    sequential_threads,
     watch_parent,
     worker_name,
 )
@@ -102,6 +104,18 @@ def execute_run(
         ):
             result.config.setdefault(key, value)
     return run
+
+
+def _trains_on_cpu(args: argparse.Namespace) -> bool:
+    """Whether the runs train on this machine's CPU (``--device cpu``, or ``auto`` without CUDA)."""
+    device = getattr(args, "device", "cpu")
+    if getattr(args, "devices", None) or device not in (None, "auto", "cpu"):
+        return False
+    if device == "cpu":
+        return True
+    import torch
+
+    return not torch.cuda.is_available()
 
 
 def _as_list(outcome) -> list:
@@ -200,12 +214,18 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     from tqdm.auto import tqdm
 
     sequential = args.backend == "loky" and args.n_jobs == 1
-    if args.threads_per_run is not None or sequential:
-        threads = args.threads_per_run  # sequential and None: torch's own default, as before
+    if args.threads_per_run is not None:
+        threads = args.threads_per_run
+    elif sequential:
+        threads = sequential_threads()  # this process's cores (None: OMP_NUM_THREADS decides)
     elif is_local(args):
         threads = max(1, available_cores() // args.n_jobs)
     else:
         threads = WORKER_CORES  # each worker decides from the cores it was given
+    if is_local(args) and _trains_on_cpu(args):
+        warning = busy_cores_warning(threads * args.n_jobs if isinstance(threads, int) else available_cores())
+        if warning:
+            print(warning, file=sys.stderr)
     worker_args = copy.copy(args)
     # Workers on this machine may write the runs they finish before their unit returns.
     worker_args.checkpoint_dir = args.out if is_local(args) else None
