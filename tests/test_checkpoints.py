@@ -223,3 +223,28 @@ def test_a_run_killed_after_a_task_resumes_there_and_writes_the_uninterrupted_re
     assert _differences(a, b) == []
     assert b["config"]["resumed_from_task"] == done and "resumed_from_task" not in a["config"]
     assert np.isfinite(b["config"]["checkpoint_write_s"])
+
+
+def test_the_driver_bar_shows_the_tasks_of_runs_in_flight(tmp_path, monkeypatch):
+    shown = []
+
+    class Bar:
+        def set_postfix_str(self, text):
+            shown.append(text)
+
+    monkeypatch.setattr(driver._TaskProgress, "POLL_S", 0.02)
+    paths = [exp.RunSpec("ce", shift, 0).path(tmp_path) for shift in (1, 2, 3)]
+    paths[0].parent.mkdir(parents=True)
+    progress_path(paths[0]).write_text("12 20\n")
+    progress_path(paths[1]).write_text("7 20\n")
+    watcher = driver._TaskProgress(Bar(), paths)
+    try:
+        deadline = time.monotonic() + 10
+        while "tasks 12/20 7/20" not in shown and time.monotonic() < deadline:
+            time.sleep(0.01)
+        paths[0].write_text("{}")  # run 1 written: its count goes
+        while shown[-1] != "tasks 7/20" and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        watcher.stop()
+    assert "tasks 12/20 7/20" in shown and shown[-1] == "tasks 7/20"
