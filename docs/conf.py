@@ -150,6 +150,23 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
+def _public_bases(app, name, obj, options, bases):
+    # "Bases: _NetworkParams" names a private helper the reader cannot look up:
+    # show the public classes it stands for (its own bases, recursively) instead.
+    public = []
+    for base in bases:
+        expanded = _expand_private(base)
+        public += [b for b in expanded if b not in public]
+    bases[:] = public
+
+
+def _expand_private(base) -> list:
+    if not getattr(base, "__name__", "").startswith("_"):
+        return [base]
+    return [b for parent in base.__bases__ if parent is not object for b in _expand_private(parent)]
+
+
 def setup(app):
     app.connect("missing-reference", _resolve_package_link)
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-bases", _public_bases)

@@ -34,4 +34,8 @@ print("exit status:", status)
 from proglearn_supcon.plotting.compare_variants import compare_variants
 
 fig, summary = compare_variants(out, "supcon", "ce")
+# Shown to 3 decimals, as the command prints them: a difference of 1e-17 is
+# float noise, and -0.0 is 0 (adding 0.0 turns -0.0 into 0.0).
+numbers = summary.select_dtypes("float").columns
+summary[numbers] = summary[numbers].round(3) + 0.0
 summary

@@ -52,6 +52,44 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def sequential_threads() -> int | None:
+    """Torch threads of runs trained one at a time here: this process's cores, unless the user chose.
+
+    None where ``OMP_NUM_THREADS`` is set (torch then follows it), else
+    :func:`available_cores`: torch's own default can count cores outside
+    the process's affinity mask (e.g. a SLURM or ``taskset`` allocation) and
+    then runs more threads than it has cores, which is many times slower.
+    """
+    return None if os.environ.get("OMP_NUM_THREADS") else available_cores()
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average, or None where the system has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not on every system
+        return None
+
+
+def busy_cores_warning(threads: int) -> str | None:
+    """A one-line warning when other processes keep this machine's cores busy, or None.
+
+    ``threads``: the torch threads this sweep will run at once. Threads that
+    wait for each other at every step lose most of their speed when another
+    process holds one of their cores (the quick start took 365 s instead of
+    20 s beside one busy process), so a 1-minute load average of one core or
+    more, measured before training, is said once.
+    """
+    load = load_average()
+    if load is None or load < 1.0:
+        return None
+    return (
+        f"warning: the machine is busy (1-minute load average {load:.1f}, {os.cpu_count()} cores; this run may use "
+        f"{available_cores()}); training with {threads} threads will be slower than usual, "
+        "--threads-per-run 1 or a quieter machine helps"
+    )
+
+
 def jobs_per_process() -> int:
     """Jobs this process runs at once: a Dask worker's thread count, else 1."""
     try:

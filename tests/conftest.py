@@ -29,6 +29,18 @@ def _restore_torch_threads():
         torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def _idle_machine(monkeypatch):
+    """The busy-machine warning of ``run`` (parallel.busy_cores_warning) only where a test asks for it.
+
+    Tests that compare stderr line for line would otherwise depend on what
+    else the machine runs; tests in subprocesses still see the real load.
+    """
+    from proglearn_supcon import parallel
+
+    monkeypatch.setattr(parallel, "load_average", lambda: 0.0)
+
+
 def make_blob_images(classes, n_per_class: int, seed: int = 0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """Coloured Gaussian blobs rendered to (n, size, size, 3) uint8 images.
 

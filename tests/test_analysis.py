@@ -84,3 +84,14 @@ def test_summarize_keeps_the_backend_and_runs_headless(backend, tmp_path):
     assert f"backend {backend} {backend}" in done.stdout
     assert (tmp_path / "supcon_vs_ce.png").stat().st_size > 0
     assert (tmp_path / "supcon_vs_ce_summary.csv").exists()
+
+
+def test_signed_differences_print_float_noise_and_negative_zero_as_zero():
+    from proglearn_supcon.experiments.summary import _signed
+
+    assert _signed(-3.700743e-17) == "+0.000"
+    assert _signed(-0.0) == "+0.000"
+    assert _signed(-0.0004) == "+0.000"
+    assert _signed(-0.0006) == "-0.001"
+    assert _signed(0.028) == "+0.028"
+    assert _signed(float("nan")) == "n/a"

@@ -118,3 +118,52 @@ def test_documented_defaults_equal_the_code(page):
         if value != defaults[name]:
             wrong.append(f"{name}={text} (the code's default is {defaults[name]!r})")
     assert not wrong, f"{page.name} documents defaults the code does not have: {wrong}"
+
+
+def test_api_pages_show_public_bases_only():
+    """ "Bases: _NetworkParams" named a private class; the docs show the public ones it stands for."""
+    import importlib.util
+
+    pytest.importorskip("sphinx")  # docs/conf.py imports it
+
+    from sklearn.base import BaseEstimator
+
+    from proglearn_supcon import LifelongClassificationNetwork
+    from proglearn_supcon.deciders import EMDecider
+
+    spec = importlib.util.spec_from_file_location("docs_conf", ROOT / "docs" / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    for cls in (LifelongClassificationNetwork, EMDecider):
+        bases = list(cls.__bases__)
+        conf._public_bases(None, cls.__name__, cls, {}, bases)
+        assert bases and not any(base.__name__.startswith("_") for base in bases), bases
+    bases = list(LifelongClassificationNetwork.__bases__)
+    conf._public_bases(None, "", LifelongClassificationNetwork, {}, bases)
+    assert bases == [BaseEstimator]
+
+
+def _regenerate_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regenerate_quickstart", ROOT / "docs" / "regenerate_quickstart.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_quotes_the_quick_start_output_written_by_the_script():
+    script = _regenerate_module()
+    readme = readme_text()
+    assert readme.count(script.START) == 1 and readme.count(script.END) == 1
+    quoted = readme.split(script.START)[1].split(script.END)[0]
+    assert "python docs/regenerate_quickstart.py" in quoted and "```text\n" in quoted
+    assert "runs already finished in results/digits-hard" in quoted
+    # Replacing the block keeps the rest of the README as it is.
+    replaced = script.replace_block(readme, "new block")
+    assert replaced.split(script.START)[0] == readme.split(script.START)[0]
+    assert replaced.split(script.END)[1] == readme.split(script.END)[1]
+    assert f"{script.START}\nnew block\n{script.END}" in replaced
+    assert script.replace_block(replaced, "new block") == replaced
+    with pytest.raises(ValueError, match="markers"):
+        script.replace_block("no markers here", "x")

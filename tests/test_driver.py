@@ -35,7 +35,11 @@ def test_driver_does_not_import_the_experiment():
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['proglearn_supcon.experiments', 'proglearn_supcon.experiments.driver']"
+    # checkpoints: the path helpers of a run's checkpoint, which import nothing of the experiment.
+    assert done.stdout.strip() == (
+        "['proglearn_supcon.experiments', 'proglearn_supcon.experiments.checkpoints', "
+        "'proglearn_supcon.experiments.driver']"
+    )
 
 
 def fake_run_one(spec, args, threads, position):
@@ -108,3 +112,29 @@ def test_a_unit_of_several_results_writes_each(tmp_path):
     runs = load_runs(tmp_path, "ce")
     assert [(r.shift, r.slot) for r in runs] == [(1, 0), (1, 1), (2, 0), (2, 1)]
     assert all(r.config["worker"] and r.config["finished_at"] >= r.config["started_at"] for r in runs)
+
+
+def test_sequential_runs_use_the_cores_of_the_process_unless_omp_num_threads_is_set(monkeypatch):
+    from proglearn_supcon import parallel
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
+    assert parallel.sequential_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.sequential_threads() is None  # torch follows the user's setting
+
+
+def test_a_busy_machine_is_said_in_one_line_before_training(tmp_path, monkeypatch, capsys):
+    from proglearn_supcon import parallel
+
+    monkeypatch.setattr(parallel, "load_average", lambda: 0.4)
+    assert parallel.busy_cores_warning(2) is None
+    monkeypatch.setattr(parallel, "load_average", lambda: 3.7)
+    warning = parallel.busy_cores_warning(2)
+    assert warning.startswith("warning: the machine is busy (1-minute load average 3.7") and "\n" not in warning
+    assert "training with 2 threads" in warning and "--threads-per-run 1" in warning
+
+    args = _args(tmp_path)
+    args.device = "cpu"
+    assert driver.run_all([RunSpec("ce", 1, 0)], 1, args, fake_run_one) == 0
+    assert capsys.readouterr().err.count("warning: the machine is busy") == 1

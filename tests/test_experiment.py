@@ -206,8 +206,14 @@ def test_default_runs_every_variant_with_a_short_budget():
     args = exp.build_parser().parse_args([])
     assert args.variant == ["supcon", "ce", "tcl"]
     assert exp.network_params(args, "ce", 1, 0)["epochs"] == exp.DEFAULT_EPOCHS["digits-hard"]
+    # Model selection acts within the quick start's epochs: after the warm-up, before the last epoch.
+    min_epochs = exp.network_params(args, "ce", 1, 0)["min_epochs"]
+    assert 5 <= min_epochs < exp.DEFAULT_EPOCHS["digits-hard"] - 1
+    overridden = exp.build_parser().parse_args(["--param", "min_epochs=7"])
+    assert exp.network_params(overridden, "ce", 1, 0)["min_epochs"] == 7
     cifar = exp.build_parser().parse_args(["--dataset", "cifar100"])
     assert "epochs" not in exp.network_params(cifar, "ce", 1, 0)  # the library default
+    assert "min_epochs" not in exp.network_params(cifar, "ce", 1, 0)
 
 
 def _feature_tasks(n_tasks=3, seed=0):

@@ -18,11 +18,24 @@ from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.parallel import BACKENDS
 from proglearn_supcon.transformers import LOSSES
 
-__all__ = ["DEFAULT_ANGLES", "DEFAULT_EPOCHS", "DEFAULT_REPETITIONS", "build_parser", "parse_angles", "parse_int_list"]
+__all__ = [
+    "DEFAULT_ANGLES",
+    "DEFAULT_EPOCHS",
+    "DEFAULT_PARAMS",
+    "DEFAULT_REPETITIONS",
+    "build_parser",
+    "parse_angles",
+    "parse_int_list",
+]
 
 #: Epochs per transformer when --epochs is not given, where the library
 #: default (100) is not used: the quick-start sequence keeps to about a minute.
 DEFAULT_EPOCHS = {"digits-hard": 8}
+#: Network parameters of a data set when neither --epochs nor --param sets
+#: them otherwise. digits-hard's 8 epochs end before the library's
+#: ``min_epochs`` (10): model selection would see the last epoch alone. From
+#: epoch 5 on (after the 5 warm-up epochs) it chooses among epochs 5, 6 and 7.
+DEFAULT_PARAMS = {"digits-hard": {"min_epochs": 5}}
 #: Angles (degrees) and repetitions of ``--protocol rotation`` when not given:
 #: 0 to 180 degrees in steps of 15 (13 angles), 5 seeded repetitions.
 DEFAULT_ANGLES = "0-180:15"
@@ -183,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=None,
-        help="maximum epochs per transformer (default: 8 for digits-hard, else the library default, 100)",
+        help=(
+            "maximum epochs per transformer (default: 8 for digits-hard, with model selection from epoch 5 on "
+            "(min_epochs=5), else the library default, 100)"
+        ),
     )
     parser.add_argument(
         "--param",

@@ -63,6 +63,7 @@ from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPO
     build_parser,
     check_protocol_arguments,
 )
+from proglearn_supcon.experiments.checkpoints import MIN_TASKS, RunCheckpoint, remove_checkpoint
 from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, jsonable, network_params, recorded_network_params
 from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_settings
@@ -261,6 +262,9 @@ def learn_tasks(
     peak: PeakMemory,
     evaluated: Sequence[int] | None = None,
     keep_embeddings: bool = False,
+    record: TaskRecord | None = None,
+    first_task: int = 0,
+    after_task=None,
 ) -> TaskRecord:
     """Learn ``tasks`` in order with ``net``, evaluating after each; returns what was measured.
 
@@ -269,23 +273,36 @@ def learn_tasks(
     ``(0,)`` for the label-shuffle protocol; the others get NaN accuracies.
     ``keep_embeddings`` keeps every test embedding in the record, for the
     diagnostics; otherwise each is dropped once its posteriors are known.
+    ``record`` and ``first_task`` resume a run whose tasks ``0..first_task - 1``
+    ``net`` learned and ``record`` holds (a checkpoint,
+    :mod:`~proglearn_supcon.experiments.checkpoints`); the peak memory of the
+    later tasks is at least the one recorded before. ``after_task(t, record)``
+    is called after each task.
     """
     from tqdm.auto import tqdm
 
-    record = TaskRecord.empty(len(tasks))
-    bar = tqdm(tasks, desc=label, position=position, disable=quiet, unit="task")
-    for t, task in enumerate(bar):
+    if record is None:
+        record = TaskRecord.empty(len(tasks))
+    earlier = record.per_task["peak_memory_mb"][:first_task]
+    earlier_peak = float(np.nanmax(earlier)) if np.isfinite(earlier).any() else 0.0
+    bar = tqdm(total=len(tasks), initial=first_task, desc=label, position=position, disable=quiet, unit="task")
+    for t in range(first_task, len(tasks)):
+        task = tasks[t]
         train_task(net, task, t, record)
         if evaluated is None or t in evaluated:
             evaluate_new_task(net, task, t, record)
         evaluate_seen_tasks(net, tasks, t, record, evaluated)
         if not keep_embeddings:
             record.drop_embeddings()
-        record.per_task["peak_memory_mb"][t] = peak.mb()
+        record.per_task["peak_memory_mb"][t] = max(peak.mb(), earlier_peak)
+        if after_task is not None:
+            after_task(t, record)
+        bar.update()
         bar.set_postfix(
             acc=f"{np.nanmean(record.accuracy[t, : t + 1]):.3f}",
             single=f"{record.per_task['single_task_accuracy'][t]:.3f}",
         )
+    bar.close()
     return record
 
 
@@ -349,13 +366,39 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
     """
     peak = prepare_process(threads)
     tasks = load_tasks(spec, args)
-    net = LifelongClassificationNetwork(**network_params(args, spec.variant, spec.shift, spec.slot))
+    params = network_params(args, spec.variant, spec.shift, spec.slot)
+    net = LifelongClassificationNetwork(**params)
     # Label shuffle: only task 0 is evaluated (the later tasks' labels are random by design).
     evaluated = (0,) if args.protocol == "label-shuffle" else None
+    checkpoint = run_checkpoint(spec, args, net, tasks)
+    resumed = checkpoint.resume() if checkpoint is not None else None
+    record, first_task, written = None, 0, []
+    if resumed is not None:
+        net, fields, first_task, _ = resumed
+        record = TaskRecord(**fields)
+        net.verbose = params["verbose"]  # this process's progress output, not the interrupted one's
+
+    def save_after(t: int, rec: TaskRecord) -> None:
+        written.append(checkpoint.save(net, rec, t + 1, len(tasks)))
+
     record = learn_tasks(
-        net, tasks, spec.describe(), args.quiet, position, peak, evaluated, keep_embeddings=args.diagnostics
+        net,
+        tasks,
+        spec.describe(),
+        args.quiet,
+        position,
+        peak,
+        evaluated,
+        keep_embeddings=args.diagnostics,
+        record=record,
+        first_task=first_task,
+        after_task=None if checkpoint is None else save_after,
     )
     config = run_config(spec, args, net, tasks, peak)
+    if first_task:
+        config["resumed_from_task"] = first_task  # tasks 0..first_task - 1 came from the checkpoint
+    if checkpoint is not None:
+        config["checkpoint_write_s"] = float(sum(written))  # this process's, after its tasks
     return RunResult(
         variant=spec.variant,
         dataset=args.dataset,
@@ -373,6 +416,32 @@ def run_one(spec: RunSpec, args: argparse.Namespace, threads: int | None = None,
         flagged_transformers=run_flags(record.per_task, config, len(tasks[0].classes)),
         **decider_fields(net, record),
     )
+
+
+def run_checkpoint(spec: RunSpec, args: argparse.Namespace, net: LifelongClassificationNetwork, tasks):
+    """The run's :class:`~proglearn_supcon.experiments.checkpoints.RunCheckpoint`, or None where it keeps none.
+
+    A run keeps one when its worker may write beside the results
+    (``args.checkpoint_dir``) and it has at least
+    :data:`~proglearn_supcon.experiments.checkpoints.MIN_TASKS` tasks. It
+    resumes only a checkpoint of the same run, recipe and data settings.
+    """
+    folder = getattr(args, "checkpoint_dir", None)
+    if folder is None or len(tasks) < MIN_TASKS:
+        return None
+    identity = jsonable(
+        {
+            "run": [spec.variant, spec.shift, spec.slot, spec.protocol],
+            "network_params": recorded_network_params(net),
+            **{
+                key: getattr(args, key, None)
+                for key in ("dataset", "n_tasks", "classes_per_task", "n_train_per_task", "diagnostics", "seed")
+            },
+            "data_fingerprint": getattr(args, "data_fingerprint", None),
+            "n_tasks_loaded": len(tasks),
+        }
+    )
+    return RunCheckpoint(spec.path(folder), identity)
 
 
 def decider_fields(net: LifelongClassificationNetwork, record: TaskRecord) -> dict:
@@ -461,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run_in_folder(args: argparse.Namespace, specs, units, load_data, run_function) -> int:
     """The part of :func:`main` that holds ``args.out``: check its runs, train the others, report."""
     done, todo = driver.split_finished(specs, args.out)
+    for spec in done:  # left by a driver killed between writing the results and removing them
+        remove_checkpoint(spec.path(args.out))
     problem = _other_protocol(done, args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -34,12 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proglearn_supcon.allocator import release_freed_memory
+from proglearn_supcon.experiments.checkpoints import read_progress, remove_checkpoint
 from proglearn_supcon.parallel import (
     BackendError,
     available_cores,
+    busy_cores_warning,
     claim_device,
     default_threads,
     open_backend,
+    sequential_threads,
     watch_parent,
     worker_name,
 )
@@ -101,6 +104,18 @@ def execute_run(
         ):
             result.config.setdefault(key, value)
     return run
+
+
+def _trains_on_cpu(args: argparse.Namespace) -> bool:
+    """Whether the runs train on this machine's CPU (``--device cpu``, or ``auto`` without CUDA)."""
+    device = getattr(args, "device", "cpu")
+    if getattr(args, "devices", None) or device not in (None, "auto", "cpu"):
+        return False
+    if device == "cpu":
+        return True
+    import torch
+
+    return not torch.cuda.is_available()
 
 
 def _as_list(outcome) -> list:
@@ -177,7 +192,9 @@ def list_runs(specs, args: argparse.Namespace) -> int:
         print(f"  {spec.describe()}  {paths[spec]}")
     print(f"to do ({len(todo)} of {len(specs)}):")
     for spec in todo:
-        print(f"  {spec.describe()}")
+        progress = read_progress(paths[spec])
+        resumes = f"  (resumes after task {progress[0]} of {progress[1]})" if progress else ""
+        print(f"  {spec.describe()}{resumes}")
     return 0
 
 
@@ -197,12 +214,18 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     from tqdm.auto import tqdm
 
     sequential = args.backend == "loky" and args.n_jobs == 1
-    if args.threads_per_run is not None or sequential:
-        threads = args.threads_per_run  # sequential and None: torch's own default, as before
+    if args.threads_per_run is not None:
+        threads = args.threads_per_run
+    elif sequential:
+        threads = sequential_threads()  # this process's cores (None: OMP_NUM_THREADS decides)
     elif is_local(args):
         threads = max(1, available_cores() // args.n_jobs)
     else:
         threads = WORKER_CORES  # each worker decides from the cores it was given
+    if is_local(args) and _trains_on_cpu(args):
+        warning = busy_cores_warning(threads * args.n_jobs if isinstance(threads, int) else available_cores())
+        if warning:
+            print(warning, file=sys.stderr)
     worker_args = copy.copy(args)
     # Workers on this machine may write the runs they finish before their unit returns.
     worker_args.checkpoint_dir = args.out if is_local(args) else None
@@ -216,6 +239,11 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     started = time.perf_counter()
     bar = tqdm(
         total=n_total, initial=n_total - len(todo), desc="runs", unit="run", disable=args.quiet, position=0, smoothing=0
+    )
+    watcher = (
+        None
+        if sequential or args.quiet or worker_args.checkpoint_dir is None
+        else _TaskProgress(bar, [spec.path(args.out) for spec in todo])
     )
     try:
         with open_backend(args.backend, args.n_jobs, scheduler=args.scheduler, ray_address=args.ray_address) as backend:
@@ -234,6 +262,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
                             bar.write(f"error: {problem}", file=sys.stderr)
                         else:
                             written.append(path)
+                            remove_checkpoint(path)  # the run is done: nothing to resume
                             bar.write(f"wrote {path}")
                 bar.update()
     except BackendError as exc:
@@ -255,6 +284,8 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
         print("Finished runs are kept; rerun the same command to do the rest.", file=sys.stderr)
         return 1
     finally:
+        if watcher is not None:
+            watcher.stop()
         bar.close()
     print(f"{len(written)} runs in {time.perf_counter() - started:.0f} s")
     if failures:
@@ -266,6 +297,42 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
             file=sys.stderr,
         )
     return 1 if failures or unsaved else 0
+
+
+class _TaskProgress:
+    """Shows the tasks done by the runs in flight in the driver's bar, e.g. ``tasks 12/20 7/20``.
+
+    Parallel workers draw no bars of their own (they would interleave); a run
+    that keeps checkpoints writes ``<tasks done> <tasks>`` to its progress
+    file after each task (:mod:`~proglearn_supcon.experiments.checkpoints`),
+    and a daemon thread here reads those of the runs still to do every
+    :data:`POLL_S` seconds. Runs without progress files (few tasks, workers
+    elsewhere) show nothing.
+    """
+
+    POLL_S = 2.0
+
+    def __init__(self, bar, paths):
+        import threading
+
+        self.bar, self.paths = bar, list(paths)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, name="proglearn-supcon task progress", daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        shown = ""
+        while not self.done.wait(self.POLL_S):
+            counts = [read_progress(path) for path in self.paths if not path.exists()]
+            text = " ".join(f"{done}/{total}" for done, total in filter(None, counts))
+            text = f"tasks {text}" if text else ""
+            if text != shown:
+                self.bar.set_postfix_str(text)
+                shown = text
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
 
 
 def write_result(out, result: RunResult) -> tuple[Path, str | None]:

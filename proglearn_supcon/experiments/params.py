@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS
+from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, DEFAULT_PARAMS
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.transformers import resolve_device
@@ -33,6 +33,7 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
     if epochs is not None:
         params["epochs"] = epochs
+    params.update(DEFAULT_PARAMS.get(args.dataset, {}))
     params.update(dict(args.param or []))
     return params
 

@@ -26,7 +26,9 @@ _NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.3f}" if np.isfinite(value) else "n/a"
+    """``value`` with its sign and 3 decimals; float noise around 0 (``-3.7e-17``) and -0.0 print as ``+0.000``."""
+    # round() keeps the sign of a tiny negative (-0.0); adding 0.0 drops it.
+    return f"{round(float(value), 3) + 0.0:+.3f}" if np.isfinite(value) else "n/a"
 
 
 def summarize(
@@ -87,7 +89,8 @@ def summarize(
     n_runs, n_tasks, over = int(table["n_runs"][0]), int(table["n_tasks"][0]), table["interval_over"][0]
     n_shifts = int(table["n_shifts"][0])
     samples = (
-        f"the {n_tasks} tasks of one shift ({n_runs} run{'s' if n_runs != 1 else ''})"
+        f"the {n_tasks} tasks of one shift ({n_runs} run{'s' if n_runs != 1 else ''}): "
+        "the spread among its tasks, not run-to-run variance"
         if over == "tasks"
         else f"{n_shifts} shifts, the slots of a shift averaged ({n_runs} paired runs)"
     )

@@ -209,7 +209,7 @@ def plot_differences(paired: PairedMetrics, confidence: float = 0.95):
         band = (
             f"shaded: {confidence:.0%} interval of the paired difference over {n_shifts} shifts"
             if n_shifts > 1
-            else "one shift: no interval"
+            else "one shift: no interval over runs"
         )
         fig.suptitle(f"{sign} (positive: {a} better)\n{n} paired run{'s' if n != 1 else ''} (shift, slot); {band}")
         fig.draw_without_rendering()  # lay out (and create ticks) inside the style

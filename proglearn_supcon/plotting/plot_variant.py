@@ -60,7 +60,7 @@ TIMING_PANELS = (
 def _runs_text(keys, confidence: float) -> str:
     shifts = sorted({shift for shift, _ in keys})
     n = len(keys)
-    band = f"shaded: {confidence:.0%} interval over shifts" if len(shifts) > 1 else "one shift: no interval"
+    band = f"shaded: {confidence:.0%} interval over shifts" if len(shifts) > 1 else "one shift: no interval over runs"
     return f"{n} run{'s' if n != 1 else ''} (shifts {', '.join(map(str, shifts))}); {band}"
 
 
