@@ -1,6 +1,6 @@
 """Where a progressive network's accuracy on a task comes from: its own voter, the others, their complementarity.
 
-Task ``t``'s decider averages the posteriors of ``V`` voters, one per
+Task ``t``'s decider combines the posteriors of ``V`` voters, one per
 transformer. With ``a_i`` the accuracy of voter ``i`` alone on the task's
 test set (``a_own`` that of the task's own transformer, ``a_other`` the mean
 of the other ``V - 1``) and ``a_net`` the accuracy of the network's

@@ -73,7 +73,7 @@ class _NetworkParams(BaseEstimator):
         voter_dtype: str = "float32",
         flip_average: bool = True,
         transformer_split: float = 0.67,
-        decider: str = "average",
+        decider: str = "shrunk-em",
         precision: str = "auto",
         compile: bool = False,
         deterministic: bool = True,
@@ -196,7 +196,7 @@ class _NetworkParams(BaseEstimator):
 
 
 class LifelongClassificationNetwork(_NetworkParams):
-    """A progressive-learning network: one CNN transformer per task, kNN voters, averaging decider.
+    """A progressive-learning network: one CNN transformer per task, kNN voters, a decider that weighs them.
 
     Parameters
     ----------
@@ -231,14 +231,14 @@ class LifelongClassificationNetwork(_NetworkParams):
     transformer_split : float, default=0.67
         Share of a task's data that trains its transformer; the rest fits the
         transformer's own voter.
-    decider : {"average", "shrunk-em", "em", "softmax", "best-k"}, default="average"
+    decider : {"shrunk-em", "average", "em", "softmax", "best-k"}, default="shrunk-em"
         How each task combines its voters' posteriors
-        (:mod:`proglearn_supcon.deciders`): ``"average"`` weighs every voter
-        the same (ProgLearn); the others weigh them by how well each predicts
-        the task's voter-split points left out one at a time (no test data,
-        no extra split), refitted whenever a task gains a voter.
-        ``"shrunk-em"``: maximum-likelihood weights shrunk towards the
-        average by cross-validation.
+        (:mod:`proglearn_supcon.deciders`). ``"shrunk-em"``: weights that
+        maximise the likelihood of the task's voter-split points, each voter
+        scoring them left out one at a time (no test data, no extra split),
+        shrunk towards the average by cross-validation; refitted whenever a
+        task gains a voter. ``"average"`` weighs every voter the same
+        (ProgLearn's decider, the default before the learned ones).
     random_state : int or None, default=None
         Seeds every transformer and every split (derived per id, so a network
         is reproducible task by task).

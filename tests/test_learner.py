@@ -73,9 +73,15 @@ def test_predict_proba_columns_and_rows(fitted, tasks):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     # Columns follow sorted labels: argmax column -> label 3 + column.
     np.testing.assert_array_equal(fitted.predict(Xt, 1), 3 + proba.argmax(1))
-    # The multitask posterior is the mean of the single-transformer posteriors.
+    # The multitask posterior is the decider's weighted mean of the single-transformer posteriors.
     parts = [fitted.predict_proba(Xt, 1, transformer_ids=[tid]) for tid in (0, 1)]
-    np.testing.assert_allclose(proba, np.mean(parts, axis=0))
+    weights = fitted.decider_weights_[1]
+    np.testing.assert_allclose(proba, weights[0] * parts[0] + weights[1] * parts[1])
+    fitted.set_params(decider="average")  # ProgLearn's: the plain mean
+    try:
+        np.testing.assert_allclose(fitted.predict_proba(Xt, task_id=1), np.mean(parts, axis=0))
+    finally:
+        fitted.set_params(decider="shrunk-em")
 
 
 @pytest.mark.slow
