@@ -3,9 +3,10 @@
 Every task adds one transformer. Task ``t`` keeps one voter per transformer,
 fitted on that transformer's embeddings of task ``t``'s data; its decider
 combines the voters' posteriors (averages them, or weighs them by how well
-each voter predicts the task's held-out points, :mod:`.task_deciders`). Adding a transformer gives every earlier task
-a voter on it (backward transfer); adding a task gives it a voter on every
-earlier transformer (forward transfer).
+each voter predicts the task's held-out points, :mod:`.task_deciders`).
+Adding a transformer gives every earlier task a voter on it (backward
+transfer); adding a task gives it a voter on every earlier transformer
+(forward transfer).
 
 Embedding is the costly step around training, so nothing is embedded twice:
 fitting embeds each task's data once per transformer (each sample once), and
