@@ -256,18 +256,46 @@ def em_weights(likelihoods: np.ndarray, max_iter: int = 500, tol: float = 1e-9) 
         Non-negative, summing to 1; EM from the uniform weights, so voters
         that are equal on every point keep equal weights.
     """
-    n_voters = likelihoods.shape[1]
-    weights = np.full(n_voters, 1.0 / n_voters)
-    previous = -np.inf
+    return em_weights_on_subsets(likelihoods, np.ones((1, len(likelihoods)), dtype=bool), max_iter, tol)[0]
+
+
+def em_weights_on_subsets(
+    likelihoods: np.ndarray, subsets: np.ndarray, max_iter: int = 500, tol: float = 1e-9
+) -> np.ndarray:
+    """:func:`em_weights` of several subsets of the points at once (cross-validation folds), one loop for all.
+
+    Parameters
+    ----------
+    likelihoods : ndarray of shape (n, n_voters), positive
+    subsets : ndarray of shape (n_subsets, n), bool
+        Row ``f`` marks the points of subset ``f`` (each non-empty).
+    max_iter, tol
+        As in :func:`em_weights`, for each subset: a converged subset's
+        weights stop changing while the others go on.
+
+    Returns
+    -------
+    ndarray of shape (n_subsets, n_voters), float64
+    """
+    masks = subsets.astype(np.float64)  # (F, n)
+    counts = masks.sum(axis=1)
+    weights = np.full((len(masks), likelihoods.shape[1]), 1.0 / likelihoods.shape[1])
+    previous = np.full(len(masks), -np.inf)
+    active = np.ones(len(masks), dtype=bool)
     for _ in range(max_iter):
-        mixture = likelihoods @ weights
-        current = float(np.mean(np.log(mixture)))
-        if current - previous < tol:
+        mixture = likelihoods @ weights[active].T  # (n, F_active)
+        current = (masks[active] * np.log(mixture).T).sum(axis=1) / counts[active]
+        still = current - previous[active] >= tol
+        previous[active] = current
+        idx = np.flatnonzero(active)
+        active[idx[~still]] = False
+        if not active.any():
             break
-        previous = current
-        # Responsibilities averaged over points: the EM update of mixture weights.
-        weights = weights * np.mean(likelihoods / mixture[:, None], axis=0)
-        weights /= weights.sum()
+        mixture, idx = mixture[:, still], idx[still]
+        # Responsibilities averaged over each subset's points: the EM update of mixture weights.
+        ratio = ((masks[idx] / mixture.T) @ likelihoods) / counts[idx, None]
+        updated = weights[idx] * ratio
+        weights[idx] = updated / updated.sum(axis=1, keepdims=True)
     return weights
 
 
@@ -299,25 +327,28 @@ class _CrossValidatedDecider(_WeightedDecider):
     def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _families(self, likelihoods: np.ndarray, subsets: np.ndarray) -> list[list[np.ndarray]]:
+        """``_family`` of each subset of the points (rows of ``subsets``, bool (F, n)); a subclass may batch them."""
+        return [self._family(likelihoods[subset]) for subset in subsets]
+
     def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
         if isinstance(self.n_folds, bool) or not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
             raise ValueError(f"n_folds must be an integer >= 2, got {self.n_folds!r}.")
         n, n_voters = likelihoods.shape
         grid = self._grid(n_voters)
-        if len(grid) == 1:
-            best = 0
-        elif n < 2 or n_voters == 1:
-            best = len(grid) - 1
-        else:
-            folds = np.arange(n) % min(self.n_folds, n)
-            scores = np.zeros(len(grid))
-            for fold in np.unique(folds):
-                held = folds == fold
-                family = self._family(likelihoods[~held])
-                scores += [np.sum(np.log(likelihoods[held] @ w)) for w in family]
-            best = int(np.flatnonzero(scores >= scores.max() - 1e-9).max())
+        if len(grid) == 1 or n < 2 or n_voters == 1:  # nothing to choose
+            self.choice_ = grid[0] if len(grid) == 1 else grid[-1]
+            return self._family(likelihoods)[0 if len(grid) == 1 else -1]
+        folds = np.arange(n) % min(self.n_folds, n)
+        held_out = folds[None, :] == np.unique(folds)[:, None]  # (n_folds, n)
+        # The families fitted without each fold, and on all points (the last), in one go.
+        *without, everything = self._families(likelihoods, np.vstack([~held_out, np.ones((1, n), dtype=bool)]))
+        scores = np.zeros(len(grid))
+        for held, family in zip(held_out, without):
+            scores += [np.sum(np.log(likelihoods[held] @ w)) for w in family]
+        best = int(np.flatnonzero(scores >= scores.max() - 1e-9).max())
         self.choice_ = grid[best]
-        return self._family(likelihoods)[best]
+        return everything[best]
 
 
 #: Shrinkage amounts towards the uniform weights tried by ``EMDecider(shrinkage="cv")``.
@@ -358,10 +389,13 @@ class EMDecider(_CrossValidatedDecider):
         return np.array([float(self.shrinkage)])
 
     def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:
+        return self._families(likelihoods, np.ones((1, len(likelihoods)), dtype=bool))[0]
+
+    def _families(self, likelihoods: np.ndarray, subsets: np.ndarray) -> list[list[np.ndarray]]:
         n_voters = likelihoods.shape[1]
         uniform = np.full(n_voters, 1.0 / n_voters)
-        fitted = em_weights(likelihoods) if n_voters > 1 else uniform
-        return [(1.0 - lam) * fitted + lam * uniform for lam in self._grid(n_voters)]
+        fitted = em_weights_on_subsets(likelihoods, subsets) if n_voters > 1 else [uniform] * len(subsets)
+        return [[(1.0 - lam) * w + lam * uniform for lam in self._grid(n_voters)] for w in fitted]
 
     def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
         weights = super()._fit_weights(likelihoods)
