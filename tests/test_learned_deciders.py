@@ -336,3 +336,24 @@ def test_commands_show_any_recorded_decider(tmp_path, tiny_run_args, capsys):
     )
     with pytest.raises(SystemExit):  # argparse: not a decider
         summary.main(["--results", str(tmp_path), "--variants", "supcon", "--decider", "mean"])
+
+
+def test_em_on_subsets_equals_em_on_each_subset():
+    from proglearn_supcon.deciders import em_weights_on_subsets
+
+    rng = np.random.default_rng(11)
+    likelihoods = rng.random((60, 5)) + 0.01
+    subsets = np.stack([np.arange(60) % 3 != f for f in range(3)] + [np.ones(60, dtype=bool)])
+    batched = em_weights_on_subsets(likelihoods, subsets, max_iter=50, tol=-np.inf)  # exactly 50 updates each
+
+    def naive_em(L, iterations):
+        w = [1 / L.shape[1]] * L.shape[1]
+        for _ in range(iterations):
+            responsibilities = [
+                [w[j] * row[j] / sum(w[k] * row[k] for k in range(len(w))) for j in range(len(w))] for row in L
+            ]
+            w = [sum(r[j] for r in responsibilities) / len(L) for j in range(len(w))]
+        return np.array(w)
+
+    for subset, weights in zip(subsets, batched):
+        np.testing.assert_allclose(weights, naive_em(likelihoods[subset], 50), atol=1e-12)
