@@ -31,23 +31,34 @@ def deterministic_algorithms(enabled: bool) -> Iterator[None]:
     Notes
     -----
     ``warn_only=True``: an operation without a deterministic version warns
-    instead of raising, so an unusual encoder still trains. cuBLAS also needs
+    instead of raising, so an unusual encoder still trains. Torch's filling
+    of uninitialised memory (``torch.utils.deterministic.fill_uninitialized_memory``,
+    on by default with deterministic algorithms) is turned off for the block:
+    it only makes reads of uninitialised memory visible, no kernel needs it,
+    and writing NaN into every new buffer cost about 10% of a CPU run's wall
+    time (performance page, j). cuBLAS also needs
     ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` in the environment before CUDA starts
     for deterministic matmuls; torch warns where it is missing.
     """
     if not enabled:
         yield
         return
+    fill = getattr(torch.utils, "deterministic", None)  # torch >= 2.1
     previous = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
         torch.backends.cudnn.deterministic,
         torch.backends.cudnn.benchmark,
+        None if fill is None else fill.fill_uninitialized_memory,
     )
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    if fill is not None:
+        fill.fill_uninitialized_memory = False
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2], previous[3]
+        if fill is not None:
+            fill.fill_uninitialized_memory = previous[4]

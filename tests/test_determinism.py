@@ -60,10 +60,14 @@ def test_deterministic_algorithms_on_only_inside_the_block():
     from proglearn_supcon.determinism import deterministic_algorithms
 
     assert not torch.are_deterministic_algorithms_enabled()
+    fill = torch.utils.deterministic
+    before = fill.fill_uninitialized_memory
     with deterministic_algorithms(True):
         assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
         assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert fill.fill_uninitialized_memory is False  # a debugging aid that costs time
     assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+    assert fill.fill_uninitialized_memory == before
     with pytest.raises(RuntimeError), deterministic_algorithms(True):
         raise RuntimeError("restored on errors too")
     assert not torch.are_deterministic_algorithms_enabled()
