@@ -648,8 +648,8 @@ def test_each_file_is_checked_once_and_the_cache_falls_back_to_the_user_folder(t
     _register(monkeypatch, folder)
     (folder / cifar_checksums.CACHE_NAME).mkdir()  # the data folder's cache cannot be written (as if read-only)
     hashed = []
-    real_md5 = cifar_checksums._md5
-    monkeypatch.setattr(cifar_checksums, "_md5", lambda path: hashed.append(path.name) or real_md5(path))
+    real_md5 = cifar_checksums.file_md5
+    monkeypatch.setattr(cifar_checksums, "file_md5", lambda path: hashed.append(path.name) or real_md5(path))
     load_cifar("cifar100", data_dir=folder)
     load_cifar("cifar100", data_dir=folder)
     assert sorted(hashed) == ["test", "train"]  # once each

@@ -9,7 +9,6 @@ rebuilds numpy arrays. :func:`load_cifar` is the entry point.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from ..fileio import atomic_path
+from .cifar_checksums import CorruptDataError, file_md5, verify_files
 
 __all__ = [
     "ARCHIVE_MD5",
@@ -56,10 +56,6 @@ EXPECTED_SIZES = {"cifar100": (50000, 10000), "cifar10": (50000, 10000)}
 
 _ROW_BYTES = 3 * 32 * 32  # one image, row-major channel-height-width
 _READ_CHUNK = 1 << 20
-
-
-class CorruptDataError(ValueError):
-    """A data file or archive is damaged, incomplete or not the official one."""
 
 
 #: How the advice of :class:`DataNotFoundError` names the options: in Python and on the command line.
@@ -161,16 +157,8 @@ def _missing_files(folder: Path, spec: _CifarSpec) -> list[str]:
     return [f for f in spec.files if not (folder / f).is_file()]
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_READ_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify_md5(path: Path, expected: str, advice: str) -> None:
-    actual = _md5(path)
+    actual = file_md5(path)
     if actual != expected:
         raise CorruptDataError(
             f"{path} has MD5 {actual}, expected {expected}: the file is truncated, damaged or "
@@ -415,8 +403,6 @@ def load_cifar(
     spec = _cifar_spec(name)
     folder = _locate_cifar(name, data_dir, download)
     if verify:
-        from .cifar_checksums import verify_files  # imported here: it imports this module
-
         verify_files(name, folder, spec.files)
     X_train, y_train = _read_split(folder, spec.train_files, spec)
     X_test, y_test = _read_split(folder, spec.test_files, spec)

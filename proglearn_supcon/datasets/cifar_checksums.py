@@ -12,14 +12,30 @@ that changes gets checked again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-from .cifar import CorruptDataError, _md5
 
-__all__ = ["CACHE_NAME", "FILE_MD5", "USER_CACHE", "verify_files"]
+__all__ = ["CACHE_NAME", "FILE_MD5", "USER_CACHE", "CorruptDataError", "file_md5", "verify_files"]
+
+_READ_CHUNK = 1 << 20
+
+
+class CorruptDataError(ValueError):
+    """A data file or archive is damaged, incomplete or not the official one."""
+
+
+def file_md5(path: Path) -> str:
+    """MD5 hex digest of the file at ``path``, read in 1 MiB chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_READ_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
 
 #: MD5 of each official extracted file, per data set.
 FILE_MD5 = {
@@ -88,7 +104,7 @@ def verify_files(name: str, folder: str | os.PathLike, files) -> None:
         key, value = str(path.resolve()), [stat.st_size, stat.st_mtime_ns, expected]
         if cache.get(key) == value:
             continue
-        actual = _md5(path)
+        actual = file_md5(path)
         if actual != expected:
             raise CorruptDataError(
                 f"{path} has MD5 {actual}, expected {expected}: the file is damaged or not the official one. "
