@@ -74,10 +74,11 @@ def _check_posteriors(posteriors, n_classes: int) -> np.ndarray:
 
 
 def _sorted_classes(classes) -> np.ndarray:
-    classes = np.asarray(classes)
-    if classes.ndim != 1 or classes.size == 0:
+    """Sorted unique ``classes``; ValueError (naming them as given) unless they are 1-D and non-empty."""
+    array = np.asarray(classes)
+    if array.ndim != 1 or array.size == 0:
         raise ValueError(f"classes must be a non-empty 1-D array-like, got {classes!r}.")
-    return np.unique(classes)
+    return np.unique(array)
 
 
 class SimpleArgmaxAverage(BaseEstimator):
@@ -112,10 +113,7 @@ class SimpleArgmaxAverage(BaseEstimator):
     @property
     def classes_(self) -> np.ndarray:
         """Sorted unique classes, shape (n_classes,); ValueError if ``classes`` is not 1-D and non-empty."""
-        try:
-            return _sorted_classes(self.classes)
-        except ValueError:
-            raise ValueError(f"classes must be a non-empty 1-D array-like, got {self.classes!r}.") from None
+        return _sorted_classes(self.classes)
 
     def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
         """Mean of the posteriors.
