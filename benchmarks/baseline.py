@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from proglearn_supcon.results import read_run, run_path
+from proglearn_supcon.runs.results import read_run, run_path
 
 REPO = Path(__file__).resolve().parents[1]
 

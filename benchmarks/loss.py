@@ -19,7 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from proglearn_supcon.losses import SupConLoss
+from proglearn_supcon.training.losses import SupConLoss
 
 
 def plain_supcon(z: torch.Tensor, labels: torch.Tensor, t: float) -> torch.Tensor:

@@ -25,7 +25,7 @@ from unittest import mock
 import numpy as np
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.memory import current_rss_mb
+from proglearn_supcon.runs.memory import current_rss_mb
 from proglearn_supcon.transformers import LOSSES
 
 from .phases import synthetic_tasks

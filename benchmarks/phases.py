@@ -20,10 +20,10 @@ from unittest import mock
 
 import numpy as np
 
-from proglearn_supcon import training
 from proglearn_supcon.datasets import Task
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments.arguments import build_parser
+from proglearn_supcon.training import engine
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 from proglearn_supcon.voters import KNNClassificationVoter
 
@@ -84,7 +84,7 @@ def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, obj
     with ExitStack() as stack:
         for owner, name, phase in (
             (T, "fit", "training"),
-            (training, "evaluate", "validation"),
+            (engine, "evaluate", "validation"),
             (T, "transform", "embedding"),
             (V, "fit", "kNN voters"),
             (V, "predict_proba", "kNN voters"),

@@ -15,7 +15,7 @@ voters' data and the test sets), voter fitting (the voters' ``fit`` and, with
 a ``voter_dim``, the projection's), evaluation (everything else: the voters'
 posteriors, the deciders, bookkeeping); the whole run; the time to predict
 task 0's test images through all T transformers after the last task; the
-run's peak memory (``VmHWM`` reset at its start, :mod:`proglearn_supcon.memory`)
+run's peak memory (``VmHWM`` reset at its start, :mod:`proglearn_supcon.runs.memory`)
 and the bytes the voters store. The last row of each table is the growth
 exponent of every column in T: the slope of the least-squares line through
 (log T, log value). ``--storage`` compares voter storage settings, each in

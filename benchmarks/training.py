@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import torch
 
-from proglearn_supcon.augment import ImageAugmenter
-from proglearn_supcon.losses import SupConLoss
-from proglearn_supcon.networks import ProgLearnCNN, ProjectionHead
 from proglearn_supcon.precision import autocast, native_bf16
-from proglearn_supcon.training import TrainingConfig, batch_loss, make_criterion, make_optimizer
+from proglearn_supcon.training.augment import ImageAugmenter
+from proglearn_supcon.training.encoders import ProgLearnCNN, ProjectionHead
+from proglearn_supcon.training.engine import TrainingConfig, batch_loss, make_criterion, make_optimizer
+from proglearn_supcon.training.losses import SupConLoss
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 from .loss import plain_supcon
@@ -78,7 +78,7 @@ class _Trainer:
 
 
 class _LibraryTrainer:
-    """The library's own training step: proglearn_supcon.training's batch_loss and optimiser."""
+    """The library's own training step: proglearn_supcon.training.engine's batch_loss and optimiser."""
 
     def __init__(self, device: torch.device) -> None:
         self.transformer = NeuralClassificationTransformer(device=device, random_state=0)

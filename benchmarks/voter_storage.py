@@ -5,7 +5,7 @@ CIFAR-100 10x10 shift 6, slot 0, with the library defaults and the seed the
 experiment gives that run: float32 voters on the full embedding) and is
 evaluated after each task as the experiment does, keeping the test
 embeddings. Then, for each storage setting, every voter is refitted on the
-same transformers (:func:`proglearn_supcon.voter_storage.with_voter_storage`)
+same transformers (:func:`proglearn_supcon.convert_voters.with_voter_storage`)
 and every accuracy of the run (task ``j`` after task ``k``, and the
 single-task ones) is recomputed from the kept test embeddings. Transformers
 never change once fitted, so the differences between settings are the
@@ -32,11 +32,11 @@ import time
 import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork
+from proglearn_supcon.convert_voters import with_voter_storage
 from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments.params import network_params
-from proglearn_supcon.transfer import transfer_metrics
-from proglearn_supcon.voter_storage import with_voter_storage
+from proglearn_supcon.metrics.transfer import transfer_metrics
 
 from .scaling import setting_name, storage_setting, stored_bytes
 

@@ -1,13 +1,13 @@
 """Progressive (lifelong) learning networks whose transformers are trained with
 the supervised contrastive loss, with kNN voters and transfer-efficiency metrics."""
 
-from ._version import __version__
-from .deciders import SimpleArgmaxAverage
-from .learner import ProgressiveLearner
-from .losses import SupConLoss, TunedContrastiveLoss
-from .network import LifelongClassificationNetwork, SupConKNNClassifier
-from .transformers import NeuralClassificationTransformer
-from .voters import KNNClassificationVoter
+from proglearn_supcon._version import __version__
+from proglearn_supcon.deciders import SimpleArgmaxAverage
+from proglearn_supcon.learner import ProgressiveLearner
+from proglearn_supcon.network import LifelongClassificationNetwork, SupConKNNClassifier
+from proglearn_supcon.training.losses import SupConLoss, TunedContrastiveLoss
+from proglearn_supcon.transformers import NeuralClassificationTransformer
+from proglearn_supcon.voters import KNNClassificationVoter
 
 __all__ = [
     "__version__",

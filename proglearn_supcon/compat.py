@@ -1,7 +1,7 @@
 """Network parameters added after results files and saved models were written.
 
 A results file records its run's network parameters and hashes them into its
-recipe (:mod:`proglearn_supcon.provenance`); a saved model holds the estimator
+recipe (:mod:`proglearn_supcon.runs.provenance`); a saved model holds the estimator
 with the parameters it had then. A parameter added to the networks later is in
 neither. :data:`ADDED_PARAMS` maps each such parameter to the value that does
 exactly what the code did before the parameter existed, so that

@@ -23,12 +23,12 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 
-from .deciders import DECIDERS
-from .seeding import derive_seed
-from .task_deciders import TaskDeciders
-from .transformers import NeuralClassificationTransformer
-from .validation import check_input_shape, check_inputs, check_labels
-from .voters import KNNClassificationVoter
+from proglearn_supcon.deciders import DECIDERS
+from proglearn_supcon.seeding import derive_seed
+from proglearn_supcon.task_deciders import TaskDeciders
+from proglearn_supcon.transformers import NeuralClassificationTransformer
+from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
+from proglearn_supcon.voters import KNNClassificationVoter
 
 TransformerFactory = Callable[[int], NeuralClassificationTransformer]
 VoterFactory = Callable[[np.ndarray], KNNClassificationVoter]

@@ -17,16 +17,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import column_or_1d
 
-from .compat import ADDED_PARAMS
-from .deciders import DECIDERS
-from .learner import ProgressiveLearner
-from .networks import EncoderFactory
-from .persistence import load_object, save_object
-from .reduction import PrincipalProjection
-from .seeding import derive_seed
-from .transformers import NeuralClassificationTransformer
-from .validation import check_inputs, check_real, is_int
-from .voters import STORAGE_DTYPES, KNNClassificationVoter
+from proglearn_supcon.compat import ADDED_PARAMS
+from proglearn_supcon.deciders import DECIDERS
+from proglearn_supcon.learner import ProgressiveLearner
+from proglearn_supcon.persistence import load_object, save_object
+from proglearn_supcon.reduction import PrincipalProjection
+from proglearn_supcon.seeding import derive_seed
+from proglearn_supcon.training.encoders import EncoderFactory
+from proglearn_supcon.transformers import NeuralClassificationTransformer
+from proglearn_supcon.validation import check_inputs, check_real, is_int
+from proglearn_supcon.voters import STORAGE_DTYPES, KNNClassificationVoter
 
 
 @contextlib.contextmanager

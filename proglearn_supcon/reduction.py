@@ -2,7 +2,7 @@
 
 Each voter stores its transformer's embedding of a task's data, 2000 floats a
 sample for the default CNN, although such an embedding has an effective rank
-of about 300 (:func:`~proglearn_supcon.geometry.effective_rank`). A
+of about 300 (:func:`~proglearn_supcon.metrics.geometry.effective_rank`). A
 :class:`PrincipalProjection` fitted on a transformer's embeddings of its own
 task maps every embedding of that transformer, fit and query alike, onto the
 top ``n_components`` directions, so the transformer's voters store and compare
@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .validation import is_int
+from proglearn_supcon.validation import is_int
 
 __all__ = ["PrincipalProjection"]
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .deciders import SimpleArgmaxAverage, make_decider
+from proglearn_supcon.deciders import SimpleArgmaxAverage, make_decider
 
 __all__ = ["TaskDeciders", "held_out_rows"]
 

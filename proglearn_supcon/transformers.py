@@ -7,7 +7,7 @@ training only the encoder is kept in use and :meth:`transform` returns its
 output (the penultimate layer of the classification network).
 
 This module holds the estimator: parameter checks, data preparation and the
-model; the training loop itself is in :mod:`proglearn_supcon.training`.
+model; the training loop itself is in :mod:`proglearn_supcon.training.engine`.
 """
 
 from __future__ import annotations
@@ -23,15 +23,21 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
-from .augment import ImageAugmenter, TabularAugmenter
-from .compat import ADDED_PARAMS
-from .determinism import deterministic_algorithms
-from .networks import EncoderFactory, ProjectionHead, Standardize, default_encoder, embedding_dim
-from .precision import check_precision, use_bf16
-from .selection import EARLY_STOPPING
-from .training import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
-from .validation import check_input_shape, check_inputs, check_labels, check_real, is_int
-from .voters import KNNClassificationVoter
+from proglearn_supcon.compat import ADDED_PARAMS
+from proglearn_supcon.determinism import deterministic_algorithms
+from proglearn_supcon.precision import check_precision, use_bf16
+from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
+from proglearn_supcon.training.early_stopping import EARLY_STOPPING
+from proglearn_supcon.training.encoders import (
+    EncoderFactory,
+    ProjectionHead,
+    Standardize,
+    default_encoder,
+    embedding_dim,
+)
+from proglearn_supcon.training.engine import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
+from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels, check_real, is_int
+from proglearn_supcon.voters import KNNClassificationVoter
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
 
@@ -104,7 +110,7 @@ class NeuralClassificationTransformer(BaseEstimator):
         (0-based): earlier epochs are not evaluated, cannot be kept and do not
         count for ``patience``. A task's validation split is small, and an
         epoch inside the warm-up can otherwise score best by chance and be
-        kept for good (:func:`~proglearn_supcon.training.first_candidate_epoch`).
+        kept for good (:func:`~proglearn_supcon.training.engine.first_candidate_epoch`).
     validation_interval : int, default=1
         Evaluate the validation split every this many epochs (and after the
         last one).

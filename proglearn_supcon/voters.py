@@ -7,7 +7,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from .validation import is_int
+from proglearn_supcon.validation import is_int
 
 __all__ = ["STORAGE_DTYPES", "KNNClassificationVoter"]
 

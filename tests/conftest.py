@@ -36,7 +36,7 @@ def _idle_machine(monkeypatch):
     Tests that compare stderr line for line would otherwise depend on what
     else the machine runs; tests in subprocesses still see the real load.
     """
-    from proglearn_supcon import parallel
+    from proglearn_supcon.runs import parallel
 
     monkeypatch.setattr(parallel, "load_average", lambda: 0.0)
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from proglearn_supcon import allocator
+from proglearn_supcon.runs import allocator
 
 glibc = pytest.mark.skipif(allocator._libc() is None, reason="needs glibc's mallopt")
 

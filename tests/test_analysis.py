@@ -1,4 +1,4 @@
-"""The analysis layer (proglearn_supcon/analysis.py) and what the layers above it may not do."""
+"""The analysis layer (proglearn_supcon/runs/analysis.py) and what the layers above it may not do."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proglearn_supcon.analysis import format_mean_interval
+from proglearn_supcon.runs.analysis import format_mean_interval
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_analysis_imports_no_plotting_nor_experiments():
-    names = imported_modules(REPO / "proglearn_supcon" / "analysis.py")
+    names = imported_modules(REPO / "proglearn_supcon" / "runs" / "analysis.py")
     upper = [n for n in names if n.startswith(("proglearn_supcon.plotting", "proglearn_supcon.experiments"))]
     assert not upper, upper
     assert not [n for n in names if n.split(".")[0] in ("matplotlib", "seaborn")]
@@ -52,7 +52,7 @@ SUMMARIZE = textwrap.dedent("""
 
     before = matplotlib.get_backend()
     from proglearn_supcon.experiments.summary import summarize
-    from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run
+    from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, write_run
 
     root = sys.argv[1]
     for variant, acc0 in (("supcon", 1.0), ("ce", 0.8)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from proglearn_supcon.augment import ImageAugmenter, TabularAugmenter
+from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
 
 OFF = dict(crop="none", flip=False, color_jitter=0.0, grayscale_p=0.0)
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

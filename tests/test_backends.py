@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.parallel import claim_device, device_slots
-from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
+from proglearn_supcon.runs.parallel import claim_device, device_slots
+from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from proglearn_supcon.experiments.checkpoints import (
     read_progress,
     remove_checkpoint,
 )
-from proglearn_supcon.folder_contract import folder_runs
-from proglearn_supcon.results import _RUN_NAME, list_variants
+from proglearn_supcon.runs.folder_contract import folder_runs
+from proglearn_supcon.runs.results import _RUN_NAME, list_variants
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,7 +115,7 @@ def _net(decider="average"):
 
 @pytest.mark.slow
 def test_a_resumed_record_equals_an_uninterrupted_one_under_every_decider(tmp_path):
-    from proglearn_supcon.memory import PeakMemory
+    from proglearn_supcon.runs.memory import PeakMemory
 
     tasks = _feature_tasks(4)
     whole = exp.learn_tasks(_net("em"), tasks, "whole", True, 0, PeakMemory())

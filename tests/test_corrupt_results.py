@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
 from proglearn_supcon.experiments import driver  # noqa: E402
-from proglearn_supcon.results import (  # noqa: E402
+from proglearn_supcon.runs.results import (  # noqa: E402
     TASK_FIELDS,
     CorruptResultsError,
     RunResult,

@@ -1,4 +1,4 @@
-"""Tests of proglearn_supcon.decomposition: the parts add up to the network accuracy, and match hand counts."""
+"""Tests of proglearn_supcon.metrics.decomposition: the parts add up to the network accuracy, and match hand counts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.deciders import SimpleArgmaxAverage
-from proglearn_supcon.decomposition import DECOMPOSITION_FIELDS, accuracy_decomposition
+from proglearn_supcon.metrics.decomposition import DECOMPOSITION_FIELDS, accuracy_decomposition
 
 Y = np.array([0, 0, 1, 1, 2, 2])
 # Rows: the own voter (4 of 6 right), two others (4 and 3 of 6 right).

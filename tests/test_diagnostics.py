@@ -17,11 +17,11 @@ from torch import nn
 
 from proglearn_supcon import LifelongClassificationNetwork, NeuralClassificationTransformer
 from proglearn_supcon.datasets import Task
-from proglearn_supcon.decomposition import DECOMPOSITION_FIELDS
 from proglearn_supcon.experiments.diagnostics import pair_views, run_diagnostics, subsample_rows
-from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry
-from proglearn_supcon.networks import ProjectionHead
-from proglearn_supcon.results import DEFAULT_VIEW
+from proglearn_supcon.metrics.decomposition import DECOMPOSITION_FIELDS
+from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS, embedding_geometry
+from proglearn_supcon.runs.results import DEFAULT_VIEW
+from proglearn_supcon.training.encoders import ProjectionHead
 
 VIEWS = [("encoder", "test"), ("encoder", "train"), ("projection", "test"), ("projection", "train")]
 

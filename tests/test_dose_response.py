@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from proglearn_supcon.experiments import dose_response
-from proglearn_supcon.results import load_runs
+from proglearn_supcon.runs.results import load_runs
 
 
 def test_default_settings_turn_one_knob_per_loss():

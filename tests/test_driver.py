@@ -13,7 +13,7 @@ import pytest
 
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
-from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs
+from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs
 
 # Every test here starts the driver's loky pool or a Python subprocess.
 pytestmark = pytest.mark.slow
@@ -115,7 +115,7 @@ def test_a_unit_of_several_results_writes_each(tmp_path):
 
 
 def test_sequential_runs_use_the_cores_of_the_process_unless_omp_num_threads_is_set(monkeypatch):
-    from proglearn_supcon import parallel
+    from proglearn_supcon.runs import parallel
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(parallel, "available_cores", lambda: 3)
@@ -125,7 +125,7 @@ def test_sequential_runs_use_the_cores_of_the_process_unless_omp_num_threads_is_
 
 
 def test_a_busy_machine_is_said_in_one_line_before_training(tmp_path, monkeypatch, capsys):
-    from proglearn_supcon import parallel
+    from proglearn_supcon.runs import parallel
 
     monkeypatch.setattr(parallel, "load_average", lambda: 0.4)
     assert parallel.busy_cores_warning(2) is None

@@ -6,9 +6,9 @@ import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments.arguments import parse_int_list
-from proglearn_supcon.geometry import GEOMETRY_METRICS
-from proglearn_supcon.results import load_runs, run_path
-from proglearn_supcon.transfer import transfer_metrics
+from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS
+from proglearn_supcon.metrics.transfer import transfer_metrics
+from proglearn_supcon.runs.results import load_runs, run_path
 
 
 def test_parse_int_list():
@@ -149,7 +149,7 @@ def test_bad_param_is_a_usage_error(bad, capsys, tiny_run_args):
 
 @pytest.mark.slow
 def test_results_written_before_model_selection_was_recorded_still_load(tmp_path, tiny_run_args):
-    from proglearn_supcon.results import read_run
+    from proglearn_supcon.runs.results import read_run
 
     assert exp.main(tiny_run_args("--variant", "ce", "--out", tmp_path, epochs=2, n_tasks=1)) == 0
     path = run_path(tmp_path, "ce", 1, 0)
@@ -234,7 +234,7 @@ def _feature_tasks(n_tasks=3, seed=0):
 @pytest.mark.parametrize("keep_embeddings", [False, True])
 def test_each_test_set_is_embedded_once_per_transformer_and_kept_only_for_diagnostics(monkeypatch, keep_embeddings):
     from proglearn_supcon import LifelongClassificationNetwork, NeuralClassificationTransformer
-    from proglearn_supcon.memory import PeakMemory
+    from proglearn_supcon.runs.memory import PeakMemory
 
     tasks = _feature_tasks()
     test_sets = {float(v): s for s, task in enumerate(tasks) for v in task.X_test[:, 0]}

@@ -17,7 +17,7 @@ from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import driver  # noqa: E402
 from proglearn_supcon.fileio import atomic_write_text, current_umask  # noqa: E402
 from proglearn_supcon.persistence import save_object  # noqa: E402
-from proglearn_supcon.results import TASK_FIELDS, CorruptResultsError, RunResult, read_run, write_run  # noqa: E402
+from proglearn_supcon.runs.results import TASK_FIELDS, CorruptResultsError, RunResult, read_run, write_run  # noqa: E402
 
 
 def _run(variant="ce", shift=1) -> RunResult:

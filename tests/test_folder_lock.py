@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.folder_lock import LOCK_NAME, FolderLockedError, hold_folder
-from proglearn_supcon.results import TASK_FIELDS, RunResult, run_path
+from proglearn_supcon.runs.folder_lock import LOCK_NAME, FolderLockedError, hold_folder
+from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, run_path
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
-HOLD = "import sys, time\nfrom proglearn_supcon.folder_lock import hold_folder\nwith hold_folder(sys.argv[1]):\n"
+HOLD = "import sys, time\nfrom proglearn_supcon.runs.folder_lock import hold_folder\nwith hold_folder(sys.argv[1]):\n"
 
 
 def fake_run_one(spec, args, threads, position):

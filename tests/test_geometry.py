@@ -1,4 +1,4 @@
-"""Tests of proglearn_supcon.geometry against known geometries and naive numpy loops."""
+"""Tests of proglearn_supcon.metrics.geometry against known geometries and naive numpy loops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from proglearn_supcon.geometry import (
+from proglearn_supcon.metrics.geometry import (
     GEOMETRY_METRICS,
     alignment_uniformity,
     class_collapse,

@@ -263,7 +263,7 @@ def test_failed_add_task_leaves_the_decider_state_unchanged(fitted_pair, monkeyp
 @pytest.mark.slow
 def test_run_records_every_decider_from_the_same_voters(tmp_path, tiny_run_args):
     from proglearn_supcon.experiments import cifar_task_sequence as exp
-    from proglearn_supcon.results import load_runs, read_run, run_path
+    from proglearn_supcon.runs.results import load_runs, read_run, run_path
 
     argv = tiny_run_args("--variant", "supcon", "--out", tmp_path, "--param", "decider=shrunk-em", n_tasks=3)
     assert exp.main(argv) == 0

@@ -1,4 +1,4 @@
-"""Tests of proglearn_supcon.losses against naive per-anchor loops."""
+"""Tests of proglearn_supcon.training.losses against naive per-anchor loops."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from proglearn_supcon.losses import SupConLoss, TunedContrastiveLoss
+from proglearn_supcon.training.losses import SupConLoss, TunedContrastiveLoss
 
 SEEDS = range(6)
 TEMPERATURES = [0.05, 0.1, 0.5, 1.0]

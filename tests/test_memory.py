@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from proglearn_supcon import LifelongClassificationNetwork
-from proglearn_supcon.allocator import release_freed_memory
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments.arguments import build_parser
-from proglearn_supcon.memory import PeakMemory, current_rss_mb
+from proglearn_supcon.runs.allocator import release_freed_memory
+from proglearn_supcon.runs.memory import PeakMemory, current_rss_mb
 
 # Every test here allocates hundreds of MiB or trains whole runs.
 pytestmark = pytest.mark.slow

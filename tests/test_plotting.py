@@ -1,7 +1,7 @@
 """Tests of the figure scripts under plotting/ on small synthetic results files.
 
 The expected values are computed here from the known accuracies with plain
-loops (not with proglearn_supcon.transfer), and compared with the data of the
+loops (not with proglearn_supcon.metrics.transfer), and compared with the data of the
 lines drawn in each axes, read back from the matplotlib artists.
 """
 
@@ -29,7 +29,7 @@ from proglearn_supcon.plotting.compare_variants import PairingWarning, compare_v
 from proglearn_supcon.plotting.compare_variants import main as compare_main  # noqa: E402
 from proglearn_supcon.plotting.plot_variant import main as variant_main  # noqa: E402
 from proglearn_supcon.plotting.plot_variant import plot_timing, plot_variant  # noqa: E402
-from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run  # noqa: E402
+from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, write_run  # noqa: E402
 
 NAN = np.nan
 T = 3

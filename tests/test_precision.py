@@ -5,8 +5,8 @@ import warnings
 import pytest
 import torch
 
-from proglearn_supcon.augment import ImageAugmenter
 from proglearn_supcon.precision import autocast, no_autocast
+from proglearn_supcon.training.augment import ImageAugmenter
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

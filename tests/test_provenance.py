@@ -1,4 +1,4 @@
-"""Provenance of results files (proglearn_supcon/provenance.py): git commit, versions, recipe hash."""
+"""Provenance of results files (proglearn_supcon/runs/provenance.py): git commit, versions, recipe hash."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 import sklearn
 import torch
 
-from proglearn_supcon import provenance as prov
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.results import TASK_FIELDS, RunResult, load_runs, read_run, run_path, write_run
+from proglearn_supcon.runs import provenance as prov
+from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, read_run, run_path, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="no git program")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import recipe_search
-from proglearn_supcon.results import load_runs
+from proglearn_supcon.runs.results import load_runs
 
 
 def test_every_variant_gets_the_same_number_of_configurations():

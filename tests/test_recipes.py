@@ -12,10 +12,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
-from proglearn_supcon.analysis import pair_runs  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
-from proglearn_supcon.provenance import recipe_hash  # noqa: E402
-from proglearn_supcon.results import (  # noqa: E402
+from proglearn_supcon.runs.analysis import pair_runs  # noqa: E402
+from proglearn_supcon.runs.provenance import recipe_hash  # noqa: E402
+from proglearn_supcon.runs.results import (  # noqa: E402
     TASK_FIELDS,
     Diagnostics,
     MixedRecipesError,

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proglearn_supcon.results import (
+from proglearn_supcon.runs.results import (
     DEFAULT_VIEW,
     TASK_FIELDS,
     Diagnostics,
@@ -175,7 +175,7 @@ def test_files_without_diagnostics_still_load(tmp_path):
 
 def test_variant_table_means_and_intervals(tmp_path):
     from proglearn_supcon.experiments.summary import main, variant_table
-    from proglearn_supcon.results import TASK_FIELDS, RunResult, write_run
+    from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, write_run
 
     for shift, acc in ((1, 0.4), (2, 0.6)):
         accuracy = np.array([[acc, np.nan], [acc + 0.1, acc + 0.1]])

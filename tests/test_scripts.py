@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proglearn_supcon.results import load_runs
+from proglearn_supcon.runs.results import load_runs
 
 # Every test here starts Python (and imports torch) at least once.
 pytestmark = pytest.mark.slow

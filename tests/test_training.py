@@ -1,12 +1,11 @@
-"""Tests of proglearn_supcon.training on tiny models (the estimator's tests cover the rest)."""
+"""Tests of proglearn_supcon.training.engine on tiny models (the estimator's tests cover the rest)."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from proglearn_supcon.losses import SupConLoss
-from proglearn_supcon.training import (
+from proglearn_supcon.training.engine import (
     TrainingConfig,
     batch_loss,
     embed,
@@ -15,6 +14,7 @@ from proglearn_supcon.training import (
     shuffled_batches,
     train,
 )
+from proglearn_supcon.training.losses import SupConLoss
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 

@@ -1,4 +1,4 @@
-"""Tests of proglearn_supcon.transfer against numbers worked out by hand."""
+"""Tests of proglearn_supcon.metrics.transfer against numbers worked out by hand."""
 
 import math
 import warnings
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from proglearn_supcon.transfer import (
+from proglearn_supcon.metrics.transfer import (
     TransferMetrics,
     mean_and_interval,
     paired_difference,
@@ -271,6 +271,6 @@ def test_transfer_matrix_errors():
 
 
 def test_transfer_matrix_old_import_path():
-    from proglearn_supcon import geometry
+    from proglearn_supcon.metrics import geometry
 
     assert geometry.transfer_matrix is transfer_matrix

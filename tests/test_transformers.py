@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from proglearn_supcon.networks import MLPEncoder, ProgLearnCNN
 from proglearn_supcon.precision import use_bf16
-from proglearn_supcon.training import TrainingConfig, lr_factor
+from proglearn_supcon.training.encoders import MLPEncoder, ProgLearnCNN
+from proglearn_supcon.training.engine import TrainingConfig, lr_factor
 from proglearn_supcon.transformers import NeuralClassificationTransformer, resolve_device
 
 

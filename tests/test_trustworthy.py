@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from proglearn_supcon import training
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.flags import flag_transformers, flagged_transformers
-from proglearn_supcon.intervals import cluster_means, mean_and_interval, n_clusters, paired_difference
-from proglearn_supcon.results import RunResult
+from proglearn_supcon.metrics.intervals import cluster_means, mean_and_interval, n_clusters, paired_difference
+from proglearn_supcon.runs.flags import flag_transformers, flagged_transformers
+from proglearn_supcon.runs.results import RunResult
+from proglearn_supcon.training import engine
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 # ----------------------------------------------------------------------------- model selection
@@ -24,13 +24,13 @@ def _scripted_train(monkeypatch, accuracies, **params):
     def fake_evaluate(*args, **kwargs):
         return 1.0, next(calls)
 
-    monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    monkeypatch.setattr(engine, "evaluate", fake_evaluate)
     defaults = NeuralClassificationTransformer(batch_size=8, warmup_epochs=5, patience=20).get_params()
-    config = training.TrainingConfig.from_params(defaults | {"epochs": len(accuracies)} | params)
+    config = engine.TrainingConfig.from_params(defaults | {"epochs": len(accuracies)} | params)
     torch.manual_seed(0)
     encoder, head = nn.Linear(4, 3), nn.Linear(3, 2)
     x, y = torch.randn(16, 4), np.arange(16) % 2
-    return training.train(
+    return engine.train(
         config, encoder, head, x, y, embedding_dim=3, generator=torch.Generator().manual_seed(0), validation=(x, y)
     )
 
@@ -52,9 +52,9 @@ def test_patience_counts_from_the_first_candidate_epoch(monkeypatch):
 
 
 def test_min_epochs_is_capped_by_a_short_budget():
-    config = training.TrainingConfig.from_params(NeuralClassificationTransformer(epochs=4, min_epochs=10).get_params())
-    assert training.first_candidate_epoch(config) == 3
-    assert [e for e in range(4) if training.is_candidate(e, config)] == [3]
+    config = engine.TrainingConfig.from_params(NeuralClassificationTransformer(epochs=4, min_epochs=10).get_params())
+    assert engine.first_candidate_epoch(config) == 3
+    assert [e for e in range(4) if engine.is_candidate(e, config)] == [3]
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, "3", True])
@@ -102,7 +102,7 @@ def test_a_run_records_its_flags(monkeypatch, tmp_path, tiny_run_args):
     assert exp.main(tiny_run_args("--variant", "ce", "--out", tmp_path, n_tasks=1)) == 0
     ((best_epoch, min_epochs, n_classes),) = seen
     assert best_epoch.tolist() == [0.0] and min_epochs == 10 and n_classes == 2
-    from proglearn_supcon.results import load_runs
+    from proglearn_supcon.runs.results import load_runs
 
     (run,) = load_runs(tmp_path, "ce")
     assert run.flagged_transformers == [{"task": 0, "reasons": ["scripted"]}]

@@ -1,4 +1,4 @@
-"""A fitted network's voters refitted with another storage (proglearn_supcon/voter_storage.py)."""
+"""A fitted network's voters refitted with another storage (proglearn_supcon/convert_voters.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from proglearn_supcon import LifelongClassificationNetwork
-from proglearn_supcon.voter_storage import with_voter_storage
+from proglearn_supcon.convert_voters import with_voter_storage
 
 N_TASKS = 3
 

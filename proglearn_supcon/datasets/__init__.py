@@ -26,7 +26,7 @@ classes, the second's images zoomed and rotated by :func:`rotate_images`).
 Images are always uint8 of shape (n, height, width, 3) (NHWC) and labels int64.
 """
 
-from .adversarial import (
+from proglearn_supcon.datasets.adversarial import (
     PROTOCOLS,
     ROTATION_DEFAULTS,
     ROTATION_ZOOM,
@@ -36,7 +36,7 @@ from .adversarial import (
     rotation_tasks,
     shuffle_labels,
 )
-from .cifar import (
+from proglearn_supcon.datasets.cifar import (
     ARCHIVE_MD5,
     DEFAULT_DATA_DIR,
     ENV_VAR,
@@ -46,8 +46,8 @@ from .cifar import (
     load_cifar,
     resolve_data_dir,
 )
-from .digits import load_digits_images, load_hard_digits_images
-from .protocol import DATASETS, Task, split_class_pool, task_indices, task_sequence
+from proglearn_supcon.datasets.digits import load_digits_images, load_hard_digits_images
+from proglearn_supcon.datasets.protocol import DATASETS, Task, split_class_pool, task_indices, task_sequence
 
 __all__ = [
     "ARCHIVE_MD5",

@@ -31,8 +31,8 @@ from numbers import Real
 
 import numpy as np
 
-from ..seeding import derive_seed
-from .protocol import Task, _positive, load_pooled, take_pooled
+from proglearn_supcon.datasets.protocol import Task, _positive, load_pooled, take_pooled
+from proglearn_supcon.seeding import derive_seed
 
 __all__ = [
     "PROTOCOLS",

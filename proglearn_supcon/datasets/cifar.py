@@ -24,8 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..fileio import atomic_path
-from .cifar_checksums import CorruptDataError, file_md5, verify_files
+from proglearn_supcon.datasets.cifar_checksums import CorruptDataError, file_md5, verify_files
+from proglearn_supcon.fileio import atomic_path
 
 __all__ = [
     "ARCHIVE_MD5",

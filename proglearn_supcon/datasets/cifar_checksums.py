@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from ..fileio import atomic_write_text
+from proglearn_supcon.fileio import atomic_write_text
 
 __all__ = ["CACHE_NAME", "FILE_MD5", "USER_CACHE", "CorruptDataError", "file_md5", "verify_files"]
 

@@ -2,7 +2,7 @@
 
 Two runs of one data set name are comparable only if they read the same
 images: a results folder refuses to pool runs whose fingerprints differ
-(:mod:`proglearn_supcon.folder_contract`). The bundled digits are made by code
+(:mod:`proglearn_supcon.runs.folder_contract`). The bundled digits are made by code
 from scikit-learn's copy, so their fingerprint is a constant naming that
 recipe; change it together with the code that makes the images. The CIFAR
 files are checked against their official MD5s before they are used
@@ -23,7 +23,7 @@ DIGITS_FINGERPRINTS = {
 
 def data_fingerprint(dataset: str, verified: bool = True) -> str | None:
     """The fingerprint of ``dataset``'s files; None where unknown (CIFAR files used without ``verified``)."""
-    from .cifar_checksums import FILE_MD5
+    from proglearn_supcon.datasets.cifar_checksums import FILE_MD5
 
     if dataset in FILE_MD5:
         return " ".join(f"{name}={md5}" for name, md5 in FILE_MD5[dataset].items()) if verified else None

@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .cifar import load_cifar
-from .digits import load_digits_images, load_hard_digits_images
+from proglearn_supcon.datasets.cifar import load_cifar
+from proglearn_supcon.datasets.digits import load_digits_images, load_hard_digits_images
 
 __all__ = ["DATASETS", "Task", "split_class_pool", "task_indices", "task_sequence"]
 

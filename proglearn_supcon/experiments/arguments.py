@@ -15,7 +15,7 @@ import ast
 
 from proglearn_supcon.datasets import DATASETS, PROTOCOLS, check_angle
 from proglearn_supcon.network import LifelongClassificationNetwork
-from proglearn_supcon.parallel import BACKENDS
+from proglearn_supcon.runs.parallel import BACKENDS
 from proglearn_supcon.transformers import LOSSES
 
 __all__ = [

@@ -10,7 +10,7 @@ of every (transformer, task) pair in the encoder and projection spaces on the
 test and training data, and the decomposition of each task's final network
 accuracy (:mod:`proglearn_supcon.experiments.diagnostics`). Each run is
 written atomically to ``<out>/<variant>/shift<s>_slot<k>.json`` (see
-:mod:`proglearn_supcon.results`); a rerun skips the finished runs and
+:mod:`proglearn_supcon.runs.results`); a rerun skips the finished runs and
 moves a corrupt results file aside (``<name>.corrupt``) to redo its run.
 
 Examples
@@ -53,7 +53,6 @@ from typing import Sequence
 import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork, __version__
-from proglearn_supcon.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.datasets import DataNotFoundError, shuffle_labels, task_sequence
 from proglearn_supcon.datasets.fingerprint import data_fingerprint
 from proglearn_supcon.deciders import DECIDERS
@@ -68,13 +67,14 @@ from proglearn_supcon.experiments.diagnostics import run_diagnostics
 from proglearn_supcon.experiments.params import check_network_params, jsonable, network_params, recorded_network_params
 from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_settings
 from proglearn_supcon.experiments.run_contract import contract_problem, parallelism_warning
-from proglearn_supcon.flags import run_flags
-from proglearn_supcon.folder_contract import folder_runs
-from proglearn_supcon.folder_lock import FolderLockedError, hold_folder
-from proglearn_supcon.memory import PeakMemory
 from proglearn_supcon.precision import use_bf16
-from proglearn_supcon.provenance import provenance
-from proglearn_supcon.results import TASK_FIELDS, RunResult, describe_run, run_path
+from proglearn_supcon.runs.allocator import release_freed_memory, retain_freed_memory
+from proglearn_supcon.runs.flags import run_flags
+from proglearn_supcon.runs.folder_contract import folder_runs
+from proglearn_supcon.runs.folder_lock import FolderLockedError, hold_folder
+from proglearn_supcon.runs.memory import PeakMemory
+from proglearn_supcon.runs.provenance import provenance
+from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, describe_run, run_path
 from proglearn_supcon.seeding import derive_seed
 
 #: Name of this command in its error lines.
@@ -86,7 +86,7 @@ class RunSpec:
     """One run: a variant on one shift and slot of a task sequence.
 
     For the rotation protocol, ``shift`` is the repetition and ``slot`` the
-    angle in degrees (:func:`~proglearn_supcon.results.run_keys`).
+    angle in degrees (:func:`~proglearn_supcon.runs.results.run_keys`).
     """
 
     variant: str
@@ -111,7 +111,7 @@ class TaskRecord:
     ``s > t``) under the network's decider; ``decider_accuracy[name]`` the
     same under every decider of :data:`~proglearn_supcon.deciders.DECIDERS`,
     from the same voter posteriors; ``per_task``: one value per task for each of
-    :data:`~proglearn_supcon.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
+    :data:`~proglearn_supcon.runs.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
     is transformer ``tid``'s embedding of task ``s``'s test set and
     ``test_posteriors[s][tid]`` its voter's posteriors there: transformers and
     voters are frozen once fitted, so each pair is computed once and its
@@ -311,7 +311,7 @@ def run_config(
 ) -> dict:
     """The ``config`` of a results file: the run's options, network parameters, sizes, machine and provenance.
 
-    ``config["provenance"]`` is :func:`proglearn_supcon.provenance.provenance`:
+    ``config["provenance"]`` is :func:`proglearn_supcon.runs.provenance.provenance`:
     the git commit of the code, the versions of torch, numpy and scikit-learn,
     and the hash of the recipe (the network parameters but the seed).
     """

@@ -1,10 +1,10 @@
 """The ``--diagnostics`` of one run: transfer matrix, geometry in every space and split, accuracy decomposition.
 
 For every (transformer ``i``, task ``j``) pair, :func:`run_diagnostics`
-measures the geometry (:func:`proglearn_supcon.geometry.embedding_geometry`)
+measures the geometry (:func:`proglearn_supcon.metrics.geometry.embedding_geometry`)
 of four *views*, one per space and split.
 
-Spaces (:data:`~proglearn_supcon.results.GEOMETRY_SPACES`):
+Spaces (:data:`~proglearn_supcon.runs.results.GEOMETRY_SPACES`):
 
 * ``"encoder"``: transformer ``i``'s encoder output
   (:meth:`~proglearn_supcon.transformers.NeuralClassificationTransformer.transform`:
@@ -18,7 +18,7 @@ Spaces (:data:`~proglearn_supcon.results.GEOMETRY_SPACES`):
   logits of its linear classifier, the analogue (``n_classes`` dimensions, so
   its effective rank is at most ``n_classes``).
 
-Splits (:data:`~proglearn_supcon.results.GEOMETRY_SPLITS`):
+Splits (:data:`~proglearn_supcon.runs.results.GEOMETRY_SPLITS`):
 
 * ``"test"``: task ``j``'s test set, all of it, the embeddings the run has
   already computed for its accuracies;
@@ -42,7 +42,7 @@ for a 10-task CIFAR-100 run (20 s for the test view alone).
 
 After the last task each task's network accuracy is split into its own
 voter, the other voters and their complementarity
-(:func:`proglearn_supcon.decomposition.accuracy_decomposition`), from the
+(:func:`proglearn_supcon.metrics.decomposition.accuracy_decomposition`), from the
 voter posteriors the run already has.
 """
 
@@ -53,12 +53,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from proglearn_supcon.decomposition import DECOMPOSITION_FIELDS, accuracy_decomposition
-from proglearn_supcon.geometry import GEOMETRY_METRICS, embedding_geometry
 from proglearn_supcon.learner import ProgressiveLearner
-from proglearn_supcon.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, Diagnostics
+from proglearn_supcon.metrics.decomposition import DECOMPOSITION_FIELDS, accuracy_decomposition
+from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS, embedding_geometry
+from proglearn_supcon.metrics.transfer import transfer_matrix
+from proglearn_supcon.runs.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, Diagnostics
 from proglearn_supcon.seeding import derive_seed
-from proglearn_supcon.transfer import transfer_matrix
 
 __all__ = ["pair_views", "run_decomposition", "run_diagnostics", "subsample_rows"]
 
@@ -90,7 +90,7 @@ def pair_views(transformer, splits: Mapping[str, tuple[np.ndarray, np.ndarray]])
     Returns
     -------
     dict of (space, split) to dict of str to float
-        :func:`~proglearn_supcon.geometry.embedding_geometry` of each view.
+        :func:`~proglearn_supcon.metrics.geometry.embedding_geometry` of each view.
     """
     views = {}
     for split, (embeddings, labels) in splits.items():
@@ -142,8 +142,8 @@ def run_diagnostics(
     Returns
     -------
     Diagnostics
-        With every view of :data:`~proglearn_supcon.results.GEOMETRY_SPACES`
-        x :data:`~proglearn_supcon.results.GEOMETRY_SPLITS` and the decomposition.
+        With every view of :data:`~proglearn_supcon.runs.results.GEOMETRY_SPACES`
+        x :data:`~proglearn_supcon.runs.results.GEOMETRY_SPLITS` and the decomposition.
     """
     n_tasks = len(tasks)
     labels = [task.y_test for task in tasks]

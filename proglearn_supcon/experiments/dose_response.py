@@ -44,16 +44,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.analysis import nanmean_quiet, own_and_other, triangle_means
 from proglearn_supcon.datasets import DATASETS
+from proglearn_supcon.experiments import cifar_task_sequence as experiment
 from proglearn_supcon.experiments.arguments import parse_int_list
-from proglearn_supcon.intervals import mean_and_interval
+from proglearn_supcon.experiments.recipe_search import HELD_OUT_SHIFT, experiment_argv
+from proglearn_supcon.metrics.intervals import mean_and_interval
+from proglearn_supcon.metrics.transfer import transfer_metrics
 from proglearn_supcon.network import LifelongClassificationNetwork
-from proglearn_supcon.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, RunResult, list_variants, load_runs
-from proglearn_supcon.transfer import transfer_metrics
-
-from . import cifar_task_sequence as experiment
-from .recipe_search import HELD_OUT_SHIFT, experiment_argv
+from proglearn_supcon.runs.analysis import nanmean_quiet, own_and_other, triangle_means
+from proglearn_supcon.runs.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, RunResult, list_variants, load_runs
 
 __all__ = [
     "DEFAULT_VALUES",
@@ -236,7 +235,7 @@ def fit_relation(
     line is fitted by least squares over that cluster's settings, with an
     intercept of its own; the estimate is the mean of the clusters'
     coefficients and its interval the Student-t interval over clusters
-    (:func:`~proglearn_supcon.intervals.mean_and_interval`), so settings
+    (:func:`~proglearn_supcon.metrics.intervals.mean_and_interval`), so settings
     measured on the same run are never counted as independent, and a
     difference between runs is not read as an effect of the knob.
 

@@ -1,6 +1,6 @@
 """Dispatch the experiment's runs to a backend and save each one as it comes back.
 
-Workers only train and return a :class:`~proglearn_supcon.results.RunResult`
+Workers only train and return a :class:`~proglearn_supcon.runs.results.RunResult`
 (or a :class:`RunFailure`); this process, the driver, writes every results
 file atomically as soon as its run returns. Results therefore need no shared
 filesystem, and a driver that dies loses only the runs still in flight.
@@ -33,9 +33,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from proglearn_supcon.allocator import release_freed_memory
 from proglearn_supcon.experiments.checkpoints import read_progress, remove_checkpoint
-from proglearn_supcon.parallel import (
+from proglearn_supcon.runs.allocator import release_freed_memory
+from proglearn_supcon.runs.parallel import (
     BackendError,
     available_cores,
     busy_cores_warning,
@@ -46,7 +46,7 @@ from proglearn_supcon.parallel import (
     watch_parent,
     worker_name,
 )
-from proglearn_supcon.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
+from proglearn_supcon.runs.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
@@ -71,7 +71,7 @@ def execute_run(
     """Train one run with ``run_one`` where this is called (driver or worker) and return it; writes nothing.
 
     The device is ``args.device``, or with ``args.devices`` one of those held
-    for the run's duration (:func:`~proglearn_supcon.parallel.claim_device`).
+    for the run's duration (:func:`~proglearn_supcon.runs.parallel.claim_device`).
     ``threads`` is torch's thread count: None leaves torch's default,
     :data:`WORKER_CORES` uses this process's cores shared by its concurrent runs.
     An ``Exception`` comes back as a :class:`RunFailure` so the other runs go on.
@@ -89,7 +89,7 @@ def execute_run(
             run = run_one(spec, run_args, threads, position)
             finished = time.time()
         # The run's networks and data are gone now; hand their freed memory back
-        # to the OS so an idle worker does not hold it (see allocator.py).
+        # to the OS so an idle worker does not hold it (see runs/allocator.py).
         release_freed_memory()
     except Exception as exc:
         return RunFailure(spec, worker, f"{type(exc).__name__}: {exc}", traceback.format_exc())
@@ -145,8 +145,8 @@ def read_finished(path: Path, move_corrupt: bool = True) -> RunResult | None:
     """The run the results file ``path`` holds, or None if it holds no finished run; a corrupt one is moved aside first.
 
     A file that exists but does not read as a run (truncated, not JSON, fields
-    missing, values out of range: :class:`~proglearn_supcon.results.CorruptResultsError`)
-    is not finished: it is renamed by :func:`~proglearn_supcon.results.move_aside`,
+    missing, values out of range: :class:`~proglearn_supcon.runs.results.CorruptResultsError`)
+    is not finished: it is renamed by :func:`~proglearn_supcon.runs.results.move_aside`,
     never deleted, with a warning on stderr naming both paths, so that the run
     is done again. With ``move_corrupt=False`` it is only reported (``--list``
     changes nothing on disk). A file that another process moved or removed
@@ -202,7 +202,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     """Train the runs ``todo`` with ``run_one`` on ``args.backend``, writing each file as it returns.
 
     ``run_one(spec, args, threads, position)`` trains one run and returns its
-    :class:`~proglearn_supcon.results.RunResult` (or a list of them, each
+    :class:`~proglearn_supcon.runs.results.RunResult` (or a list of them, each
     written as its own file); with a parallel backend it is
     pickled to the workers, so pass a module-level function.
 

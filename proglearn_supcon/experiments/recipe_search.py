@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from proglearn_supcon.analysis import format_mean_interval
-from proglearn_supcon.results import load_runs
-from proglearn_supcon.transfer import mean_and_interval
+from proglearn_supcon.experiments import cifar_task_sequence as experiment
+from proglearn_supcon.metrics.transfer import mean_and_interval
+from proglearn_supcon.runs.analysis import format_mean_interval
+from proglearn_supcon.runs.results import load_runs
 from proglearn_supcon.transformers import LOSSES
-
-from . import cifar_task_sequence as experiment
 
 #: Every loss the library trains with, each a variant of the search.
 VARIANTS = LOSSES

@@ -1,4 +1,4 @@
-"""The experiment's side of a results folder's contract (:mod:`proglearn_supcon.folder_contract`).
+"""The experiment's side of a results folder's contract (:mod:`proglearn_supcon.runs.folder_contract`).
 
 Before ``proglearn-supcon run`` trains anything it compares what it was asked
 to do with every finished file of ``--out``: the data settings of all of them
@@ -18,15 +18,15 @@ import argparse
 
 from proglearn_supcon.datasets import DATASETS, ROTATION_DEFAULTS
 from proglearn_supcon.experiments.params import network_params, recorded_network_params
-from proglearn_supcon.folder_contract import run_problem
 from proglearn_supcon.network import LifelongClassificationNetwork
-from proglearn_supcon.provenance import recipe_hash
+from proglearn_supcon.runs.folder_contract import run_problem
+from proglearn_supcon.runs.provenance import recipe_hash
 
 __all__ = ["contract_problem", "parallelism_warning", "requested_data_settings", "requested_recipes"]
 
 
 def requested_data_settings(args: argparse.Namespace) -> dict:
-    """The data settings (:data:`~proglearn_supcon.folder_contract.DATA_KEYS`) the runs of ``args`` will record."""
+    """The data settings (:data:`~proglearn_supcon.runs.folder_contract.DATA_KEYS`) the runs of ``args`` will record."""
     if args.protocol == "rotation":
         # Two tasks: task 1 and its rotated copy; classes and images from the rotation defaults.
         n_tasks, (classes, n_train, _) = 2, ROTATION_DEFAULTS[args.dataset]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from proglearn_supcon.analysis import PairingWarning, format_mean_interval, run_metrics
-from proglearn_supcon.flags import flagged_transformers
-from proglearn_supcon.intervals import mean_and_interval, n_clusters
-from proglearn_supcon.results import describe_run, load_runs
+from proglearn_supcon.metrics.intervals import mean_and_interval, n_clusters
+from proglearn_supcon.runs.analysis import PairingWarning, format_mean_interval, run_metrics
+from proglearn_supcon.runs.flags import flagged_transformers
+from proglearn_supcon.runs.results import describe_run, load_runs
 
 __all__ = ["build_parser", "flagged_lines", "main", "summarize", "variant_table"]
 
@@ -55,7 +55,7 @@ def summarize(
         Coverage of the intervals.
     allow_mixed_recipes : bool, default False
         Pool the runs of a variant made with different recipes (see
-        :func:`~proglearn_supcon.results.load_runs`).
+        :func:`~proglearn_supcon.runs.results.load_runs`).
 
     Returns
     -------
@@ -110,7 +110,7 @@ def summarize(
 
 
 def flagged_lines(runs_by_variant: dict, tasks=None) -> list[str]:
-    """One line per transformer that looks failed (:mod:`proglearn_supcon.flags`), or one saying there is none.
+    """One line per transformer that looks failed (:mod:`proglearn_supcon.runs.flags`), or one saying there is none.
 
     ``runs_by_variant`` maps each variant to its loaded runs (the callers have them already);
     ``tasks``, if given, keeps the flags of those tasks only.
@@ -141,10 +141,10 @@ def variant_table(
     task and the epochs run per task, then the number of runs. Each run is
     first averaged over its tasks; ``±`` is the half-width of the Student-t
     interval over shifts, the runs (slots) of a shift averaged first since
-    they share its test images (:mod:`proglearn_supcon.intervals`). Below the
+    they share its test images (:mod:`proglearn_supcon.metrics.intervals`). Below the
     table: how many intervals it holds, and the flagged transformers
     (:func:`flagged_lines`). The runs of each variant must share one recipe
-    unless ``allow_mixed_recipes`` (see :func:`~proglearn_supcon.results.load_runs`).
+    unless ``allow_mixed_recipes`` (see :func:`~proglearn_supcon.runs.results.load_runs`).
     """
     shifts: np.ndarray = np.array([])
 

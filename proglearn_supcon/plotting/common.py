@@ -1,6 +1,6 @@
 """Shared helpers of the figure scripts: style, drawing, saving.
 
-The numbers drawn come from :mod:`proglearn_supcon.analysis`. Figures are
+The numbers drawn come from :mod:`proglearn_supcon.runs.analysis`. Figures are
 :class:`matplotlib.figure.Figure` objects made with :func:`new_figure`, not
 pyplot figures: drawing and saving them needs no GUI backend, so nothing here
 switches the backend of the caller (a notebook keeps its own).
@@ -31,7 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
-from proglearn_supcon.analysis import PairingWarning
+from proglearn_supcon.runs.analysis import PairingWarning
 
 #: Formats accepted for ``--out`` (from its suffix).
 FORMATS = (".pdf", ".png", ".svg")
@@ -288,7 +288,7 @@ def apply_decider(args: argparse.Namespace) -> argparse.Namespace:
         return variant if variant is None or "@" in variant else f"{variant}@{decider}"
 
     if getattr(args, "variants", "absent") is None and getattr(args, "results", None) is not None:
-        from proglearn_supcon.results import list_variants
+        from proglearn_supcon.runs.results import list_variants
 
         args.variants = list_variants(args.results)
     for option in ("variant", "a", "b"):
@@ -300,7 +300,7 @@ def apply_decider(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def add_mixed_recipes_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The ``--allow-mixed-recipes`` and ``--decider`` options (see :func:`proglearn_supcon.results.load_runs`)."""
+    """The ``--allow-mixed-recipes`` and ``--decider`` options (see :func:`proglearn_supcon.runs.results.load_runs`)."""
     add_decider_argument(parser)
     parser.add_argument(
         "--allow-mixed-recipes",

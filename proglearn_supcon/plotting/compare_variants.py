@@ -16,7 +16,7 @@ From Python (a notebook)::
 Runs are paired by ``(shift, slot)``: the difference is taken within each pair,
 then averaged over pairs with a Student-t interval of the paired difference
 in which the pairs of one shift are one cluster, since they share its test
-images (:func:`proglearn_supcon.intervals.paired_difference` with
+images (:func:`proglearn_supcon.metrics.intervals.paired_difference` with
 ``clusters`` = shifts). For every metric shown
 (FTE, BTE, TE, accuracy) higher is better, so a positive difference means A is
 better.
@@ -32,15 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.analysis import (  # noqa: F401  (PairingWarning, pair_runs: public here too)
-    PairingWarning,
-    RunMetrics,
-    mean_over_seen,
-    nanmean_quiet,
-    pair_runs,
-    run_metrics,
-)
-from proglearn_supcon.intervals import mean_and_interval, n_clusters, paired_difference
+from proglearn_supcon.metrics.intervals import mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_pair_arguments,
@@ -50,6 +42,14 @@ from proglearn_supcon.plotting.common import (
     plot_band,
     run_pair_figure,
     style_context,
+)
+from proglearn_supcon.runs.analysis import (  # noqa: F401  (PairingWarning, pair_runs: public here too)
+    PairingWarning,
+    RunMetrics,
+    mean_over_seen,
+    nanmean_quiet,
+    pair_runs,
+    run_metrics,
 )
 
 #: Metrics of the summary table, in row order.

@@ -17,7 +17,7 @@ The left panel is each variant's BTE of task 1 (mean and shaded
 the angle of task 2 (rotation); the right panel, when both ``a`` and ``b``
 have results, is the paired difference ``a - b``. The runs are paired by
 (shift, slot) or (repetition, angle), and every interval is a Student-t
-interval over the independent units of :mod:`proglearn_supcon.bte_curves`:
+interval over the independent units of :mod:`proglearn_supcon.runs.bte_curves`:
 shifts (their slots averaged first) or repetitions.
 """
 
@@ -33,9 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.analysis import PairingWarning, pair_loaded_runs
-from proglearn_supcon.bte_curves import SLOPE_UNITS, BTECurves, bte_curves, curve_slopes
-from proglearn_supcon.intervals import mean_and_interval, paired_difference
+from proglearn_supcon.metrics.intervals import mean_and_interval, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_output_arguments,
@@ -48,7 +46,9 @@ from proglearn_supcon.plotting.common import (
     style_context,
     task_marker,
 )
-from proglearn_supcon.results import RunResult, list_variants, load_runs
+from proglearn_supcon.runs.analysis import PairingWarning, pair_loaded_runs
+from proglearn_supcon.runs.bte_curves import SLOPE_UNITS, BTECurves, bte_curves, curve_slopes
+from proglearn_supcon.runs.results import RunResult, list_variants, load_runs
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -120,7 +120,7 @@ def load_curves(
         The difference ``a - b``; both None: ``supcon - ce`` when both have
         results, else no difference.
     allow_mixed_recipes : bool, default False
-        Passed to :func:`~proglearn_supcon.results.load_runs`.
+        Passed to :func:`~proglearn_supcon.runs.results.load_runs`.
 
     Raises
     ------
@@ -130,9 +130,9 @@ def load_curves(
         On a folder without results, a variant without results, runs that are
         not of one adversarial protocol, only one of ``a`` and ``b``, an ``a``
         or ``b`` that is not among ``variants``, or the
-        errors of :func:`~proglearn_supcon.results.load_runs`,
-        :func:`~proglearn_supcon.analysis.pair_loaded_runs` and
-        :func:`~proglearn_supcon.bte_curves.bte_curves`.
+        errors of :func:`~proglearn_supcon.runs.results.load_runs`,
+        :func:`~proglearn_supcon.runs.analysis.pair_loaded_runs` and
+        :func:`~proglearn_supcon.runs.bte_curves.bte_curves`.
     """
     if not Path(results_dir).is_dir():
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
@@ -323,7 +323,7 @@ def _slope_line(name: str, slopes: np.ndarray, clusters: np.ndarray, interval, u
 
 
 def slope_report(curves: AdversarialCurves, confidence: float = 0.95) -> list[str]:
-    """How fast each variant's BTE falls (:func:`~proglearn_supcon.bte_curves.curve_slopes`), and ``a - b``.
+    """How fast each variant's BTE falls (:func:`~proglearn_supcon.runs.bte_curves.curve_slopes`), and ``a - b``.
 
     One slope per curve, then the mean and interval over the clusters, as
     for the points of the curve. The difference fits both variants of a pair

@@ -15,10 +15,10 @@ From Python (a notebook)::
 
 Top row: the transfer matrix ``T[i, j]`` (accuracy on task ``j``'s test set
 of transformer ``i``'s voter alone, see
-:func:`proglearn_supcon.geometry.transfer_matrix`) of each variant, mean over
+:func:`proglearn_supcon.metrics.geometry.transfer_matrix`) of each variant, mean over
 runs, on a shared colour scale, and their difference ``A - B``; beside them,
 for runs that recorded it, the decomposition of the network's accuracy after
-the last task (:mod:`proglearn_supcon.decomposition`: own voter, other-voter
+the last task (:mod:`proglearn_supcon.metrics.decomposition`: own voter, other-voter
 term, good and bad diversity), mean over tasks and runs.
 
 Below, one column per *view* (space and split, see
@@ -47,16 +47,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.analysis import (
-    format_keys,
-    nanmean_quiet,
-    own_and_other,
-    pair_runs,
-    run_key,
-    triangle_means,
-)
-from proglearn_supcon.geometry import GEOMETRY_METRICS
-from proglearn_supcon.intervals import mean_and_interval, n_clusters, paired_difference
+from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS
+from proglearn_supcon.metrics.intervals import mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.plotting.common import (
     MINUS,
     add_pair_arguments,
@@ -67,7 +59,15 @@ from proglearn_supcon.plotting.common import (
     run_pair_figure,
     style_context,
 )
-from proglearn_supcon.results import DEFAULT_VIEW, RunResult
+from proglearn_supcon.runs.analysis import (
+    format_keys,
+    nanmean_quiet,
+    own_and_other,
+    pair_runs,
+    run_key,
+    triangle_means,
+)
+from proglearn_supcon.runs.results import DEFAULT_VIEW, RunResult
 
 #: (metric, panel title, y label) of the geometry panels, top to bottom: collapse, simplex, rank.
 GEOMETRY_PANELS = (
@@ -235,7 +235,7 @@ def load_diagnostics(
     Raises
     ------
     FileNotFoundError, ValueError
-        As :func:`proglearn_supcon.analysis.pair_runs` (which takes
+        As :func:`proglearn_supcon.runs.analysis.pair_runs` (which takes
         ``allow_mixed_recipes``); also ValueError if a paired run has no
         diagnostics (made without ``--diagnostics``).
     """

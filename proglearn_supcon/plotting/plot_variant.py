@@ -16,7 +16,7 @@ From Python (a notebook)::
 Lines are the mean over runs (one results file each: a shift and a slot) and
 the shaded bands the Student-t 95% interval of that mean with the runs of a
 shift as one cluster, since they share its test images
-(:func:`proglearn_supcon.intervals.mean_and_interval` with
+(:func:`proglearn_supcon.metrics.intervals.mean_and_interval` with
 ``clusters`` = shifts; no band with fewer than two shifts).
 """
 
@@ -28,8 +28,7 @@ import sys
 
 import numpy as np
 
-from proglearn_supcon.analysis import RunMetrics, check_task_counts, run_metrics
-from proglearn_supcon.intervals import mean_and_interval
+from proglearn_supcon.metrics.intervals import mean_and_interval
 from proglearn_supcon.plotting.common import (
     add_mixed_recipes_argument,
     add_reference_line,
@@ -47,7 +46,8 @@ from proglearn_supcon.plotting.common import (
     task_marker,
     write_error,
 )
-from proglearn_supcon.results import load_runs
+from proglearn_supcon.runs.analysis import RunMetrics, check_task_counts, run_metrics
+from proglearn_supcon.runs.results import load_runs
 
 #: (field of ``RunResult.tasks``, panel title) of the timing figure.
 TIMING_PANELS = (
@@ -69,7 +69,7 @@ def load_metrics(results_dir: str | os.PathLike, variant: str, *, allow_mixed_re
 
     Raises ``FileNotFoundError`` for a missing directory and ``ValueError`` for
     a variant without results, a corrupt file, runs of different recipes
-    (unless ``allow_mixed_recipes``, see :func:`~proglearn_supcon.results.load_runs`)
+    (unless ``allow_mixed_recipes``, see :func:`~proglearn_supcon.runs.results.load_runs`)
     or runs of different task counts.
     """
     runs = load_runs(results_dir, variant, allow_mixed_recipes=allow_mixed_recipes)

@@ -9,13 +9,13 @@ run. Both are only right if the runs share what makes them comparable:
   and training images per task, and a fingerprint of the data files
   (``config["data_fingerprint"]``: the MD5s of the CIFAR files, a constant for
   the bundled digits);
-* the *recipe* (:func:`~proglearn_supcon.provenance.recipe_hash`), for the runs
-  of one variant (:func:`~proglearn_supcon.provenance.check_one_recipe`).
+* the *recipe* (:func:`~proglearn_supcon.runs.provenance.recipe_hash`), for the runs
+  of one variant (:func:`~proglearn_supcon.runs.provenance.check_one_recipe`).
 
 Files written before a setting was recorded lack it: a missing setting is
 unknown and compared with nothing, so old folders still load, checked on what
 they do record. :func:`check_one_data` is the readers' check (summary,
-compare, plot, through :func:`~proglearn_supcon.results.load_runs`);
+compare, plot, through :func:`~proglearn_supcon.runs.results.load_runs`);
 :func:`run_problem` is the experiment's, made before it trains anything.
 """
 
@@ -25,8 +25,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .provenance import recipe_differences
-from .results import _RUN_NAME, CorruptResultsError, RunResult, read_run
+from proglearn_supcon.runs.provenance import recipe_differences
+from proglearn_supcon.runs.results import _RUN_NAME, CorruptResultsError, RunResult, read_run
 
 __all__ = [
     "DATA_KEYS",

@@ -3,7 +3,7 @@
 Both sequences (:mod:`proglearn_supcon.datasets.adversarial`) measure one
 thing: how the error of task 1 changes when transformers that know nothing
 useful about it vote on it. With ``e`` the smoothed error of
-:func:`~proglearn_supcon.transfer.smoothed_error` (``n_test`` test images of
+:func:`~proglearn_supcon.metrics.transfer.smoothed_error` (``n_test`` test images of
 task 1; ``(mistakes + 1) / (n_test + 2)``, so every ratio is finite):
 
 * **label shuffle**: ``BTE_1(k) = e(task 1 after task 1) / e(task 1 after task k)``
@@ -14,8 +14,8 @@ task 1; ``(mistakes + 1) / (n_test + 2)``, so every ratio is finite):
   that angle); one curve per repetition, over its angles.
 
 :class:`BTECurves` holds these as an (R, X) array with a cluster label per
-row, for :func:`~proglearn_supcon.intervals.mean_and_interval` and
-:func:`~proglearn_supcon.intervals.paired_difference`. The clusters are the
+row, for :func:`~proglearn_supcon.metrics.intervals.mean_and_interval` and
+:func:`~proglearn_supcon.metrics.intervals.paired_difference`. The clusters are the
 independent units of each design:
 
 * label shuffle: the **shift**, as in the 10x10 summaries: the slots of a
@@ -32,7 +32,7 @@ slope of BTE against ``x``, one number per curve, so the rows (and their
 clusters) stay the units of the interval and a paired difference of slopes
 answers "does A fall faster than B" with every point of the curve at once.
 
-Like :mod:`proglearn_supcon.analysis`, this needs no matplotlib.
+Like :mod:`proglearn_supcon.runs.analysis`, this needs no matplotlib.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from proglearn_supcon.analysis import check_task_counts
-from proglearn_supcon.results import RunResult, describe_run
-from proglearn_supcon.transfer import smoothed_error
+from proglearn_supcon.metrics.transfer import smoothed_error
+from proglearn_supcon.runs.analysis import check_task_counts
+from proglearn_supcon.runs.results import RunResult, describe_run
 
 __all__ = ["ADVERSARIAL_PROTOCOLS", "SLOPE_UNITS", "BTECurves", "bte_curves", "curve_slopes", "runs_protocol"]
 
@@ -117,7 +117,7 @@ def bte_curves(runs: Sequence[RunResult]) -> BTECurves:
     ----------
     runs : sequence of RunResult
         Runs of one variant and one adversarial protocol, e.g. from
-        :func:`~proglearn_supcon.results.load_runs`.
+        :func:`~proglearn_supcon.runs.results.load_runs`.
 
     Returns
     -------

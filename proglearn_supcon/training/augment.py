@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .precision import no_autocast
+from proglearn_supcon.precision import no_autocast
 
 __all__ = ["ImageAugmenter", "TabularAugmenter"]
 

@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.utils.validation import check_array, column_or_1d
 
 # transfer_matrix lived here until it moved to the transfer code; keep the old import path.
-from .transfer import transfer_matrix  # noqa: F401
+from proglearn_supcon.metrics.transfer import transfer_matrix  # noqa: F401
 
 __all__ = [
     "GEOMETRY_METRICS",

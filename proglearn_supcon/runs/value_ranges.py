@@ -2,7 +2,7 @@
 
 A file can be valid JSON with every field and still not be a run: a hand
 edit or a bad merge can leave an accuracy of 7.5 or a negative time. Such a
-file is treated as corrupt (:class:`~proglearn_supcon.results.CorruptResultsError`),
+file is treated as corrupt (:class:`~proglearn_supcon.runs.results.CorruptResultsError`),
 so the experiment moves it aside and redoes its run, and the figures refuse it,
 instead of averaging it in.
 """

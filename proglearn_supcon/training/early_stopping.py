@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import nn
 
-from .voters import KNNClassificationVoter
+from proglearn_supcon.voters import KNNClassificationVoter
 
 #: Rules for which evaluated epoch's weights a transformer keeps.
 EARLY_STOPPING = ("knn", "loss", "none")

@@ -10,7 +10,7 @@ A *run* is one (variant, shift, slot) of a task sequence. Its file lives at
       "n_tasks": 10,
       "config": {                             # every option of the run, and:
         "network_params": {"loss": "supcon", "epochs": 100, ...},
-        "provenance": {                       # what made the run (proglearn_supcon.provenance)
+        "provenance": {                       # what made the run (proglearn_supcon.runs.provenance)
           "git_commit": "4f0c...", "git_dirty": false,   # "unknown", null outside a git checkout
           "versions": {"torch": "2.13.0+cpu", "numpy": "2.1.3", "scikit-learn": "1.6.1"},
           "recipe_hash": "9b1d..."            # sha256 of network_params but the seed, device, verbose
@@ -76,7 +76,7 @@ Tasks are numbered from 0 in the order they were learned; ``n_tasks_seen`` is
 ``j + 1`` after learning tasks ``0..j``. A task's ``peak_memory_mb`` is the
 run's own peak up to the end of that task's evaluation: the peak resident
 memory of the process since the run started (Linux's ``VmHWM``, reset at the
-start of the run; see :mod:`proglearn_supcon.memory`), plus torch's peak CUDA
+start of the run; see :mod:`proglearn_supcon.runs.memory`), plus torch's peak CUDA
 memory on a GPU. Where the reset is not possible the config's
 ``peak_memory_scope`` is ``"process"`` and the figure is the process-lifetime
 peak (``ru_maxrss``); files without that entry were written before the reset
@@ -85,7 +85,7 @@ temporary file in the same folder, then :func:`os.replace`; see
 :mod:`proglearn_supcon.fileio`), so a file that
 exists is a finished run, unless something else damaged it (a partial copy, a
 hand edit, values out of range such as an accuracy of 7.5:
-:mod:`proglearn_supcon.value_ranges`): :func:`read_run` then raises
+:mod:`proglearn_supcon.runs.value_ranges`): :func:`read_run` then raises
 :class:`CorruptResultsError` naming the file, and the experiment moves such a file aside to ``<name>.corrupt``
 (:func:`move_aside`) and redoes its run.
 """
@@ -101,23 +101,23 @@ from typing import Any
 
 import numpy as np
 
-from .decider_records import (
+from proglearn_supcon.fileio import atomic_write_text  # noqa: F401 - also part of this module's API
+from proglearn_supcon.runs.decider_records import (
     accuracy_from_rows,
     accuracy_rows,
     deciders_from_payload,
     deciders_payload,
     with_decider,
 )
-from .decider_records import finite_or_none as _finite_or_none
-from .fileio import atomic_write_text  # noqa: F401 - also part of this module's API
-from .provenance import (  # noqa: F401 - MixedRecipesError, MixedArithmeticWarning: public here too
+from proglearn_supcon.runs.decider_records import finite_or_none as _finite_or_none
+from proglearn_supcon.runs.provenance import (  # noqa: F401 - MixedRecipesError, MixedArithmeticWarning: public here too
     MixedArithmeticWarning,
     MixedRecipesError,
     check_one_arithmetic,
     check_one_recipe,
     recipe_hash,
 )
-from .value_ranges import out_of_range
+from proglearn_supcon.runs.value_ranges import out_of_range
 
 #: Version of the results-file layout.
 SCHEMA = 1
@@ -168,7 +168,7 @@ class CorruptResultsError(ValueError):
 
 @dataclass
 class Diagnostics:
-    """Embedding-geometry diagnostics of one run (see :mod:`proglearn_supcon.geometry`).
+    """Embedding-geometry diagnostics of one run (see :mod:`proglearn_supcon.metrics.geometry`).
 
     Attributes
     ----------
@@ -187,7 +187,7 @@ class Diagnostics:
         before the other views were recorded.
     decomposition : dict of str to ndarray of shape (T,), float64, or None
         One array per field of
-        :class:`~proglearn_supcon.decomposition.AccuracyDecomposition`:
+        :class:`~proglearn_supcon.metrics.decomposition.AccuracyDecomposition`:
         task ``t``'s network accuracy after the last task, split into its
         parts; None in files written before it was recorded.
 
@@ -238,13 +238,13 @@ class RunResult:
     diagnostics : Diagnostics or None
         Only for runs made with ``--diagnostics``; None in older files.
     flagged_transformers : list of dict or None
-        The transformers that look failed (:mod:`proglearn_supcon.flags`), as
+        The transformers that look failed (:mod:`proglearn_supcon.runs.flags`), as
         ``{"task": t, "reasons": [...]}``; None in files written before flags
-        were recorded (:func:`proglearn_supcon.flags.flagged_transformers`
+        were recorded (:func:`proglearn_supcon.runs.flags.flagged_transformers`
         then derives them from the per-task fields).
     decider_accuracy : dict of str to ndarray of shape (T, T) or None
         ``accuracy`` under every decider, from the same voters
-        (:mod:`proglearn_supcon.decider_records`); None in older files.
+        (:mod:`proglearn_supcon.runs.decider_records`); None in older files.
     decider_weights : dict of str to list of list of float, or None
         Each decider's voter weights per task after the last task.
     shown_decider : str or None
@@ -270,7 +270,7 @@ class RunResult:
         """The decider of ``accuracy``: ``shown_decider`` if set, else the network's ``decider``.
 
         ("average" in files older than the parameter; ``shown_decider`` is set by
-        :func:`~proglearn_supcon.decider_records.with_decider`.)
+        :func:`~proglearn_supcon.runs.decider_records.with_decider`.)
         """
         if self.shown_decider is not None:
             return self.shown_decider
@@ -293,7 +293,7 @@ class RunResult:
     def n_test_per_task(self) -> int | None:
         """Test samples per task (``config["n_test_per_task"]``), or None if the file does not say.
 
-        :func:`proglearn_supcon.transfer.transfer_metrics` needs it (``n_test``)
+        :func:`proglearn_supcon.metrics.transfer.transfer_metrics` needs it (``n_test``)
         to smooth zero errors.
         """
         value = self.config.get("n_test_per_task")
@@ -301,7 +301,7 @@ class RunResult:
 
     @property
     def recipe_hash(self) -> str | None:
-        """Hash of the run's recipe (:func:`proglearn_supcon.provenance.recipe_hash`), or None if unknown.
+        """Hash of the run's recipe (:func:`proglearn_supcon.runs.provenance.recipe_hash`), or None if unknown.
 
         The one recorded in ``config["provenance"]``; for files written before
         provenance was recorded, computed from ``config["network_params"]``
@@ -513,7 +513,7 @@ def move_aside(path: str | os.PathLike) -> Path:
         n += 1
         target = path.with_name(f"{path.name}.corrupt.{n}")
     # The experiment's driver moves results files while it holds the folder's
-    # lock (proglearn_supcon.folder_lock), so the name picked above stays free
+    # lock (proglearn_supcon.runs.folder_lock), so the name picked above stays free
     # until the rename; another process renaming the same file first makes
     # this raise FileNotFoundError, which driver.read_finished expects.
     os.rename(path, target)
@@ -546,7 +546,7 @@ def load_runs(
         runs of different experiments are not pooled by mistake.
     decider : str or None, default None
         Give each run's ``accuracy`` as this decider made it (from the run's
-        ``deciders`` record, :func:`~proglearn_supcon.decider_records.with_decider`);
+        ``deciders`` record, :func:`~proglearn_supcon.runs.decider_records.with_decider`);
         None: the network's own decider. A ValueError if a run lacks it.
 
     Raises
@@ -559,7 +559,7 @@ def load_runs(
         If the runs' recipe hashes differ and ``allow_mixed_recipes`` is False.
     MixedDataError
         If two runs of the folder (any variant) were made on different data
-        (:mod:`proglearn_supcon.folder_contract`); not waived by ``allow_mixed_recipes``.
+        (:mod:`proglearn_supcon.runs.folder_contract`); not waived by ``allow_mixed_recipes``.
     ValueError
         If ``variant`` has no results there (the message lists the variants that do).
 
@@ -584,7 +584,7 @@ def load_runs(
     check_one_arithmetic(runs, files, variant)
     # Imported here: folder_contract reads files with this module. The whole
     # folder, not only this variant: variants are compared with each other.
-    from .folder_contract import check_folder_data
+    from proglearn_supcon.runs.folder_contract import check_folder_data
 
     check_folder_data(root)
     return sorted((with_decider(run, decider) for run in runs), key=lambda r: (r.shift, r.slot))

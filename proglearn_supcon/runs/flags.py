@@ -13,7 +13,7 @@ A transformer is flagged when
 * its kept epoch (0-based) is below the effective warm-up
   ``min(warmup_epochs, epochs - 1)``, or
 * below the first epoch model selection may keep, ``min(min_epochs, epochs - 1)``
-  (:func:`~proglearn_supcon.training.first_candidate_epoch`; only files
+  (:func:`~proglearn_supcon.training.engine.first_candidate_epoch`; only files
   written before ``min_epochs`` existed can hold such an epoch, and they are
   judged with its default), or
 * its validation kNN accuracy is below ``chance + NEAR_CHANCE * (1 - chance)``
@@ -84,7 +84,7 @@ def run_flags(tasks: Mapping[str, np.ndarray], config: Mapping, n_classes: int |
     ``min_epochs``; a file without them is judged with the transformer's
     defaults for the missing ones, and without ``n_classes`` on the epochs alone.
     """
-    from .transformers import NeuralClassificationTransformer
+    from proglearn_supcon.transformers import NeuralClassificationTransformer
 
     defaults = NeuralClassificationTransformer().get_params()
     params = {**defaults, **dict(config.get("network_params", {}))}
@@ -100,7 +100,7 @@ def run_flags(tasks: Mapping[str, np.ndarray], config: Mapping, n_classes: int |
 
 def n_classes_per_task(run) -> int | None:
     """Classes per task of a run: its config's ``n_classes_per_task`` or, in older files, the data set's default."""
-    from .datasets import DATASETS
+    from proglearn_supcon.datasets import DATASETS
 
     config = run.config
     for key in ("n_classes_per_task", "classes_per_task"):
@@ -111,7 +111,7 @@ def n_classes_per_task(run) -> int | None:
 
 
 def flagged_transformers(run) -> list[dict]:
-    """The flagged transformers of a :class:`~proglearn_supcon.results.RunResult`.
+    """The flagged transformers of a :class:`~proglearn_supcon.runs.results.RunResult`.
 
     What its file records, or for a file written before flags were recorded,
     the same rules applied to its per-task fields (:func:`run_flags`).

@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .losses import SupConLoss, TunedContrastiveLoss
-from .precision import autocast
-from .selection import EarlyStopping, knn_accuracy
+from proglearn_supcon.precision import autocast
+from proglearn_supcon.training.early_stopping import EarlyStopping, knn_accuracy
+from proglearn_supcon.training.losses import SupConLoss, TunedContrastiveLoss
 
 __all__ = [
     "LOSSES",

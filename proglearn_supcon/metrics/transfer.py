@@ -33,9 +33,9 @@ other tasks helped (lower error) and below 1 that they hurt:
 * transfer ``TE[j, t] = e_single(t) / e(acc[j, t]) = FTE_t * BTE[j, t]``.
 
 For the statistics across runs (shifts, slots) use
-:func:`~proglearn_supcon.intervals.mean_and_interval` or, for two variants
-measured on the same runs, :func:`~proglearn_supcon.intervals.paired_difference`
-(:mod:`proglearn_supcon.intervals`; both are importable from here too).
+:func:`~proglearn_supcon.metrics.intervals.mean_and_interval` or, for two variants
+measured on the same runs, :func:`~proglearn_supcon.metrics.intervals.paired_difference`
+(:mod:`proglearn_supcon.metrics.intervals`; both are importable from here too).
 Averaging is usually done on the log scale (``log_*`` fields) because ratios
 are multiplicative; ``exp`` of the mean log is the geometric mean.
 
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import column_or_1d
 
-from .intervals import mean_and_interval, paired_difference
+from proglearn_supcon.metrics.intervals import mean_and_interval, paired_difference
 
 __all__ = [
     "TransferMetrics",

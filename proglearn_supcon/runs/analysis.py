@@ -2,7 +2,7 @@
 
 The core of the figures and reports, without drawing: :mod:`proglearn_supcon.plotting`
 draws these numbers and :mod:`proglearn_supcon.experiments` prints them. It
-depends only on :mod:`proglearn_supcon.results` and :mod:`proglearn_supcon.transfer`
+depends only on :mod:`proglearn_supcon.runs.results` and :mod:`proglearn_supcon.metrics.transfer`
 (never on plotting or experiments), so it can be used without matplotlib.
 """
 
@@ -16,8 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from proglearn_supcon.results import RunResult, load_runs, stack_runs
-from proglearn_supcon.transfer import transfer_metrics
+from proglearn_supcon.metrics.transfer import transfer_metrics
+from proglearn_supcon.runs.results import RunResult, load_runs, stack_runs
 
 __all__ = [
     "PairingWarning",
@@ -40,7 +40,7 @@ __all__ = [
 class RunMetrics:
     """Transfer metrics of several runs of one variant, stacked on a leading run axis.
 
-    ``R`` runs of ``T`` tasks; indexing as in :func:`proglearn_supcon.transfer.transfer_metrics`
+    ``R`` runs of ``T`` tasks; indexing as in :func:`proglearn_supcon.metrics.transfer.transfer_metrics`
     (``[j, t]``: task ``t`` after learning tasks ``0..j``; NaN for ``t > j``).
     """
 
@@ -62,7 +62,7 @@ class RunMetrics:
 
         The slots of a shift share its test images, so intervals over runs
         treat them as one sample (``clusters=metrics.shifts`` in
-        :mod:`proglearn_supcon.intervals`).
+        :mod:`proglearn_supcon.metrics.intervals`).
         """
         return np.array([shift for shift, _ in self.keys], dtype=int)
 
@@ -174,7 +174,7 @@ def format_mean_interval(mean: float, low: float, high: float, digits: int = 3) 
     Parameters
     ----------
     mean, low, high : float
-        A mean and its interval, e.g. from :func:`proglearn_supcon.transfer.mean_and_interval`
+        A mean and its interval, e.g. from :func:`proglearn_supcon.metrics.transfer.mean_and_interval`
         (whose interval is NaN for fewer than two samples).
     digits : int, default 3
         Decimals of both numbers.
@@ -202,7 +202,7 @@ def pair_runs(
     message ``"pairing only the N common (shift, slot) runs: A has ...; B has ...
     (left out: ...)"`` is printed to stderr and issued as a :class:`PairingWarning`.
 
-    ``allow_mixed_recipes`` is passed to :func:`~proglearn_supcon.results.load_runs`.
+    ``allow_mixed_recipes`` is passed to :func:`~proglearn_supcon.runs.results.load_runs`.
 
     Raises
     ------

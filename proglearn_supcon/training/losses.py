@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .precision import no_autocast
+from proglearn_supcon.precision import no_autocast
 
 __all__ = ["SupConLoss", "TunedContrastiveLoss"]
 
