@@ -1,4 +1,4 @@
-"""BTE curves of the adversarial sequences (runs/bte_curves.py) and their figure and table (plotting/plot_adversarial.py).
+"""BTE curves of the adversarial sequences (runs/bte_curves.py), their figure and table (plotting/plot_adversarial.py).
 
 The results files here are synthetic, written with known accuracies, so every
 number can be checked against a computation written out by hand.
