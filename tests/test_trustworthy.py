@@ -9,7 +9,7 @@ from torch import nn
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.metrics.intervals import cluster_means, mean_and_interval, n_clusters, paired_difference
-from proglearn_supcon.runs.flags import flag_transformers, flagged_transformers
+from proglearn_supcon.runs.flags import flag_transformers, flagged_lines, flagged_transformers
 from proglearn_supcon.runs.results import RunResult
 from proglearn_supcon.training import engine
 from proglearn_supcon.transformers import NeuralClassificationTransformer
@@ -88,6 +88,19 @@ def test_flags_of_an_old_file_are_derived_from_its_fields():
     assert [f["task"] for f in flagged_transformers(old)] == [0]
     recorded = RunResult("tcl", "cifar100", 1, 0, np.eye(2), tasks, flagged_transformers=[])
     assert flagged_transformers(recorded) == []  # what the file says wins
+
+
+def test_flagged_lines_name_each_flag_and_keep_the_tasks_asked_for():
+    tasks = {"best_epoch": np.array([1.0, 2.0]), "val_accuracy": np.array([0.9, 0.9])}
+    run = RunResult("ce", "cifar100", 3, 1, np.eye(2), tasks, config={"network_params": {"warmup_epochs": 5}})
+    lines = flagged_lines({"ce": [run]})
+    assert lines[0].startswith("flagged transformers (2; tasks and epochs from 0;")
+    assert lines[1:] == [
+        "  ce shift 3 slot 1 task 0: kept epoch 1 is inside the 5-epoch warm-up",
+        "  ce shift 3 slot 1 task 1: kept epoch 2 is inside the 5-epoch warm-up",
+    ]
+    assert flagged_lines({"ce": [run]}, tasks=(1,))[1:] == [lines[2]]
+    assert flagged_lines({"ce": [run]}, tasks=(5,)) == ["flagged transformers: none"]
 
 
 @pytest.mark.slow

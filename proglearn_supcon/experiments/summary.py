@@ -17,10 +17,10 @@ import numpy as np
 
 from proglearn_supcon.metrics.intervals import mean_and_interval, n_clusters
 from proglearn_supcon.runs.analysis import PairingWarning, format_mean_interval, run_metrics
-from proglearn_supcon.runs.flags import flagged_transformers
-from proglearn_supcon.runs.results import describe_run, load_runs
+from proglearn_supcon.runs.flags import flagged_lines
+from proglearn_supcon.runs.results import load_runs
 
-__all__ = ["build_parser", "flagged_lines", "main", "summarize", "variant_table"]
+__all__ = ["build_parser", "main", "summarize", "variant_table"]
 
 _NAMES = {"accuracy": "accuracy", "fte": "FTE", "bte": "BTE", "te": "TE"}
 
@@ -109,28 +109,6 @@ def summarize(
     return "\n".join(lines)
 
 
-def flagged_lines(runs_by_variant: dict, tasks=None) -> list[str]:
-    """One line per transformer that looks failed (:mod:`proglearn_supcon.runs.flags`), or one saying there is none.
-
-    ``runs_by_variant`` maps each variant to its loaded runs (the callers have them already);
-    ``tasks``, if given, keeps the flags of those tasks only.
-    """
-    lines = []
-    for variant, runs in runs_by_variant.items():
-        for run in runs:
-            for flag in flagged_transformers(run):
-                if tasks is not None and flag["task"] not in tasks:
-                    continue
-                reasons = "; ".join(flag["reasons"])
-                lines.append(
-                    f"  {describe_run(variant, run.shift, run.slot, run.protocol)} task {flag['task']}: {reasons}"
-                )
-    if not lines:
-        return ["flagged transformers: none"]
-    header = f"flagged transformers ({len(lines)}; tasks and epochs from 0; kept and counted in the numbers above):"
-    return [header, *lines]
-
-
 def variant_table(
     results_dir: str | os.PathLike, variants, confidence: float = 0.95, *, allow_mixed_recipes: bool = False
 ) -> str:
@@ -143,7 +121,7 @@ def variant_table(
     interval over shifts, the runs (slots) of a shift averaged first since
     they share its test images (:mod:`proglearn_supcon.metrics.intervals`). Below the
     table: how many intervals it holds, and the flagged transformers
-    (:func:`flagged_lines`). The runs of each variant must share one recipe
+    (:func:`~proglearn_supcon.runs.flags.flagged_lines`). The runs of each variant must share one recipe
     unless ``allow_mixed_recipes`` (see :func:`~proglearn_supcon.runs.results.load_runs`).
     """
     shifts: np.ndarray = np.array([])

@@ -48,6 +48,7 @@ from proglearn_supcon.plotting.common import (
 )
 from proglearn_supcon.runs.analysis import PairingWarning, pair_loaded_runs
 from proglearn_supcon.runs.bte_curves import SLOPE_UNITS, BTECurves, bte_curves, curve_slopes
+from proglearn_supcon.runs.flags import flagged_lines
 from proglearn_supcon.runs.results import RunResult, list_variants, load_runs
 
 __all__ = [
@@ -349,13 +350,11 @@ def slope_report(curves: AdversarialCurves, confidence: float = 0.95) -> list[st
 
 
 def flagged_report(curves: AdversarialCurves) -> list[str]:
-    """The transformers that look failed (:func:`~proglearn_supcon.experiments.summary.flagged_lines`).
+    """The transformers that look failed (:func:`~proglearn_supcon.runs.flags.flagged_lines`).
 
     Label shuffle: task 1's only, since the later transformers learn shuffled
     labels and look failed by design.
     """
-    from proglearn_supcon.experiments.summary import flagged_lines
-
     if curves.protocol == "label-shuffle":
         return [*flagged_lines(curves.runs, tasks=(0,)), "  (tasks 2.. learn shuffled labels; not listed)"]
     return flagged_lines(curves.runs)

@@ -19,6 +19,9 @@ A transformer is flagged when
 * its validation kNN accuracy is below ``chance + NEAR_CHANCE * (1 - chance)``
   with ``chance = 1 / n_classes``: within a tenth of the way from guessing to
   a perfect score.
+
+:func:`flagged_lines` writes the flags of loaded runs as the lines the
+summaries print.
 """
 
 from __future__ import annotations
@@ -27,7 +30,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["NEAR_CHANCE", "flag_transformers", "flagged_transformers", "n_classes_per_task", "run_flags"]
+from proglearn_supcon.runs.results import describe_run
+
+__all__ = [
+    "NEAR_CHANCE",
+    "flag_transformers",
+    "flagged_lines",
+    "flagged_transformers",
+    "n_classes_per_task",
+    "run_flags",
+]
 
 #: Share of the way from chance to a perfect score under which a validation accuracy is "near chance".
 NEAR_CHANCE = 0.1
@@ -119,3 +131,35 @@ def flagged_transformers(run) -> list[dict]:
     if run.flagged_transformers is not None:
         return list(run.flagged_transformers)
     return run_flags(run.tasks, run.config, n_classes_per_task(run))
+
+
+def flagged_lines(runs_by_variant: Mapping[str, list], tasks=None) -> list[str]:
+    """One line per transformer that looks failed, or one saying there is none.
+
+    Parameters
+    ----------
+    runs_by_variant : mapping of str to list of RunResult
+        Each variant's loaded runs (the callers have them already).
+    tasks : collection of int, optional
+        Keep the flags of these tasks (0-based) only; default all.
+
+    Returns
+    -------
+    list of str
+        A header and one indented line per flagged transformer
+        (:func:`flagged_transformers`), or ``["flagged transformers: none"]``.
+    """
+    lines = []
+    for variant, runs in runs_by_variant.items():
+        for run in runs:
+            for flag in flagged_transformers(run):
+                if tasks is not None and flag["task"] not in tasks:
+                    continue
+                reasons = "; ".join(flag["reasons"])
+                lines.append(
+                    f"  {describe_run(variant, run.shift, run.slot, run.protocol)} task {flag['task']}: {reasons}"
+                )
+    if not lines:
+        return ["flagged transformers: none"]
+    header = f"flagged transformers ({len(lines)}; tasks and epochs from 0; kept and counted in the numbers above):"
+    return [header, *lines]
