@@ -51,5 +51,12 @@ def test_wheel_installs_only_proglearn_supcon(tmp_path):
     roots = {name.split("/")[0] for name in names}
     assert {root for root in roots if not root.endswith(".dist-info")} == {"proglearn_supcon"}
     # The subpackages the scripts and the console command need are in it.
-    for module in ("analysis", "cli", "experiments/driver", "experiments/arguments", "plotting/common"):
+    for module in (
+        "runs/analysis",
+        "cli",
+        "experiments/driver",
+        "experiments/arguments",
+        "plotting/figures",
+        "plotting/arguments",
+    ):
         assert f"proglearn_supcon/{module}.py" in names

@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def write_outputs(out: Path, table: pd.DataFrame, fit: pd.DataFrame) -> list[Path]:
     """The table, the fit and the figure under ``out``; returns the paths written."""
-    from proglearn_supcon.plotting.common import save_figure
+    from proglearn_supcon.plotting.figures import save_figure
     from proglearn_supcon.plotting.plot_dose_response import plot_dose_response
 
     out.mkdir(parents=True, exist_ok=True)

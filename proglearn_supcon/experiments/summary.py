@@ -64,8 +64,8 @@ def summarize(
     """
     # Imported here: the figure modules load matplotlib and seaborn, which the
     # table (variant_table) does not need.
-    from proglearn_supcon.plotting.common import save_figure_and_table
     from proglearn_supcon.plotting.compare_variants import compare_variants
+    from proglearn_supcon.plotting.figures import save_figure_and_table
 
     root = Path(results_dir)
     lines = [f"results: {root / '<variant>' / 'shift<s>_slot<k>.json'} ({', '.join(variants)})"]
@@ -169,7 +169,7 @@ def build_parser():
     """The options of ``proglearn-supcon summary``."""
     import argparse
 
-    from proglearn_supcon.plotting.common import add_mixed_recipes_argument
+    from proglearn_supcon.plotting.arguments import add_mixed_recipes_argument
 
     parser = argparse.ArgumentParser(
         prog="proglearn-supcon summary",
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (2 on missing or invalid results)."""
     import sys
 
-    from proglearn_supcon.plotting.common import apply_decider
+    from proglearn_supcon.plotting.arguments import apply_decider
 
     parser = build_parser()
     args = apply_decider(parser.parse_args(argv))

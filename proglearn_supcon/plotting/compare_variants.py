@@ -33,14 +33,13 @@ import numpy as np
 import pandas as pd
 
 from proglearn_supcon.metrics.intervals import mean_and_interval, n_clusters, paired_difference
-from proglearn_supcon.plotting.common import (
+from proglearn_supcon.plotting.arguments import add_pair_arguments, run_pair_figure
+from proglearn_supcon.plotting.figures import (
     MINUS,
-    add_pair_arguments,
     add_reference_line,
     integer_ticks,
     new_figure,
     plot_band,
-    run_pair_figure,
     style_context,
 )
 from proglearn_supcon.runs.analysis import (  # noqa: F401  (PairingWarning, pair_runs: public here too)

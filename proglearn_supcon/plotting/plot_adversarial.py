@@ -34,14 +34,13 @@ import numpy as np
 import pandas as pd
 
 from proglearn_supcon.metrics.intervals import mean_and_interval, paired_difference
-from proglearn_supcon.plotting.common import (
+from proglearn_supcon.plotting.arguments import add_output_arguments, run_figure_command
+from proglearn_supcon.plotting.figures import (
     MINUS,
-    add_output_arguments,
     add_reference_line,
     integer_ticks,
     new_figure,
     plot_band,
-    run_figure_command,
     save_figure_and_table,
     style_context,
     task_marker,

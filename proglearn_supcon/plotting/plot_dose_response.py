@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from proglearn_supcon.plotting.common import new_figure, style_context
+from proglearn_supcon.plotting.figures import new_figure, style_context
 
 __all__ = ["plot_dose_response"]
 

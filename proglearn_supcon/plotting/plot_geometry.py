@@ -49,14 +49,13 @@ import pandas as pd
 
 from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS
 from proglearn_supcon.metrics.intervals import mean_and_interval, n_clusters, paired_difference
-from proglearn_supcon.plotting.common import (
+from proglearn_supcon.plotting.arguments import add_pair_arguments, run_pair_figure
+from proglearn_supcon.plotting.figures import (
     MINUS,
-    add_pair_arguments,
     add_reference_line,
     integer_ticks,
     new_figure,
     plot_band,
-    run_pair_figure,
     style_context,
 )
 from proglearn_supcon.runs.analysis import (

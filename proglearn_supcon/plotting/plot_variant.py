@@ -29,12 +29,10 @@ import sys
 import numpy as np
 
 from proglearn_supcon.metrics.intervals import mean_and_interval
-from proglearn_supcon.plotting.common import (
-    add_mixed_recipes_argument,
+from proglearn_supcon.plotting.arguments import add_mixed_recipes_argument, apply_decider, confidence_arg
+from proglearn_supcon.plotting.figures import (
     add_reference_line,
-    apply_decider,
     check_out_path,
-    confidence_arg,
     integer_ticks,
     new_figure,
     plot_band,
