@@ -1,4 +1,4 @@
-"""Tests of plotting/plot_geometry.py on small synthetic results files with diagnostics.
+"""Tests of plotting/plot_geometry.py and plotting/paired_diagnostics.py on synthetic results files with diagnostics.
 
 Expected values are computed here with plain loops from the known matrices and
 compared with the data read back from the figure's images and lines.
