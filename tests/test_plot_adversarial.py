@@ -1,4 +1,4 @@
-"""BTE curves of the adversarial sequences (runs/bte_curves.py), their figure and table (plotting/plot_adversarial.py).
+"""BTE curves of the adversarial sequences (runs/bte_curves.py), their table, report and figure (plotting/).
 
 The results files here are synthetic, written with known accuracies, so every
 number can be checked against a computation written out by hand.
@@ -16,13 +16,9 @@ import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
-from proglearn_supcon.plotting.plot_adversarial import (  # noqa: E402
-    curve_table,
-    load_curves,
-    plot_adversarial,
-    slope_report,
-    summarize,
-)
+from proglearn_supcon.plotting.adversarial_curves import curve_table, load_curves  # noqa: E402
+from proglearn_supcon.plotting.adversarial_report import slope_report  # noqa: E402
+from proglearn_supcon.plotting.plot_adversarial import plot_adversarial, summarize  # noqa: E402
 from proglearn_supcon.runs.analysis import PairingWarning  # noqa: E402
 from proglearn_supcon.runs.bte_curves import BTECurves, bte_curves, curve_slopes  # noqa: E402
 from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
