@@ -150,6 +150,29 @@ def test_runtime_errors_are_status_2(tmp_path, capsys):
     assert err.startswith("proglearn-supcon summary: error: ") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "command, target, args",
+    [
+        ("plot", "plot_variant", ["--variant", "ce"]),
+        ("compare", "compare_variants", ["--a", "supcon", "--b", "ce"]),
+        ("geometry", "plot_geometry_comparison", ["--a", "supcon", "--b", "ce"]),
+        ("adversarial", "load_curves", []),
+    ],
+)
+def test_figure_commands_report_errors_on_one_line_under_their_subcommand(
+    command, target, args, tmp_path, monkeypatch, capsys
+):
+    module, _ = cli.COMMANDS[command]
+    assert module.COMMAND == command
+
+    def broken(*args, **kwargs):
+        raise ValueError("bad\nresults")
+
+    monkeypatch.setattr(module, target, broken)
+    assert cli.main([command, "--results", str(tmp_path), *args, "--out", str(tmp_path / "f.png")]) == 2
+    assert capsys.readouterr().err == f"proglearn-supcon {command}: error: bad results\n"
+
+
 def test_commands_are_the_modules_themselves():
     """Each subcommand names its module object (imported directly, no module names as strings)."""
     from proglearn_supcon.experiments import cifar_task_sequence, dose_response, summary

@@ -5,17 +5,18 @@
 variants of a comparison, the output file, the confidence level, the decider
 whose accuracies are shown and whether runs of mixed recipes may be pooled.
 :func:`run_figure_command` is the main of a command that writes a figure and
-its table.
+its table; every error it reports is one line,
+``proglearn-supcon <command>: error: <what>``, with exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 
 from proglearn_supcon.plotting.figures import check_out_path, save_figure_and_table, write_error
 from proglearn_supcon.runs.analysis import PairingWarning
+from proglearn_supcon.runs.errors import command_error
 
 
 def confidence_arg(text: str) -> float:
@@ -107,13 +108,13 @@ def add_mixed_recipes_argument(parser: argparse.ArgumentParser) -> argparse.Argu
     return parser
 
 
-def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_summary) -> int:
-    """Main of a two-variant figure script; returns the exit status.
+def run_pair_figure(command: str, parser: argparse.ArgumentParser, argv, make_figure, format_summary) -> int:
+    """Main of a two-variant figure command; returns the exit status.
 
     ``make_figure(results, a, b, confidence, allow_mixed_recipes=...) -> (fig, summary DataFrame)``;
     the figure is saved to ``--out`` (and a PNG copy with ``--png``), the
     summary beside it as ``<stem>_summary.csv`` and printed with
-    ``format_summary(summary, a, b)``. Data errors print one line and give 2.
+    ``format_summary(summary, a, b)``. Errors as :func:`run_figure_command`.
     """
 
     def make(args):
@@ -122,17 +123,32 @@ def run_pair_figure(parser: argparse.ArgumentParser, argv, make_figure, format_s
         )
         return fig, summary, format_summary(summary, args.a, args.b)
 
-    return run_figure_command(parser, argv, make)
+    return run_figure_command(command, parser, argv, make)
 
 
-def run_figure_command(parser: argparse.ArgumentParser, argv, make) -> int:
-    """Main of a figure-and-table script (options of :func:`add_output_arguments`); returns the exit status.
+def run_figure_command(command: str, parser: argparse.ArgumentParser, argv, make) -> int:
+    """Main of a figure-and-table command (options of :func:`add_output_arguments`); returns the exit status.
 
-    ``make(args) -> (fig, table DataFrame, report str)``; the figure is saved
-    to ``--out`` (and a PNG copy with ``--png``), the table beside it as
-    ``<stem>_summary.csv``, and the report printed. ``FileNotFoundError`` and
-    ``ValueError`` (missing or bad results), and an ``OSError`` writing the
-    files (:func:`~proglearn_supcon.plotting.figures.write_error`), print one line and give 2.
+    Parameters
+    ----------
+    command : str
+        The ``proglearn-supcon`` subcommand, named in the error line.
+    parser : argparse.ArgumentParser
+        The command's parser; ``argv`` is parsed with it.
+    argv : list of str or None
+        The arguments (``sys.argv[1:]`` when None).
+    make : callable
+        ``make(args) -> (fig, table DataFrame, report str)``.
+
+    Returns
+    -------
+    int
+        0 once the figure is saved to ``--out`` (and a PNG copy with
+        ``--png``), the table beside it as ``<stem>_summary.csv`` and the
+        report printed. ``FileNotFoundError`` and ``ValueError`` (missing or
+        bad results), and an ``OSError`` writing the files
+        (:func:`~proglearn_supcon.plotting.figures.write_error`), print one
+        line (:func:`~proglearn_supcon.runs.errors.command_error`) and give 2.
     """
     args = apply_decider(parser.parse_args(argv))
     try:
@@ -142,13 +158,11 @@ def run_figure_command(parser: argparse.ArgumentParser, argv, make) -> int:
             warnings.simplefilter("ignore", PairingWarning)
             fig, table, report = make(args)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return command_error(command, exc)
     try:
         written = save_figure_and_table(fig, table, out, png=args.png)
     except OSError as exc:
-        print(f"{parser.prog}: error: {write_error(exc, out)}", file=sys.stderr)
-        return 2
+        return command_error(command, write_error(exc, out))
     print(report)
     for path in written:
         print(f"wrote {path}")

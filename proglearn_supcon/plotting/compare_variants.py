@@ -50,6 +50,7 @@ from proglearn_supcon.runs.analysis import (  # noqa: F401  (PairingWarning, pai
     pair_runs,
     run_metrics,
 )
+from proglearn_supcon.runs.errors import PROG
 
 #: Metrics of the summary table, in row order.
 SUMMARY_METRICS = ("accuracy", "fte", "bte", "te")
@@ -239,9 +240,13 @@ def compare_variants(
 # ----------------------------------------------------------------------------- command line
 
 
+#: The ``proglearn-supcon`` subcommand of this module, named in its usage and error lines.
+COMMAND = "compare"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proglearn-supcon compare",
+        prog=f"{PROG} {COMMAND}",
         description=(
             "Plot the differences A - B of FTE, BTE, TE and accuracy between two variants, "
             "paired by (shift, slot), with intervals of the paired difference, and print and save "
@@ -266,7 +271,7 @@ def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    return run_pair_figure(build_parser(), argv, compare_variants, format_summary)
+    return run_pair_figure(COMMAND, build_parser(), argv, compare_variants, format_summary)
 
 
 if __name__ == "__main__":

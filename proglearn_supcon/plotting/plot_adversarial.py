@@ -54,6 +54,7 @@ from proglearn_supcon.plotting.figures import (
     task_marker,
 )
 from proglearn_supcon.runs.analysis import PairingWarning
+from proglearn_supcon.runs.errors import PROG
 
 __all__ = ["build_parser", "main", "plot_adversarial", "plot_curves", "summarize"]
 
@@ -149,9 +150,13 @@ def summarize(
 # ----------------------------------------------------------------------------- command line
 
 
+#: The ``proglearn-supcon`` subcommand of this module, named in its usage and error lines.
+COMMAND = "adversarial"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proglearn-supcon adversarial",
+        prog=f"{PROG} {COMMAND}",
         description=(
             "Plot task 1's backward transfer in the label-shuffle or rotation sequence (read from the results "
             "files) for each variant, with intervals, and the paired difference of two variants; write the "
@@ -188,7 +193,7 @@ def _make(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    return run_figure_command(build_parser(), argv, _make)
+    return run_figure_command(COMMAND, build_parser(), argv, _make)
 
 
 if __name__ == "__main__":

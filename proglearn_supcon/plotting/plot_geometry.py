@@ -59,6 +59,7 @@ from proglearn_supcon.plotting.figures import (
 )
 from proglearn_supcon.plotting.paired_diagnostics import PairedDiagnostics, View, load_diagnostics, summary_table
 from proglearn_supcon.runs.analysis import nanmean_quiet, own_and_other
+from proglearn_supcon.runs.errors import PROG
 
 #: (metric, panel title, y label) of the geometry panels, top to bottom: collapse, simplex, rank.
 GEOMETRY_PANELS = (
@@ -259,9 +260,13 @@ def plot_geometry_comparison(
 # ----------------------------------------------------------------------------- command line
 
 
+#: The ``proglearn-supcon`` subcommand of this module, named in its usage and error lines.
+COMMAND = "geometry"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proglearn-supcon geometry",
+        prog=f"{PROG} {COMMAND}",
         description=(
             "Plot the transfer matrices of two variants and their difference, the decomposition of the "
             "network's accuracy, and the collapse measures (NC1, variance ratio, within-class alignment), "
@@ -287,7 +292,7 @@ def format_summary(summary: pd.DataFrame, a: str, b: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (argparse exits 2 on bad arguments)."""
-    return run_pair_figure(build_parser(), argv, plot_geometry_comparison, format_summary)
+    return run_pair_figure(COMMAND, build_parser(), argv, plot_geometry_comparison, format_summary)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from proglearn_supcon.plotting.figures import (
     write_error,
 )
 from proglearn_supcon.runs.analysis import RunMetrics, check_task_counts, run_metrics
+from proglearn_supcon.runs.errors import PROG, command_error
 from proglearn_supcon.runs.results import load_runs
 
 #: (field of ``RunResult.tasks``, panel title) of the timing figure.
@@ -194,9 +195,13 @@ def plot_timing(
 # ----------------------------------------------------------------------------- command line
 
 
+#: The ``proglearn-supcon`` subcommand of this module, named in its usage and error lines.
+COMMAND = "plot"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="proglearn-supcon plot",
+        prog=f"{PROG} {COMMAND}",
         description=(
             "Plot the lifelong-learning figure of one variant (FTE per task; BTE, TE and accuracy "
             "over the number of tasks seen; mean over runs with shaded intervals across runs) "
@@ -238,14 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         figure = plot_variant(args.results, args.variant, args.confidence, **mixed)
         timing = plot_timing(args.results, args.variant, args.confidence, **mixed)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, exc)
     try:
         written = save_figure(figure, out, png=args.png)
         written += save_figure(timing, sibling(out, "_timing"), png=args.png)
     except OSError as exc:
-        print(f"{parser.prog}: error: {write_error(exc, out)}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, write_error(exc, out))
     for path in written:
         print(f"wrote {path}")
     return 0
