@@ -2,7 +2,7 @@
 
 Each voter stores its transformer's embedding of a task's data, 2000 floats a
 sample for the default CNN, although such an embedding has an effective rank
-of about 300 (:func:`~proglearn_supcon.metrics.geometry.effective_rank`). A
+of about 300 (:func:`~proglearn_supcon.metrics.rank.effective_rank`). A
 :class:`PrincipalProjection` fitted on a transformer's embeddings of its own
 task maps every embedding of that transformer, fit and query alike, onto the
 top ``n_components`` directions, so the transformer's voters store and compare

@@ -1,4 +1,4 @@
-"""Tests of proglearn_supcon.metrics.geometry against known geometries and naive numpy loops."""
+"""Tests of proglearn_supcon.metrics.geometry and metrics.rank against known geometries and naive numpy loops."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from proglearn_supcon.metrics.geometry import (
     GEOMETRY_METRICS,
     alignment_uniformity,
     class_collapse,
-    effective_rank,
-    effective_rank_ceiling,
     embedding_geometry,
     simplex_deviation,
 )
+from proglearn_supcon.metrics.rank import effective_rank, effective_rank_ceiling
 
 
 def random_rotation(d: int, seed: int) -> np.ndarray:

@@ -20,6 +20,10 @@ All metrics are invariant to rotations of the embedding; all but alignment
 and uniformity are also invariant to global scale and translation (alignment
 and uniformity normalise every row to unit length about the origin, so they
 are invariant to global scale but not to translation).
+
+:func:`embedding_geometry` reports them all for one labelled embedding,
+with its effective rank (:mod:`proglearn_supcon.metrics.rank`, which needs
+no labels).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils.validation import check_array, column_or_1d
+
+from proglearn_supcon.metrics.rank import effective_rank, effective_rank_ceiling, effective_rank_of_gram
 
 # transfer_matrix lived here until it moved to the transfer code; keep the old import path.
 from proglearn_supcon.metrics.transfer import transfer_matrix  # noqa: F401
@@ -40,8 +46,6 @@ __all__ = [
     "class_collapse",
     "simplex_deviation",
     "alignment_uniformity",
-    "effective_rank",
-    "effective_rank_ceiling",
     "embedding_geometry",
 ]
 
@@ -280,95 +284,8 @@ def _uniformity(kernel_sum: float, n: int) -> float:
     return float(np.log((kernel_sum - n) / (n * (n - 1))))
 
 
-def effective_rank(X, center: bool = True) -> float:
-    """Entropy-based effective rank (Roy & Vetterli, 2007) of an embedding matrix.
-
-    With ``s_k`` the singular values of ``X`` (of ``X - mean(X)`` when
-    ``center``) and ``p_k = s_k / sum_k s_k``::
-
-        effective_rank = exp(-sum_k p_k log p_k)     (0 log 0 = 0)
-
-    It lies in ``[1, min(n, d)]``: 1 when the points span one direction, the
-    matrix rank when all non-zero singular values are equal. Invariant to
-    rotation and global scale (and, when centred, translation). Centring is the
-    default because embeddings after a ReLU share a large common offset whose
-    direction would otherwise dominate the spectrum.
-
-    The singular values are the square roots of the eigenvalues of the smaller
-    Gram matrix (``X X^T`` or ``X^T X``), much cheaper than an SVD of a
-    (1000, 2000) embedding; eigenvalues below numpy's rank tolerance
-    (``max eigenvalue * size * eps``) count as 0.
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d), real, finite, n >= 2 when centred
-    center : bool, default=True
-
-    Returns
-    -------
-    float
-        NaN if ``X`` (centred) is zero.
-
-    Raises
-    ------
-    ValueError
-        On non-finite or non-2-D ``X``, or one row with ``center=True``.
-    """
-    X = check_array(X, dtype=np.float64, input_name="X")
-    if center:
-        if len(X) < 2:
-            raise ValueError("effective_rank of a centred embedding needs at least 2 rows.")
-        X = X - X.mean(axis=0)
-    return _entropy_rank(X @ X.T if X.shape[0] <= X.shape[1] else X.T @ X)
-
-
-def effective_rank_ceiling(n: int, d: int, center: bool = True) -> int:
-    """The largest effective rank ``n`` points in ``d`` dimensions can have: the largest possible matrix rank.
-
-    ``min(n - 1, d)`` for centred points (centring removes one dimension of
-    the ``n`` rows' span), ``min(n, d)`` otherwise. 1000 centred test points
-    of a 2000-d embedding have an effective rank of at most 999, not 2000;
-    the ceiling is recorded beside every effective rank so that ranks of
-    splits or spaces of different sizes are read against their own.
-
-    Parameters
-    ----------
-    n : int
-        Number of points, >= 1 (>= 2 when ``center``).
-    d : int
-        Dimension, >= 1.
-    center : bool, default=True
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        If ``n`` or ``d`` is too small.
-    """
-    if d < 1 or n < (2 if center else 1):
-        raise ValueError(f"effective_rank_ceiling needs d >= 1 and n >= {2 if center else 1}; got n={n}, d={d}.")
-    return min(n - 1, d) if center else min(n, d)
-
-
-def _entropy_rank(gram: np.ndarray) -> float:
-    """Effective rank from a Gram matrix: its eigenvalues are the squared singular values."""
-    eigenvalues = np.linalg.eigvalsh(gram)
-    # Eigenvalues within rounding of zero (numpy's rank tolerance) are zero: their
-    # square roots (~1e-7 of the largest singular value) would add spurious entropy.
-    tolerance = eigenvalues.max(initial=0.0) * len(eigenvalues) * np.finfo(np.float64).eps
-    singular = np.sqrt(np.where(eigenvalues > tolerance, eigenvalues, 0.0))
-    total = singular.sum()
-    if total == 0:
-        return float("nan")
-    p = singular[singular > 0] / total
-    return float(np.exp(-np.sum(p * np.log(p))))
-
-
 def embedding_geometry(X, y) -> dict[str, float]:
-    """Every metric of this module on one labelled embedding.
+    """Every metric of this module and the effective rank on one labelled embedding.
 
     Parameters
     ----------
@@ -382,8 +299,9 @@ def embedding_geometry(X, y) -> dict[str, float]:
         (:func:`class_collapse`), ``angle_deviation`` and ``norm_spread``
         (:func:`simplex_deviation`), ``alignment`` and ``uniformity``
         (:func:`alignment_uniformity`), ``effective_rank`` (centred,
-        :func:`effective_rank`) and ``effective_rank_ceiling``, its largest
-        possible value ``min(n - 1, d)`` (:func:`effective_rank_ceiling`).
+        :func:`~proglearn_supcon.metrics.rank.effective_rank`) and
+        ``effective_rank_ceiling``, its largest possible value ``min(n - 1, d)``
+        (:func:`~proglearn_supcon.metrics.rank.effective_rank_ceiling`).
     """
     X, codes, n_classes = _check_X_y(X, y)  # once here; the metrics then see clean codes
     n, d = X.shape
@@ -410,6 +328,6 @@ def embedding_geometry(X, y) -> dict[str, float]:
         **simplex_deviation(X, codes)._asdict(),
         "alignment": _alignment(_unit_rows(X), codes, n_classes),
         "uniformity": _uniformity(_kernel_sum(sq_norms[:, None] + sq_norms[None, :] - 2.0 * unit_gram, 2.0), n),
-        "effective_rank": _entropy_rank(centred_gram),
+        "effective_rank": effective_rank_of_gram(centred_gram),
         "effective_rank_ceiling": float(effective_rank_ceiling(n, d)),
     }
