@@ -26,7 +26,7 @@ import numpy as np
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.runs.memory import current_rss_mb
-from proglearn_supcon.transformers import LOSSES
+from proglearn_supcon.training.objectives import loss_names
 
 from .phases import synthetic_tasks
 
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10, help="consecutive runs (default: 10)")
     parser.add_argument("--n-tasks", type=int, default=4, help="tasks per run (default: 4)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per task (default: 2)")
-    parser.add_argument("--variant", default="supcon", choices=LOSSES)
+    parser.add_argument("--variant", default="supcon", choices=loss_names())
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-release", action="store_true", help="do not release freed memory between runs")
     opts = parser.parse_args(argv)

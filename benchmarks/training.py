@@ -19,8 +19,9 @@ import torch
 from proglearn_supcon.precision import autocast, native_bf16
 from proglearn_supcon.training.augment import ImageAugmenter
 from proglearn_supcon.training.encoders import ProgLearnCNN, ProjectionHead
-from proglearn_supcon.training.engine import TrainingConfig, batch_loss, make_criterion, make_optimizer
+from proglearn_supcon.training.engine import TrainingConfig, batch_loss, make_optimizer
 from proglearn_supcon.training.losses import SupConLoss
+from proglearn_supcon.training.objectives import get_objective
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 from .loss import plain_supcon
@@ -90,14 +91,15 @@ class _LibraryTrainer:
         t = self.transformer
         self.encoder, self.head = t.encoder_.train(), t.head_.train()
         self.config = TrainingConfig.from_params(t.get_params(deep=False))
-        self.criterion = make_criterion(self.config)
+        self.objective = get_objective(self.config.loss)
+        self.criterion = self.objective.criterion(self.config)
         self.optimizer = make_optimizer(list(self.encoder.parameters()) + list(self.head.parameters()), self.config)
         self.bf16 = native_bf16(device)
         self.device = device
 
     def step(self, views: torch.Tensor, labels: torch.Tensor) -> None:
         with autocast(self.bf16, self.device):
-            loss = batch_loss(views, labels, self.encoder, self.head, self.criterion, self.config.loss)
+            loss = batch_loss(views, labels, self.encoder, self.head, self.criterion, self.objective)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -26,16 +26,12 @@ weighting to the average; it is chosen by 5-fold cross-validation of the
 mixture's log-likelihood over the held-out points, so that where those points
 are few (or the voters alike) the weights fall back towards the average: a
 free weighting fitted on a hundred points can give back what the average
-earned. ``"em"`` is EM unshrunk (``lam = 0``), for comparison.
+earned. ``"em"`` is EM unshrunk (``lam = 0``), for comparison. The weights
+themselves, and the smoothing that keeps the log-likelihoods finite, are in
+:mod:`proglearn_supcon.mixture_weights`.
 
 :data:`DECIDERS` names them for :class:`~proglearn_supcon.LifelongClassificationNetwork`'s
 ``decider`` parameter.
-
-Held-out log-likelihoods are computed from posteriors mixed with a little of
-the uniform distribution, ``(1 - eps) p + eps / C`` (``eps`` = :data:`SMOOTHING`):
-a kNN posterior is a fraction of ``k`` votes and is often exactly 0 for the
-true class, whose log would be minus infinity. Mixing with a constant never
-changes an argmax.
 """
 
 from __future__ import annotations
@@ -46,39 +42,15 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from proglearn_supcon.mixture_weights import (
+    em_weights_on_subsets,
+    mean_log_likelihoods,
+    softmax_weights,
+    true_class_likelihoods,
+)
+from proglearn_supcon.validation import check_posteriors, sorted_classes
+
 __all__ = ["DECIDERS", "BestKDecider", "EMDecider", "SimpleArgmaxAverage", "SoftmaxDecider", "make_decider"]
-
-#: Share of the uniform distribution mixed into posteriors before taking logs.
-SMOOTHING = 0.01
-
-
-def _check_posteriors(posteriors, n_classes: int) -> np.ndarray:
-    """``posteriors`` as a (n_voters, n, n_classes) float64 array; ValueError if malformed."""
-    if isinstance(posteriors, np.ndarray) and posteriors.ndim == 2:
-        # Iterating a single matrix would silently yield its rows.
-        raise ValueError("posteriors must be a sequence of 2-D arrays, got one 2-D array; wrap it in a list.")
-    matrices = [np.asarray(p, dtype=np.float64) for p in posteriors]
-    if not matrices:
-        raise ValueError("posteriors is empty; at least one voter's posteriors are needed.")
-    first = matrices[0].shape
-    for i, p in enumerate(matrices):
-        if p.ndim != 2:
-            raise ValueError(f"posteriors[{i}] must be 2-D (n, n_classes), got shape {p.shape}.")
-        if p.shape != first:
-            raise ValueError(f"posteriors[{i}] has shape {p.shape}, but posteriors[0] has {first}.")
-        if not np.isfinite(p).all():
-            raise ValueError(f"posteriors[{i}] contains NaN or infinity.")
-    if first[1] != n_classes:
-        raise ValueError(f"posteriors have {first[1]} columns, but there are {n_classes} classes.")
-    return np.stack(matrices)
-
-
-def _sorted_classes(classes) -> np.ndarray:
-    """Sorted unique ``classes``; ValueError (naming them as given) unless they are 1-D and non-empty."""
-    array = np.asarray(classes)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"classes must be a non-empty 1-D array-like, got {classes!r}.")
-    return np.unique(array)
 
 
 class SimpleArgmaxAverage(BaseEstimator):
@@ -113,7 +85,7 @@ class SimpleArgmaxAverage(BaseEstimator):
     @property
     def classes_(self) -> np.ndarray:
         """Sorted unique classes, shape (n_classes,); ValueError if ``classes`` is not 1-D and non-empty."""
-        return _sorted_classes(self.classes)
+        return sorted_classes(self.classes)
 
     def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
         """Mean of the posteriors.
@@ -134,7 +106,7 @@ class SimpleArgmaxAverage(BaseEstimator):
             If ``posteriors`` is empty, a matrix is not 2-D or not finite, the
             shapes differ, or the column count is not ``len(classes_)``.
         """
-        return np.mean(_check_posteriors(posteriors, len(self.classes_)), axis=0)
+        return np.mean(check_posteriors(posteriors, len(self.classes_)), axis=0)
 
     def predict(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
         """Class with the largest mean posterior; ties go to the first in ``classes_``.
@@ -166,7 +138,7 @@ class _WeightedDecider(BaseEstimator):
     @property
     def classes_(self) -> np.ndarray:
         """Sorted unique classes: the column order of every posterior."""
-        return _sorted_classes(self.classes)
+        return sorted_classes(self.classes)
 
     def fit(self, posteriors, y) -> "_WeightedDecider":
         """Fit the voters' weights on held-out posteriors.
@@ -191,7 +163,7 @@ class _WeightedDecider(BaseEstimator):
             outside ``classes``.
         """
         classes = self.classes_
-        stacked = _check_posteriors(posteriors, len(classes))
+        stacked = check_posteriors(posteriors, len(classes))
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != stacked.shape[1]:
             raise ValueError(f"y must be 1-D with one label per point ({stacked.shape[1]}), got shape {y.shape}.")
@@ -201,7 +173,7 @@ class _WeightedDecider(BaseEstimator):
         if np.any(codes >= len(classes)) or np.any(classes[np.minimum(codes, len(classes) - 1)] != y):
             raise ValueError(f"y has labels outside classes {classes.tolist()}.")
         self.n_voters_ = stacked.shape[0]
-        self.weights_ = self._fit_weights(_true_class_likelihoods(stacked, codes))
+        self.weights_ = self._fit_weights(true_class_likelihoods(stacked, codes))
         return self
 
     def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -220,7 +192,7 @@ class _WeightedDecider(BaseEstimator):
         ndarray of shape (n, n_classes), float64
         """
         check_is_fitted(self, "weights_")
-        stacked = _check_posteriors(posteriors, len(self.classes_))
+        stacked = check_posteriors(posteriors, len(self.classes_))
         if stacked.shape[0] != self.n_voters_:
             raise ValueError(f"got posteriors of {stacked.shape[0]} voters, but the weights are for {self.n_voters_}.")
         return np.tensordot(self.weights_, stacked, axes=1)
@@ -228,73 +200,6 @@ class _WeightedDecider(BaseEstimator):
     def predict(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
         """Class with the largest weighted posterior; ties go to the first in ``classes_``."""
         return self.classes_[np.argmax(self.predict_proba(posteriors), axis=1)]
-
-
-def _true_class_likelihoods(stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """(n, n_voters) smoothed posterior of each point's true class under each voter."""
-    n_classes = stacked.shape[2]
-    true = stacked[:, np.arange(stacked.shape[1]), codes].T
-    return (1.0 - SMOOTHING) * true + SMOOTHING / n_classes
-
-
-def em_weights(likelihoods: np.ndarray, max_iter: int = 500, tol: float = 1e-9) -> np.ndarray:
-    """Simplex weights maximising the mean log of ``likelihoods @ w`` (EM for mixture weights).
-
-    Parameters
-    ----------
-    likelihoods : ndarray of shape (n, n_voters), positive
-        ``L[i, j]``: voter ``j``'s (smoothed) posterior of point ``i``'s class.
-    max_iter : int, default=500
-    tol : float, default=1e-9
-        Stop once the mean log-likelihood improves by less.
-
-    Returns
-    -------
-    ndarray of shape (n_voters,), float64
-        Non-negative, summing to 1; EM from the uniform weights, so voters
-        that are equal on every point keep equal weights.
-    """
-    return em_weights_on_subsets(likelihoods, np.ones((1, len(likelihoods)), dtype=bool), max_iter, tol)[0]
-
-
-def em_weights_on_subsets(
-    likelihoods: np.ndarray, subsets: np.ndarray, max_iter: int = 500, tol: float = 1e-9
-) -> np.ndarray:
-    """:func:`em_weights` of several subsets of the points at once (cross-validation folds), one loop for all.
-
-    Parameters
-    ----------
-    likelihoods : ndarray of shape (n, n_voters), positive
-    subsets : ndarray of shape (n_subsets, n), bool
-        Row ``f`` marks the points of subset ``f`` (each non-empty).
-    max_iter, tol
-        As in :func:`em_weights`, for each subset: a converged subset's
-        weights stop changing while the others go on.
-
-    Returns
-    -------
-    ndarray of shape (n_subsets, n_voters), float64
-    """
-    masks = subsets.astype(np.float64)  # (F, n)
-    counts = masks.sum(axis=1)
-    weights = np.full((len(masks), likelihoods.shape[1]), 1.0 / likelihoods.shape[1])
-    previous = np.full(len(masks), -np.inf)
-    active = np.ones(len(masks), dtype=bool)
-    for _ in range(max_iter):
-        mixture = likelihoods @ weights[active].T  # (n, F_active)
-        current = (masks[active] * np.log(mixture).T).sum(axis=1) / counts[active]
-        still = current - previous[active] >= tol
-        previous[active] = current
-        idx = np.flatnonzero(active)
-        active[idx[~still]] = False
-        if not active.any():
-            break
-        mixture, idx = mixture[:, still], idx[still]
-        # Responsibilities averaged over each subset's points: the EM update of mixture weights.
-        ratio = ((masks[idx] / mixture.T) @ likelihoods) / counts[idx, None]
-        updated = weights[idx] * ratio
-        weights[idx] = updated / updated.sum(axis=1, keepdims=True)
-    return weights
 
 
 class _CrossValidatedDecider(_WeightedDecider):
@@ -405,20 +310,6 @@ class EMDecider(_CrossValidatedDecider):
 TEMPERATURE_GRID = np.concatenate([[0.0], np.geomspace(0.01, 10.0, 16), [np.inf]])
 
 
-def _softmax_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
-    if temperature == 0.0:
-        best = scores >= scores.max() - 1e-12
-        return best / best.sum()
-    if np.isinf(temperature):
-        return np.full(len(scores), 1.0 / len(scores))
-    w = np.exp((scores - scores.max()) / temperature)
-    return w / w.sum()
-
-
-def _mean_log_likelihoods(likelihoods: np.ndarray) -> np.ndarray:
-    return np.mean(np.log(likelihoods), axis=0)
-
-
 class SoftmaxDecider(_CrossValidatedDecider):
     """Weights ``softmax(s / tau)`` of the voters' mean held-out log-likelihoods ``s``.
 
@@ -437,12 +328,12 @@ class SoftmaxDecider(_CrossValidatedDecider):
         return TEMPERATURE_GRID
 
     def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:
-        scores = _mean_log_likelihoods(likelihoods)
-        return [_softmax_weights(scores, t) for t in TEMPERATURE_GRID]
+        scores = mean_log_likelihoods(likelihoods)
+        return [softmax_weights(scores, t) for t in TEMPERATURE_GRID]
 
     def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
         weights = super()._fit_weights(likelihoods)
-        self.scores_ = _mean_log_likelihoods(likelihoods)
+        self.scores_ = mean_log_likelihoods(likelihoods)
         self.temperature_ = float(self.choice_)
         return weights
 
@@ -464,7 +355,7 @@ class BestKDecider(_CrossValidatedDecider):
         return np.arange(1, n_voters + 1)
 
     def _family(self, likelihoods: np.ndarray) -> list[np.ndarray]:
-        order = np.argsort(-_mean_log_likelihoods(likelihoods), kind="stable")
+        order = np.argsort(-mean_log_likelihoods(likelihoods), kind="stable")
         family = []
         for k in range(1, len(order) + 1):
             w = np.zeros(len(order))
@@ -474,7 +365,7 @@ class BestKDecider(_CrossValidatedDecider):
 
     def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
         weights = super()._fit_weights(likelihoods)
-        self.scores_ = _mean_log_likelihoods(likelihoods)
+        self.scores_ = mean_log_likelihoods(likelihoods)
         self.k_ = int(self.choice_)
         return weights
 

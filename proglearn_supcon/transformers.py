@@ -30,16 +30,16 @@ from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
 from proglearn_supcon.training.early_stopping import EARLY_STOPPING
 from proglearn_supcon.training.encoders import (
     EncoderFactory,
-    ProjectionHead,
     Standardize,
     default_encoder,
     embedding_dim,
 )
-from proglearn_supcon.training.engine import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
+from proglearn_supcon.training.engine import LR_SCHEDULES, TrainingConfig, embed, train
+from proglearn_supcon.training.objectives import get_objective, loss_names
 from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels, check_real, is_int
 from proglearn_supcon.voters import KNNClassificationVoter
 
-__all__ = ["LOSSES", "LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
+__all__ = ["LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -59,7 +59,8 @@ class NeuralClassificationTransformer(BaseEstimator):
     ----------
     loss : {"supcon", "ce", "tcl"}, default="supcon"
         Supervised contrastive loss (L_out) on a projection head, cross-entropy
-        on a linear head, or the Tuned Contrastive loss.
+        on a linear head, or the Tuned Contrastive loss: a name registered in
+        :data:`~proglearn_supcon.training.objectives.OBJECTIVES`.
     encoder : callable or None, default=None
         Encoder factory ``f(input_shape) -> nn.Module`` whose module maps a
         batch to ``(batch, embedding_dim)``. None: ProgLearn's CNN for images,
@@ -242,7 +243,7 @@ class NeuralClassificationTransformer(BaseEstimator):
     def _check_params(self) -> None:
         """Raise ValueError naming the parameter and its value if one is invalid (trains nothing)."""
         for name, choices in (
-            ("loss", LOSSES),
+            ("loss", loss_names()),
             ("lr_schedule", LR_SCHEDULES),
             ("early_stopping", EARLY_STOPPING),
         ):
@@ -328,10 +329,8 @@ class NeuralClassificationTransformer(BaseEstimator):
             if len(self.input_shape_) == 3:
                 encoder = nn.Sequential(Standardize(self.channel_mean_, self.channel_std_), encoder)
             self.embedding_dim_ = embedding_dim(encoder, model_shape)
-            head = (
-                nn.Linear(self.embedding_dim_, len(self.classes_))
-                if self.loss == "ce"
-                else ProjectionHead(self.embedding_dim_, self.projection_hidden_dim, self.projection_dim)
+            head = get_objective(self.loss).head(
+                self.embedding_dim_, len(self.classes_), self.projection_hidden_dim, self.projection_dim
             )
         if len(self.input_shape_) == 3:
             encoder = encoder.to(memory_format=torch.channels_last)

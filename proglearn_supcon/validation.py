@@ -1,4 +1,4 @@
-"""Input checks shared by the transformer, the learner and the estimators.
+"""Input checks shared by the transformer, the learner, the estimators and the deciders.
 
 Every check raises before anything is trained or changed, with a message that
 says what was expected.
@@ -118,6 +118,40 @@ def check_labels(y, n_samples: int, *, min_classes: int = 2) -> np.ndarray:
             f"a task needs at least {min_classes} classes, got {n_classes} class{'es' if n_classes != 1 else ''}"
         )
     return y
+
+
+def check_posteriors(posteriors, n_classes: int) -> np.ndarray:
+    """A decider's input: one posterior matrix per voter, as a (n_voters, n, n_classes) float64 array.
+
+    Raises ValueError if ``posteriors`` is empty or one 2-D array, a matrix
+    is not 2-D or not finite, the shapes differ, or the column count is not
+    ``n_classes``.
+    """
+    if isinstance(posteriors, np.ndarray) and posteriors.ndim == 2:
+        # Iterating a single matrix would silently yield its rows.
+        raise ValueError("posteriors must be a sequence of 2-D arrays, got one 2-D array; wrap it in a list.")
+    matrices = [np.asarray(p, dtype=np.float64) for p in posteriors]
+    if not matrices:
+        raise ValueError("posteriors is empty; at least one voter's posteriors are needed.")
+    first = matrices[0].shape
+    for i, p in enumerate(matrices):
+        if p.ndim != 2:
+            raise ValueError(f"posteriors[{i}] must be 2-D (n, n_classes), got shape {p.shape}.")
+        if p.shape != first:
+            raise ValueError(f"posteriors[{i}] has shape {p.shape}, but posteriors[0] has {first}.")
+        if not np.isfinite(p).all():
+            raise ValueError(f"posteriors[{i}] contains NaN or infinity.")
+    if first[1] != n_classes:
+        raise ValueError(f"posteriors have {first[1]} columns, but there are {n_classes} classes.")
+    return np.stack(matrices)
+
+
+def sorted_classes(classes) -> np.ndarray:
+    """Sorted unique ``classes``; ValueError (naming them as given) unless they are 1-D and non-empty."""
+    array = np.asarray(classes)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"classes must be a non-empty 1-D array-like, got {classes!r}.")
+    return np.unique(array)
 
 
 def check_input_shape(X: np.ndarray, expected: tuple[int, ...] | None, *, name: str = "X") -> None:

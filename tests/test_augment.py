@@ -178,7 +178,7 @@ def test_large_batch_runs_vectorised():
     ],
 )
 def test_image_bad_parameters(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
         ImageAugmenter(**kwargs)
 
 
@@ -244,7 +244,7 @@ def test_tabular_identity_when_off():
     "kwargs", [{"noise_std": -1.0}, {"noise_std": float("inf")}, {"dropout": 1.0}, {"dropout": -0.1}]
 )
 def test_tabular_bad_parameters(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
         TabularAugmenter(**kwargs)
 
 

@@ -12,9 +12,9 @@ from proglearn_supcon.deciders import (
     EMDecider,
     SimpleArgmaxAverage,
     SoftmaxDecider,
-    em_weights,
     make_decider,
 )
+from proglearn_supcon.mixture_weights import em_weights, em_weights_on_subsets
 from proglearn_supcon.voters import KNNClassificationVoter
 
 LEARNED = [name for name in DECIDERS if name != "average"]
@@ -339,8 +339,6 @@ def test_commands_show_any_recorded_decider(tmp_path, tiny_run_args, capsys):
 
 
 def test_em_on_subsets_equals_em_on_each_subset():
-    from proglearn_supcon.deciders import em_weights_on_subsets
-
     rng = np.random.default_rng(11)
     likelihoods = rng.random((60, 5)) + 0.01
     subsets = np.stack([np.arange(60) % 3 != f for f in range(3)] + [np.ones(60, dtype=bool)])

@@ -9,12 +9,12 @@ from proglearn_supcon.training.engine import (
     TrainingConfig,
     batch_loss,
     embed,
-    make_criterion,
     make_views,
     shuffled_batches,
     train,
 )
 from proglearn_supcon.training.losses import SupConLoss
+from proglearn_supcon.training.objectives import get_objective
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 
@@ -50,12 +50,13 @@ def test_batch_loss_is_a_float32_scalar(loss):
     torch.manual_seed(0)
     model = nn.Linear(5, 4)
     head = nn.Linear(4, 3)
-    criterion = make_criterion(_config(loss=loss))
+    objective = get_objective(loss)
+    criterion = objective.criterion(_config(loss=loss))
     assert isinstance(criterion, nn.CrossEntropyLoss if loss == "ce" else nn.Module)
     if loss == "supcon":
         assert isinstance(criterion, SupConLoss)
     views = torch.randn(6, 2, 5)
-    value = batch_loss(views, torch.tensor([0, 1, 2, 0, 1, 2]), model, head, criterion, loss)
+    value = batch_loss(views, torch.tensor([0, 1, 2, 0, 1, 2]), model, head, criterion, objective)
     assert value.shape == () and value.dtype == torch.float32 and torch.isfinite(value)
 
 

@@ -3,7 +3,7 @@
 :func:`build_parser` is shared by ``proglearn-supcon run``,
 ``python -m proglearn_supcon.experiments.cifar_task_sequence`` and the
 checkout's ``experiments/cifar_task_sequence.py``; the variants and data sets
-offered are the library's own (:data:`proglearn_supcon.transformers.LOSSES`,
+offered are the library's own (:func:`proglearn_supcon.training.objectives.loss_names`,
 :data:`proglearn_supcon.datasets.DATASETS`), so a new loss or data set
 appears here without a second list to update.
 """
@@ -16,7 +16,7 @@ import ast
 from proglearn_supcon.datasets import DATASETS, PROTOCOLS, check_angle
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.runs.parallel import BACKENDS
-from proglearn_supcon.transformers import LOSSES
+from proglearn_supcon.training.objectives import loss_names
 
 __all__ = [
     "DEFAULT_ANGLES",
@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--variant",
         nargs="+",
-        choices=LOSSES,
-        default=list(LOSSES),
+        choices=loss_names(),
+        default=list(loss_names()),
         help="loss(es) training the transformers (default: supcon ce tcl)",
     )
     parser.add_argument(

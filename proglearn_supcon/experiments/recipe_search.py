@@ -29,10 +29,10 @@ from proglearn_supcon.experiments import cifar_task_sequence as experiment
 from proglearn_supcon.metrics.transfer import mean_and_interval
 from proglearn_supcon.runs.analysis import format_mean_interval
 from proglearn_supcon.runs.results import load_runs
-from proglearn_supcon.transformers import LOSSES
+from proglearn_supcon.training.objectives import loss_names
 
 #: Every loss the library trains with, each a variant of the search.
-VARIANTS = LOSSES
+VARIANTS = loss_names()
 HELD_OUT_SHIFT = 6
 
 #: The recipe every configuration starts from: the library defaults when the

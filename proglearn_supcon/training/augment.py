@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from proglearn_supcon.precision import no_autocast
+from proglearn_supcon.validation import check_real, is_int
 
 __all__ = ["ImageAugmenter", "TabularAugmenter"]
 
@@ -37,22 +38,8 @@ _N_CROP_TRIES = 10
 
 
 # --------------------------------------------------------------------------
-# Validation helpers
+# Checks of a call's arguments
 # --------------------------------------------------------------------------
-def _is_real(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def _check_probability(name: str, value: object) -> None:
-    if not _is_real(value) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
-
-
-def _check_nonnegative(name: str, value: object) -> None:
-    if not _is_real(value) or not 0 <= value < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
-
-
 def _check_call_args(x: object, ndim: int, n_views: object, generator: object) -> None:
     if not isinstance(x, Tensor):
         raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}.")
@@ -60,7 +47,7 @@ def _check_call_args(x: object, ndim: int, n_views: object, generator: object) -
         raise ValueError(f"x must be {ndim}-D, got shape {tuple(x.shape)}.")
     if not x.is_floating_point():
         raise ValueError(f"x must have a floating-point dtype, got {x.dtype}.")
-    if not isinstance(n_views, Integral) or isinstance(n_views, bool) or n_views < 1:
+    if not is_int(n_views) or n_views < 1:
         raise ValueError(f"n_views must be an integer >= 1, got {n_views!r}.")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}.")
@@ -260,21 +247,21 @@ class ImageAugmenter:
         # rather than in the middle of a training loop.
         if self.crop not in _CROPS:
             raise ValueError(f"crop must be one of {_CROPS}, got {self.crop!r}.")
-        if not isinstance(self.padding, Integral) or isinstance(self.padding, bool) or self.padding < 0:
+        if not is_int(self.padding) or self.padding < 0:
             raise ValueError(f"padding must be an integer >= 0, got {self.padding!r}.")
         self._check_scale()
         if not isinstance(self.flip, bool):
             raise ValueError(f"flip must be a bool, got {self.flip!r}.")
-        _check_nonnegative("color_jitter", self.color_jitter)
-        _check_probability("color_jitter_p", self.color_jitter_p)
-        _check_probability("grayscale_p", self.grayscale_p)
+        check_real("color_jitter", self.color_jitter, low=0)
+        check_real("color_jitter_p", self.color_jitter_p, low=0, high=1)
+        check_real("grayscale_p", self.grayscale_p, low=0, high=1)
 
     def _check_scale(self) -> None:
         scale = self.scale
         ok = (
             isinstance(scale, Sequence)
             and len(scale) == 2
-            and all(_is_real(s) for s in scale)
+            and all(isinstance(s, Real) and not isinstance(s, bool) for s in scale)
             and 0 < scale[0] <= scale[1] <= 1
         )
         if not ok:
@@ -359,9 +346,8 @@ class TabularAugmenter:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_nonnegative("noise_std", self.noise_std)
-        if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}.")
+        check_real("noise_std", self.noise_std, low=0)
+        check_real("dropout", self.dropout, low=0, high=1, high_open=True)
 
     def __call__(self, x: Tensor, n_views: int, generator: torch.Generator | None = None) -> Tensor:
         """Make ``n_views`` random views of every row of ``x``.

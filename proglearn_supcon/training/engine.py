@@ -4,9 +4,10 @@ The estimator prepares the data (validation split, standardisation, tensors
 on the device) and builds the encoder and head; everything that happens
 after that lives here, as functions of modules and prepared tensors:
 
-* :func:`make_criterion`, :func:`make_optimizer`, :func:`lr_factor`: the loss
-  module, the optimiser and the learning-rate schedule of a
-  :class:`TrainingConfig`;
+* :func:`make_optimizer`, :func:`lr_factor`: the optimiser and the
+  learning-rate schedule of a :class:`TrainingConfig` (the loss's head,
+  criterion and batch layout come from its objective,
+  :mod:`proglearn_supcon.training.objectives`);
 * :func:`shuffled_batches`, :func:`make_views`, :func:`batch_loss`: one
   training step's indices, augmented views and loss;
 * :func:`embed`, :func:`evaluate`: the encoder's output in batches, and the
@@ -31,10 +32,9 @@ from tqdm.auto import tqdm
 
 from proglearn_supcon.precision import autocast
 from proglearn_supcon.training.early_stopping import EarlyStopping, knn_accuracy
-from proglearn_supcon.training.losses import SupConLoss, TunedContrastiveLoss
+from proglearn_supcon.training.objectives import Objective, get_objective
 
 __all__ = [
-    "LOSSES",
     "LR_SCHEDULES",
     "TrainingConfig",
     "TrainingResult",
@@ -45,15 +45,12 @@ __all__ = [
     "first_candidate_epoch",
     "is_candidate",
     "lr_factor",
-    "make_criterion",
     "make_optimizer",
     "make_views",
     "shuffled_batches",
     "train",
 ]
 
-#: Losses a transformer can be trained with (the experiment's variants).
-LOSSES = ("supcon", "ce", "tcl")
 #: Learning-rate schedules after the warm-up.
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -118,23 +115,6 @@ class TrainingResult:
 def channels_last(x: torch.Tensor) -> torch.Tensor:
     """Image batches in channels-last memory order (faster convolutions on CPU and GPU)."""
     return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
-
-
-def make_criterion(config: TrainingConfig) -> nn.Module:
-    """The loss module of ``config.loss``.
-
-    Returns
-    -------
-    nn.Module
-        :class:`SupConLoss` or :class:`TunedContrastiveLoss`, called on
-        projections (B, V, D) and labels (B,); or :class:`torch.nn.CrossEntropyLoss`,
-        called on logits (B * V, n_classes) and labels (B * V,).
-    """
-    if config.loss == "supcon":
-        return SupConLoss(temperature=config.temperature)
-    if config.loss == "tcl":
-        return TunedContrastiveLoss(temperature=config.temperature, k1=config.tcl_k1, k2=config.tcl_k2)
-    return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
 
 def make_optimizer(params: list, config: TrainingConfig) -> torch.optim.Optimizer:
@@ -205,7 +185,12 @@ def make_views(x: torch.Tensor, augmenter, n_views: int, generator: torch.Genera
 
 
 def batch_loss(
-    views: torch.Tensor, labels: torch.Tensor, model: nn.Module, head: nn.Module, criterion: nn.Module, loss: str
+    views: torch.Tensor,
+    labels: torch.Tensor,
+    model: nn.Module,
+    head: nn.Module,
+    criterion: nn.Module,
+    objective: Objective,
 ) -> torch.Tensor:
     """Loss of one batch of views.
 
@@ -215,10 +200,11 @@ def batch_loss(
         V views of each of B samples.
     labels : Tensor of shape (B,), int64
     model, head : nn.Module
-        Encoder (possibly compiled) and the linear ("ce") or projection head.
+        Encoder (possibly compiled) and ``objective``'s head.
     criterion : nn.Module
-        From :func:`make_criterion` for the same ``loss``.
-    loss : {"supcon", "ce", "tcl"}
+        ``objective.criterion(config)``.
+    objective : Objective
+        Says how the views' head outputs and the labels are fed to ``criterion``.
 
     Returns
     -------
@@ -227,11 +213,7 @@ def batch_loss(
     """
     batch, n_views = views.shape[:2]
     embeddings = model(channels_last(views.reshape(batch * n_views, *views.shape[2:])))
-    if loss == "ce":
-        logits = head(embeddings)
-        return criterion(logits.float(), labels.repeat_interleave(n_views))
-    z = head(embeddings).float().reshape(batch, n_views, -1)
-    return criterion(z, labels)
+    return criterion(*objective.feed(head(embeddings).float(), labels, n_views))
 
 
 @torch.no_grad()
@@ -302,7 +284,7 @@ def evaluate(
     with autocast(bf16, x_val.device):
         out = head(torch.from_numpy(val_emb).to(x_val.device)).float()
     labels = torch.from_numpy(y_val).to(x_val.device)
-    val_loss = float(criterion(out, labels) if config.loss == "ce" else criterion(out[:, None], labels))
+    val_loss = float(criterion(*get_objective(config.loss).feed(out, labels, 1)))
     train_emb = embed(encoder, x_train, embedding_dim, bf16, config.flip_average)
     return val_loss, knn_accuracy(train_emb, y_train, val_emb, y_val, config.k, config.metric)
 
@@ -355,7 +337,8 @@ def train(
     """
     device = x_train.device
     model = encoder if model is None else model
-    criterion = make_criterion(config)
+    objective = get_objective(config.loss)
+    criterion = objective.criterion(config)
     optimizer = make_optimizer(list(encoder.parameters()) + list(head.parameters()), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, config))
     labels = torch.from_numpy(y_train).to(device)
@@ -371,7 +354,7 @@ def train(
         for idx in shuffled_batches(len(x_train), config.batch_size, generator, device):
             views = make_views(x_train[idx], augmenter, config.n_views, generator)
             with autocast(bf16, device):
-                loss = batch_loss(views, labels[idx], model, head, criterion, config.loss)
+                loss = batch_loss(views, labels[idx], model, head, criterion, objective)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

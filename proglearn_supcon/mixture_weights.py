@@ -1,0 +1,131 @@
+"""Mixture weights of a task's voters, fitted on their held-out likelihoods.
+
+The learned deciders (:mod:`proglearn_supcon.deciders`) weigh the voters'
+posteriors, ``sum_j w_j p_j(y | x)`` with ``w`` on the simplex. Every weighting
+here starts from the same matrix of *likelihoods*, ``L[i, j]``: voter ``j``'s
+held-out posterior of point ``i``'s true class (:func:`true_class_likelihoods`),
+and returns such weights:
+
+* :func:`em_weights`, :func:`em_weights_on_subsets`: the weights that maximise
+  the mean log-likelihood of the mixture (EM), for all points or for several
+  subsets of them (cross-validation folds) in one loop;
+* :func:`mean_log_likelihoods`, :func:`softmax_weights`: each voter's score
+  and the softmax of the scores at a temperature.
+
+Held-out log-likelihoods are computed from posteriors mixed with a little of
+the uniform distribution, ``(1 - eps) p + eps / C`` (``eps`` = :data:`SMOOTHING`):
+a kNN posterior is a fraction of ``k`` votes and is often exactly 0 for the
+true class, whose log would be minus infinity. Mixing with a constant never
+changes an argmax.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "SMOOTHING",
+    "em_weights",
+    "em_weights_on_subsets",
+    "mean_log_likelihoods",
+    "softmax_weights",
+    "true_class_likelihoods",
+]
+
+#: Share of the uniform distribution mixed into posteriors before taking logs.
+SMOOTHING = 0.01
+
+
+def true_class_likelihoods(stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(n, n_voters) smoothed posterior of each point's true class under each voter.
+
+    Parameters
+    ----------
+    stacked : ndarray of shape (n_voters, n, n_classes)
+        Every voter's held-out posteriors of the points.
+    codes : ndarray of shape (n,), int
+        Column of each point's true class.
+    """
+    n_classes = stacked.shape[2]
+    true = stacked[:, np.arange(stacked.shape[1]), codes].T
+    return (1.0 - SMOOTHING) * true + SMOOTHING / n_classes
+
+
+def em_weights(likelihoods: np.ndarray, max_iter: int = 500, tol: float = 1e-9) -> np.ndarray:
+    """Simplex weights maximising the mean log of ``likelihoods @ w`` (EM for mixture weights).
+
+    Parameters
+    ----------
+    likelihoods : ndarray of shape (n, n_voters), positive
+        ``L[i, j]``: voter ``j``'s (smoothed) posterior of point ``i``'s class.
+    max_iter : int, default=500
+    tol : float, default=1e-9
+        Stop once the mean log-likelihood improves by less.
+
+    Returns
+    -------
+    ndarray of shape (n_voters,), float64
+        Non-negative, summing to 1; EM from the uniform weights, so voters
+        that are equal on every point keep equal weights.
+    """
+    return em_weights_on_subsets(likelihoods, np.ones((1, len(likelihoods)), dtype=bool), max_iter, tol)[0]
+
+
+def em_weights_on_subsets(
+    likelihoods: np.ndarray, subsets: np.ndarray, max_iter: int = 500, tol: float = 1e-9
+) -> np.ndarray:
+    """:func:`em_weights` of several subsets of the points at once (cross-validation folds), one loop for all.
+
+    Parameters
+    ----------
+    likelihoods : ndarray of shape (n, n_voters), positive
+    subsets : ndarray of shape (n_subsets, n), bool
+        Row ``f`` marks the points of subset ``f`` (each non-empty).
+    max_iter, tol
+        As in :func:`em_weights`, for each subset: a converged subset's
+        weights stop changing while the others go on.
+
+    Returns
+    -------
+    ndarray of shape (n_subsets, n_voters), float64
+    """
+    masks = subsets.astype(np.float64)  # (F, n)
+    counts = masks.sum(axis=1)
+    weights = np.full((len(masks), likelihoods.shape[1]), 1.0 / likelihoods.shape[1])
+    previous = np.full(len(masks), -np.inf)
+    active = np.ones(len(masks), dtype=bool)
+    for _ in range(max_iter):
+        mixture = likelihoods @ weights[active].T  # (n, F_active)
+        current = (masks[active] * np.log(mixture).T).sum(axis=1) / counts[active]
+        still = current - previous[active] >= tol
+        previous[active] = current
+        idx = np.flatnonzero(active)
+        active[idx[~still]] = False
+        if not active.any():
+            break
+        mixture, idx = mixture[:, still], idx[still]
+        # Responsibilities averaged over each subset's points: the EM update of mixture weights.
+        ratio = ((masks[idx] / mixture.T) @ likelihoods) / counts[idx, None]
+        updated = weights[idx] * ratio
+        weights[idx] = updated / updated.sum(axis=1, keepdims=True)
+    return weights
+
+
+def mean_log_likelihoods(likelihoods: np.ndarray) -> np.ndarray:
+    """(n_voters,) each voter's mean log-likelihood over the points (columns of ``likelihoods``)."""
+    return np.mean(np.log(likelihoods), axis=0)
+
+
+def softmax_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Weights proportional to ``exp(scores / temperature)``.
+
+    ``temperature`` 0 shares the weight among the best scores (ties within
+    1e-12), infinity gives the uniform weights.
+    """
+    if temperature == 0.0:
+        best = scores >= scores.max() - 1e-12
+        return best / best.sum()
+    if np.isinf(temperature):
+        return np.full(len(scores), 1.0 / len(scores))
+    w = np.exp((scores - scores.max()) / temperature)
+    return w / w.sum()
