@@ -9,7 +9,8 @@ import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.runs.parallel import claim_device, device_slots
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
+from proglearn_supcon.runs.results import load_runs, run_path, write_run
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 
 @pytest.fixture(scope="module")

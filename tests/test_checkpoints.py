@@ -23,8 +23,7 @@ from proglearn_supcon.experiments.checkpoints import (
     read_progress,
     remove_checkpoint,
 )
-from proglearn_supcon.runs.folder_contract import folder_runs
-from proglearn_supcon.runs.results import _RUN_NAME, list_variants
+from proglearn_supcon.runs.results import _RUN_NAME, folder_runs, list_variants
 
 REPO = Path(__file__).resolve().parents[1]
 

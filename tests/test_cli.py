@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
+from proglearn_supcon.runs.results import load_runs, write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

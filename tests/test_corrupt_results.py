@@ -16,9 +16,7 @@ from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
 from proglearn_supcon.experiments import driver  # noqa: E402
 from proglearn_supcon.runs.results import (  # noqa: E402
-    TASK_FIELDS,
     CorruptResultsError,
-    RunResult,
     from_payload,
     load_runs,
     move_aside,
@@ -27,6 +25,7 @@ from proglearn_supcon.runs.results import (  # noqa: E402
     to_payload,
     write_run,
 )
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 

@@ -13,7 +13,8 @@ import pytest
 
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs
+from proglearn_supcon.runs.results import load_runs
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 # Every test here starts the driver's loky pool or a Python subprocess.
 pytestmark = pytest.mark.slow

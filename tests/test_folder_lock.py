@@ -13,7 +13,8 @@ import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.runs.folder_lock import LOCK_NAME, FolderLockedError, hold_folder
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, run_path
+from proglearn_supcon.runs.results import run_path
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]

@@ -16,7 +16,8 @@ import torch
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.runs import provenance as prov
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, read_run, run_path, write_run
+from proglearn_supcon.runs.results import load_runs, read_run, run_path, write_run
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="no git program")

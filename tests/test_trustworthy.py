@@ -10,7 +10,7 @@ from torch import nn
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.metrics.intervals import cluster_means, mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.runs.flags import flag_transformers, flagged_transformers
-from proglearn_supcon.runs.results import RunResult
+from proglearn_supcon.runs.schema import RunResult
 from proglearn_supcon.training import engine
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 

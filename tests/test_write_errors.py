@@ -10,7 +10,8 @@ import pytest
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, read_run, run_path
+from proglearn_supcon.runs.results import read_run, run_path
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 

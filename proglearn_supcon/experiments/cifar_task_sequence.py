@@ -70,11 +70,11 @@ from proglearn_supcon.experiments.run_contract import contract_problem, parallel
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.runs.allocator import release_freed_memory, retain_freed_memory
 from proglearn_supcon.runs.flags import run_flags
-from proglearn_supcon.runs.folder_contract import folder_runs
 from proglearn_supcon.runs.folder_lock import FolderLockedError, hold_folder
 from proglearn_supcon.runs.memory import PeakMemory
 from proglearn_supcon.runs.provenance import provenance
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, describe_run, run_path
+from proglearn_supcon.runs.results import describe_run, folder_runs, run_path
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 from proglearn_supcon.seeding import derive_seed
 
 #: Name of this command in its error lines.
@@ -111,7 +111,7 @@ class TaskRecord:
     ``s > t``) under the network's decider; ``decider_accuracy[name]`` the
     same under every decider of :data:`~proglearn_supcon.deciders.DECIDERS`,
     from the same voter posteriors; ``per_task``: one value per task for each of
-    :data:`~proglearn_supcon.runs.results.TASK_FIELDS`. ``test_embeddings[s][tid]``
+    :data:`~proglearn_supcon.runs.schema.TASK_FIELDS`. ``test_embeddings[s][tid]``
     is transformer ``tid``'s embedding of task ``s``'s test set and
     ``test_posteriors[s][tid]`` its voter's posteriors there: transformers and
     voters are frozen once fitted, so each pair is computed once and its

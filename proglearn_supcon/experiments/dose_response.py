@@ -52,7 +52,8 @@ from proglearn_supcon.metrics.intervals import mean_and_interval
 from proglearn_supcon.metrics.transfer import transfer_metrics
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.runs.analysis import nanmean_quiet, own_and_other, triangle_means
-from proglearn_supcon.runs.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, RunResult, list_variants, load_runs
+from proglearn_supcon.runs.results import list_variants, load_runs
+from proglearn_supcon.runs.schema import GEOMETRY_SPACES, GEOMETRY_SPLITS, RunResult
 
 __all__ = [
     "DEFAULT_VALUES",

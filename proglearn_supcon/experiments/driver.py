@@ -1,6 +1,6 @@
 """Dispatch the experiment's runs to a backend and save each one as it comes back.
 
-Workers only train and return a :class:`~proglearn_supcon.runs.results.RunResult`
+Workers only train and return a :class:`~proglearn_supcon.runs.schema.RunResult`
 (or a :class:`RunFailure`); this process, the driver, writes every results
 file atomically as soon as its run returns. Results therefore need no shared
 filesystem, and a driver that dies loses only the runs still in flight.
@@ -46,7 +46,8 @@ from proglearn_supcon.runs.parallel import (
     watch_parent,
     worker_name,
 )
-from proglearn_supcon.runs.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
+from proglearn_supcon.runs.results import CorruptResultsError, move_aside, read_run, run_path, write_run
+from proglearn_supcon.runs.schema import RunResult
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
@@ -202,7 +203,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     """Train the runs ``todo`` with ``run_one`` on ``args.backend``, writing each file as it returns.
 
     ``run_one(spec, args, threads, position)`` trains one run and returns its
-    :class:`~proglearn_supcon.runs.results.RunResult` (or a list of them, each
+    :class:`~proglearn_supcon.runs.schema.RunResult` (or a list of them, each
     written as its own file); with a parallel backend it is
     pickled to the workers, so pass a module-level function.
 

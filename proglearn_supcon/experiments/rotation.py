@@ -47,7 +47,8 @@ from proglearn_supcon.experiments.cifar_task_sequence import (
 from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.runs.flags import run_flags
 from proglearn_supcon.runs.parallel import worker_name
-from proglearn_supcon.runs.results import RunResult, write_run
+from proglearn_supcon.runs.results import write_run
+from proglearn_supcon.runs.schema import RunResult
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.validation import is_int
 
