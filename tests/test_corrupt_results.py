@@ -14,7 +14,10 @@ import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
-from proglearn_supcon.experiments import driver  # noqa: E402
+from proglearn_supcon.experiments import (
+    driver,  # noqa: E402
+    sequence,  # noqa: E402
+)
 from proglearn_supcon.runs.results import (  # noqa: E402
     CorruptResultsError,
     from_payload,
@@ -137,8 +140,8 @@ def test_corrupt_runs_are_moved_aside_and_redone(tmp_path, capsys, monkeypatch):
     assert exp.main(argv) == 0
     path = run_path(tmp_path, "ce", 1, 0)
     calls = []
-    real_run_one = exp.run_one
-    monkeypatch.setattr(exp, "run_one", lambda spec, *rest: calls.append(spec) or real_run_one(spec, *rest))
+    real_run_one = sequence.run_one
+    monkeypatch.setattr(sequence, "run_one", lambda spec, *rest: calls.append(spec) or real_run_one(spec, *rest))
     for corrupt, aside in ((truncate, ".corrupt"), (drop_field, ".corrupt.1")):
         corrupt(path)
         before = path.read_bytes()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
+from proglearn_supcon.experiments.run_record import RunSpec
 from proglearn_supcon.runs.results import load_runs
 from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 

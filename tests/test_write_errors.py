@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
+from proglearn_supcon.experiments import driver, sequence
+from proglearn_supcon.experiments.run_record import RunSpec
 from proglearn_supcon.runs.results import read_run, run_path
 from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
@@ -19,7 +19,7 @@ TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--
 @pytest.fixture
 def no_training(monkeypatch):
     calls = []
-    monkeypatch.setattr(exp, "run_one", lambda spec, *rest: calls.append(spec) or pytest.fail("trained"))
+    monkeypatch.setattr(sequence, "run_one", lambda spec, *rest: calls.append(spec) or pytest.fail("trained"))
     return calls
 
 

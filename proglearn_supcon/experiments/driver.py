@@ -11,7 +11,7 @@ an hour at one thread, and an interrupted one should keep its finished angles.
 
 The driver does not know the experiment: :func:`run_all` is given the function
 that trains one run (``run_one(spec, args, threads, position) -> RunResult``,
-e.g. :func:`proglearn_supcon.experiments.cifar_task_sequence.run_one`), or
+e.g. :func:`proglearn_supcon.experiments.sequence.run_one`), or
 several runs that share their training (a list of RunResults, e.g. the angles
 of one rotation repetition, :func:`proglearn_supcon.experiments.rotation.run_rotation`).
 A spec only needs ``describe()`` (the run as text) and, for the finished
