@@ -166,6 +166,25 @@ def test_commands_are_the_modules_themselves():
         "dose-response": dose_response,
         "adversarial": plot_adversarial,
     }
+    # The experiment commands name themselves in their error lines as cli.py does.
+    for module in (cifar_task_sequence, dose_response):
+        assert modules[module.COMMAND] is module
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--dataset", "digits", "--n-jobs", "0"],
+        ["run", "--dataset", "digits", "--protocol", "label-shuffle", "--n-tasks", "1"],
+        ["dose-response", "--confidence", "1.5", "--no-run"],
+        ["summary", "--results", "no/such/folder", "--variants", "ce"],
+    ],
+)
+def test_experiment_commands_report_bad_input_in_the_one_error_format(argv, tmp_path, capsys):
+    assert cli.main([*argv, "--out", str(tmp_path)] if argv[0] != "summary" else argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"proglearn-supcon {argv[0]}: error: ") and captured.err.count("\n") == 1
+    assert not list(tmp_path.rglob("*.json"))
 
 
 @pytest.mark.slow

@@ -188,4 +188,4 @@ def test_end_of_run_summary_names_a_corrupt_file_it_was_not_asked_to_redo(tmp_pa
     truncate(other)
     assert exp.main([*TINY, "--variant", "ce", "--shifts", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {other} is not a valid results file") and err.count("\n") == 1
+    assert err.startswith(f"proglearn-supcon run: error: {other} is not a valid results file") and err.count("\n") == 1

@@ -105,7 +105,7 @@ def test_missing_cifar_is_a_clear_error(tmp_path, capsys, monkeypatch):
     code = exp.main(["--dataset", "cifar100", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "r")])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: CIFAR-100 not found") and err.count("\n") == 1
+    assert err.startswith("proglearn-supcon run: error: CIFAR-100 not found") and err.count("\n") == 1
     # The command line's options, not the Python arguments (issue 29).
     assert "(from --data-dir)" in err and "pass --data-dir <folder containing" in err and "pass --download" in err
     assert "data_dir" not in err and "download=True" not in err

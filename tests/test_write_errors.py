@@ -78,4 +78,5 @@ def test_a_result_that_cannot_be_written_is_kept_elsewhere_and_the_sweep_goes_on
     )
     assert read_run(kept).variant == "ce"  # the finished run, kept
     assert read_run(run_path(out, "tcl", 1, 0)).variant == "tcl"  # and the next run still ran and was written
-    assert "1 finished runs could not be written" in err
+    assert f"proglearn-supcon run: error: could not write {run_path(out, 'ce', 1, 0)}" in err
+    assert "proglearn-supcon run: error: 1 finished runs could not be written" in err

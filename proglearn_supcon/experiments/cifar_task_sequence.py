@@ -54,25 +54,33 @@ from proglearn_supcon.experiments.params import check_network_params
 from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_settings
 from proglearn_supcon.experiments.run_contract import contract_problem, parallelism_warning
 from proglearn_supcon.experiments.run_record import RunSpec
+from proglearn_supcon.runs.errors import command_error
 from proglearn_supcon.runs.folder_lock import FolderLockedError, hold_folder
 from proglearn_supcon.runs.results import folder_runs
 
-#: Name of this command in its error lines.
-PROG = "proglearn-supcon run"
+#: This command's name in :data:`proglearn_supcon.cli.COMMANDS` and in its error lines.
+COMMAND = "run"
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point of ``proglearn-supcon run``; returns the exit status.
+
+    0 when every run is finished and summarized; 2 on bad input (an option,
+    a results folder that holds other runs, missing data, an unreachable
+    backend, a results file the summary cannot read), with one error line
+    (:func:`~proglearn_supcon.runs.errors.command_error`); 1 when runs failed
+    or could not be written once training started
+    (:func:`~proglearn_supcon.experiments.driver.run_all`); 130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
     problem = check_protocol_arguments(args)  # also fills in the rotation defaults
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, problem)
     if args.out is None:
         name = args.dataset if args.protocol == "tenxten" else f"{args.dataset}_{args.protocol.replace('-', '_')}"
         args.out = str(Path("results") / name)
     if args.n_jobs < 1:
-        print("error: --n-jobs must be at least 1", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, "--n-jobs must be at least 1")
     specs, units, load_data, run_function = _protocol_plan(args)
     args.data_fingerprint = data_fingerprint(
         args.dataset, verified=not args.no_verify
@@ -81,18 +89,17 @@ def main(argv: list[str] | None = None) -> int:
         return driver.list_runs(specs, args)
     problem = check_network_params(specs, args)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, problem)
     problem = check_run_settings(specs, args) or check_out_folder(args.out, sorted({s.variant for s in specs}))
     if problem:
-        return _usage_error(problem)
+        return command_error(COMMAND, problem)
     try:
         # One driver per folder for the whole run: no two train the same runs
         # or write runs of other settings beside each other's.
         with hold_folder(args.out, args.wait, on_wait=lambda holder: print(f"waiting for {holder}", file=sys.stderr)):
             return _run_in_folder(args, specs, units, load_data, run_function)
     except FolderLockedError as exc:
-        return _usage_error(str(exc))
+        return command_error(COMMAND, exc)
     except KeyboardInterrupt:
         done, _ = driver.split_finished(specs, args.out, move_corrupt=False)
         print(f"interrupted; {len(done)} finished runs kept in {args.out}", file=sys.stderr)
@@ -106,13 +113,12 @@ def _run_in_folder(args: argparse.Namespace, specs, units, load_data, run_functi
         remove_checkpoint(spec.path(args.out))
     problem = _other_protocol(done, args)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, problem)
     # Every finished file of the folder, not only this sweep's: the folder is pooled as a whole.
     found = folder_runs(args.out)
     problem = contract_problem(found, specs, args)
     if problem:
-        return _usage_error(problem)
+        return command_error(COMMAND, problem)
     warning = parallelism_warning(found, args)
     if warning:
         print(warning, file=sys.stderr)
@@ -126,16 +132,9 @@ def _run_in_folder(args: argparse.Namespace, specs, units, load_data, run_functi
             load_data(units(todo)[0], args)
     except (FileNotFoundError, ValueError) as exc:
         # The missing-data advice in the command line's words (--data-dir, --download).
-        print(f"error: {exc.command_line_message() if isinstance(exc, DataNotFoundError) else exc}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, exc.command_line_message() if isinstance(exc, DataNotFoundError) else exc)
     code = driver.run_all(units(todo), len(units(specs)), args, run_function)
     return code if code else _report(args)
-
-
-def _usage_error(message: str) -> int:
-    """Print ``message`` as the command line's one error line (cli.py's format) and return exit status 2."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
 
 
 def _protocol_plan(args: argparse.Namespace):
@@ -183,8 +182,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         print(summarize(args.out, args.variant, allow_mixed_recipes=args.allow_mixed_recipes))
     except ValueError as exc:  # e.g. a corrupt file of a run this command was not asked to do
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, exc)
     return 0
 
 
