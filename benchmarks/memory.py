@@ -25,6 +25,7 @@ from unittest import mock
 import numpy as np
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.runs.memory import current_rss_mb
 from proglearn_supcon.training.objectives import loss_names
 
@@ -38,13 +39,13 @@ def run(argv: list[str], n_runs: int, data_found: bool, release: bool = True, pr
     with ExitStack() as stack:
         if not data_found:
             tasks = synthetic_tasks(args.n_tasks or 10)
-            stack.enter_context(mock.patch.object(exp, "task_sequence", lambda *a, **k: tasks))
+            stack.enter_context(mock.patch.object(sequence, "task_sequence", lambda *a, **k: tasks))
         if not release:
-            stack.enter_context(mock.patch.object(exp, "release_freed_memory", lambda: False))
+            stack.enter_context(mock.patch.object(sequence, "release_freed_memory", lambda: False))
         for i in range(n_runs):
-            spec = exp.RunSpec(args.variant[0], 1 + i % 6, args.slots[0])
+            spec = run_record.RunSpec(args.variant[0], 1 + i % 6, args.slots[0])
             start = time.perf_counter()
-            result = exp.run_one(spec, args)
+            result = sequence.run_one(spec, args)
             seconds = time.perf_counter() - start
             own = float(np.nanmax(result.tasks["peak_memory_mb"]))
             process_peak = max(process_peak, own)

@@ -21,7 +21,7 @@ from unittest import mock
 import numpy as np
 
 from proglearn_supcon.datasets import Task
-from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.experiments.arguments import build_parser
 from proglearn_supcon.training import engine
 from proglearn_supcon.transformers import NeuralClassificationTransformer
@@ -78,7 +78,7 @@ def synthetic_tasks(
 def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, object]:
     """Time one run of the experiment; returns (seconds per phase, wall seconds, RunResult)."""
     args = build_parser().parse_args(argv)
-    spec = exp.RunSpec(args.variant[0], args.shifts[0], args.slots[0])
+    spec = run_record.RunSpec(args.variant[0], args.shifts[0], args.slots[0])
     timer = PhaseTimer()
     T, V = NeuralClassificationTransformer, KNNClassificationVoter
     with ExitStack() as stack:
@@ -92,9 +92,9 @@ def run(argv: list[str], data_found: bool) -> tuple[dict[str, float], float, obj
             stack.enter_context(mock.patch.object(owner, name, timer.wrap(phase, getattr(owner, name))))
         if not data_found:
             tasks = synthetic_tasks(args.n_tasks or 10)
-            stack.enter_context(mock.patch.object(exp, "task_sequence", lambda *a, **k: tasks))
+            stack.enter_context(mock.patch.object(sequence, "task_sequence", lambda *a, **k: tasks))
         start = time.perf_counter()
-        result = timer.wrap("evaluation (rest)", exp.run_one)(spec, args)
+        result = timer.wrap("evaluation (rest)", sequence.run_one)(spec, args)
         wall = time.perf_counter() - start
     return dict(timer.seconds), wall, result
 

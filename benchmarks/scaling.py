@@ -6,7 +6,7 @@ number of training and test images, so that the data per task is fixed and
 only T changes. A network learns the tasks in order on a short fixed budget
 (``--epochs``, no validation split, no early stopping: the question is the
 cost around training) and is evaluated after each task as the experiment
-does it (:mod:`proglearn_supcon.experiments.cifar_task_sequence`).
+does it (:mod:`proglearn_supcon.experiments.sequence`).
 
 Reported per T: the mean seconds per task of each phase, measured exclusively
 (time in a nested phase counts for the inner one only): training
@@ -39,7 +39,7 @@ import numpy as np
 
 from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.datasets import task_sequence
-from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.reduction import PrincipalProjection
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 from proglearn_supcon.voters import STORAGE_DTYPES, KNNClassificationVoter
@@ -141,16 +141,16 @@ def stored_bytes(net: LifelongClassificationNetwork) -> int:
 
 def run_sequence(tasks: list, params: dict, threads: int | None = None) -> dict:
     """Learn and evaluate ``tasks`` with a network of ``params``; one row of the table (see the module doc)."""
-    peak = exp.prepare_process(threads)
+    peak = sequence.prepare_process(threads)
     net = LifelongClassificationNetwork(**params)
-    record = exp.TaskRecord.empty(len(tasks))
+    record = run_record.TaskRecord.empty(len(tasks))
     timer = PhaseTimer()
     per_task = {phase: [] for phase in PHASES}
 
     def learn(t, task):
-        exp.train_task(net, task, t, record)
-        exp.evaluate_new_task(net, task, t, record)
-        exp.evaluate_seen_tasks(net, tasks, t, record)
+        sequence.train_task(net, task, t, record)
+        sequence.evaluate_new_task(net, task, t, record)
+        sequence.evaluate_seen_tasks(net, tasks, t, record)
         record.drop_embeddings()  # as the experiment does without --diagnostics
 
     start = time.perf_counter()

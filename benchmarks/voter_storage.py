@@ -34,7 +34,7 @@ import numpy as np
 from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.convert_voters import with_voter_storage
 from proglearn_supcon.datasets import task_sequence
-from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.metrics.transfer import transfer_metrics
 
@@ -43,12 +43,12 @@ from .scaling import setting_name, storage_setting, stored_bytes
 DEFAULT_STORAGE = ("float32", "float16", "bfloat16", "float16/500", "float16/300", "float16/150")
 
 
-def learn(tasks: list, params: dict, quiet: bool) -> tuple[LifelongClassificationNetwork, exp.TaskRecord, float]:
+def learn(tasks: list, params: dict, quiet: bool) -> tuple[LifelongClassificationNetwork, run_record.TaskRecord, float]:
     """The network of ``params`` after ``tasks``, its record (test embeddings kept) and its seconds."""
-    peak = exp.prepare_process(None)
+    peak = sequence.prepare_process(None)
     net = LifelongClassificationNetwork(**params)
     start = time.perf_counter()
-    record = exp.learn_tasks(net, tasks, params["loss"], quiet, 0, peak, keep_embeddings=True)
+    record = sequence.learn_tasks(net, tasks, params["loss"], quiet, 0, peak, keep_embeddings=True)
     return net, record, time.perf_counter() - start
 
 
@@ -57,7 +57,9 @@ def _accuracy(learner, posteriors: dict, task, task_id) -> float:
     return float(np.mean(task.classes[proba.argmax(1)] == task.y_test))
 
 
-def recompute(net: LifelongClassificationNetwork, tasks: list, record: exp.TaskRecord) -> tuple[np.ndarray, np.ndarray]:
+def recompute(
+    net: LifelongClassificationNetwork, tasks: list, record: run_record.TaskRecord
+) -> tuple[np.ndarray, np.ndarray]:
     """Every accuracy of the run from the kept test embeddings, with ``net``'s voters.
 
     Returns ``accuracy`` (T, T), ``accuracy[k, j]`` task ``j`` after task ``k``

@@ -17,7 +17,8 @@ from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.datasets import rotate_images, task_sequence
 from proglearn_supcon.experiments import cifar_task_sequence as exp
 from proglearn_supcon.experiments import rotation
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, read_run, run_path, write_run
+from proglearn_supcon.runs.results import read_run, run_path, write_run
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 N_TEST_ROTATION = 300  # the digits: 30 test images per class, 10 classes
 

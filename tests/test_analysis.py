@@ -52,7 +52,8 @@ SUMMARIZE = textwrap.dedent("""
 
     before = matplotlib.get_backend()
     from proglearn_supcon.experiments.summary import summarize
-    from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, write_run
+    from proglearn_supcon.runs.results import write_run
+    from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
     root = sys.argv[1]
     for variant, acc0 in (("supcon", 1.0), ("ce", 0.8)):

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import sequence
 from proglearn_supcon.runs.parallel import claim_device, device_slots
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run
+from proglearn_supcon.runs.results import load_runs, run_path, write_run
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 
 @pytest.fixture(scope="module")
@@ -95,22 +97,22 @@ def test_dask_results_equal_sequential(sequential, cluster, tmp_path, supcon_arg
 
 def _break_shift(shift):
     """On a worker: make runs of ``shift`` raise, as a bug or a bad node would."""
-    from proglearn_supcon.experiments import cifar_task_sequence as worker_exp
+    from proglearn_supcon.experiments import sequence as worker_seq
 
-    real = worker_exp.__dict__.setdefault("_real_run_one", worker_exp.run_one)
+    real = worker_seq.__dict__.setdefault("_real_run_one", worker_seq.run_one)
 
     def broken(spec, *args):
         if spec.shift == shift:
             raise RuntimeError("simulated failure on this worker")
         return real(spec, *args)
 
-    worker_exp.run_one = broken
+    worker_seq.run_one = broken
 
 
 def _repair():
-    from proglearn_supcon.experiments import cifar_task_sequence as worker_exp
+    from proglearn_supcon.experiments import sequence as worker_seq
 
-    worker_exp.run_one = worker_exp.__dict__.pop("_real_run_one", worker_exp.run_one)
+    worker_seq.run_one = worker_seq.__dict__.pop("_real_run_one", worker_seq.run_one)
 
 
 @pytest.mark.slow
@@ -153,7 +155,7 @@ def test_list_trains_nothing(tmp_path, capsys, monkeypatch, supcon_args):
         tmp_path,
         RunResult("supcon", "digits", 1, 0, np.tril(np.full((n, n), 0.9)), {name: np.ones(n) for name in TASK_FIELDS}),
     )
-    monkeypatch.setattr(exp, "run_one", lambda *a: pytest.fail("--list must not train"))
+    monkeypatch.setattr(sequence, "run_one", lambda *a: pytest.fail("--list must not train"))
     before = sorted(tmp_path.rglob("*"))
     assert exp.main(supcon_args("--shifts", "1-3", "--out", tmp_path, "--list")) == 0
     out = capsys.readouterr().out

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.experiments import driver
+from proglearn_supcon.experiments import driver, run_record, sequence
 from proglearn_supcon.experiments.checkpoints import (
     RunCheckpoint,
     checkpoint_path,
@@ -23,8 +22,7 @@ from proglearn_supcon.experiments.checkpoints import (
     read_progress,
     remove_checkpoint,
 )
-from proglearn_supcon.runs.folder_contract import folder_runs
-from proglearn_supcon.runs.results import _RUN_NAME, list_variants
+from proglearn_supcon.runs.results import _RUN_NAME, folder_runs, list_variants
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,14 +77,14 @@ def test_checkpoint_files_are_never_results(tmp_path):
 
 
 def test_list_says_where_an_interrupted_run_resumes(tmp_path, capsys):
-    spec = exp.RunSpec("ce", 1, 0)
+    spec = run_record.RunSpec("ce", 1, 0)
     progress_path(spec.path(tmp_path)).parent.mkdir(parents=True)
     progress_path(spec.path(tmp_path)).write_text("12 20\n")
 
     class Args:
         out = tmp_path
 
-    assert driver.list_runs([spec, exp.RunSpec("ce", 2, 0)], Args) == 0
+    assert driver.list_runs([spec, run_record.RunSpec("ce", 2, 0)], Args) == 0
     out = capsys.readouterr().out
     assert "ce shift 1 slot 0  (resumes after task 12 of 20)" in out
     assert "ce shift 2 slot 0\n" in out
@@ -118,7 +116,7 @@ def test_a_resumed_record_equals_an_uninterrupted_one_under_every_decider(tmp_pa
     from proglearn_supcon.runs.memory import PeakMemory
 
     tasks = _feature_tasks(4)
-    whole = exp.learn_tasks(_net("em"), tasks, "whole", True, 0, PeakMemory())
+    whole = sequence.learn_tasks(_net("em"), tasks, "whole", True, 0, PeakMemory())
 
     # First process: saves after each task and is "killed" after task 1.
     checkpoint = RunCheckpoint(tmp_path / "ce" / "shift1_slot0.json", {"run": 1})
@@ -130,7 +128,7 @@ def test_a_resumed_record_equals_an_uninterrupted_one_under_every_decider(tmp_pa
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        exp.learn_tasks(net, tasks, "first", True, 0, PeakMemory(), after_task=stop_after_1)
+        sequence.learn_tasks(net, tasks, "first", True, 0, PeakMemory(), after_task=stop_after_1)
     assert read_progress(checkpoint.results_path) == (2, 4)
     assert sorted(p.name for p in checkpoint.path.iterdir()) == ["part0.pt", "part1.pt", "state.pt"]
 
@@ -140,8 +138,8 @@ def test_a_resumed_record_equals_an_uninterrupted_one_under_every_decider(tmp_pa
     resumed = RunCheckpoint(checkpoint.results_path, {"run": 1})
     net, fields, first, peak = resumed.resume()
     assert first == 2 and peak > 0
-    record = exp.TaskRecord(**fields)
-    record = exp.learn_tasks(
+    record = run_record.TaskRecord(**fields)
+    record = sequence.learn_tasks(
         net,
         tasks,
         "resumed",
@@ -196,7 +194,7 @@ def test_a_run_killed_after_a_task_resumes_there_and_writes_the_uninterrupted_re
     subprocess.run(_run(whole), env=env, check=True, capture_output=True, timeout=300)
 
     process = subprocess.Popen(_run(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    progress = progress_path(exp.RunSpec("ce", 1, 0).path(killed))
+    progress = progress_path(run_record.RunSpec("ce", 1, 0).path(killed))
     try:
         deadline = time.monotonic() + 300
         while (read_progress(progress.with_suffix(".json")) or (0, 0))[0] < 2 and time.monotonic() < deadline:
@@ -207,7 +205,7 @@ def test_a_run_killed_after_a_task_resumes_there_and_writes_the_uninterrupted_re
     finally:
         if process.poll() is None:
             process.kill()
-    results = exp.RunSpec("ce", 1, 0).path(killed)
+    results = run_record.RunSpec("ce", 1, 0).path(killed)
     assert not results.exists() and checkpoint_path(results).is_dir()
     done, total = read_progress(results)
     assert total == 5 and 2 <= done < 5
@@ -218,7 +216,7 @@ def test_a_run_killed_after_a_task_resumes_there_and_writes_the_uninterrupted_re
     subprocess.run(_run(killed), env=env, check=True, capture_output=True, timeout=300)
     # The checkpoint is gone with the results written.
     assert not checkpoint_path(results).exists() and not progress_path(results).exists()
-    a = json.loads(exp.RunSpec("ce", 1, 0).path(whole).read_text())
+    a = json.loads(run_record.RunSpec("ce", 1, 0).path(whole).read_text())
     b = json.loads(results.read_text())
     assert _differences(a, b) == []
     assert b["config"]["resumed_from_task"] == done and "resumed_from_task" not in a["config"]
@@ -233,7 +231,7 @@ def test_the_driver_bar_shows_the_tasks_of_runs_in_flight(tmp_path, monkeypatch)
             shown.append(text)
 
     monkeypatch.setattr(driver._TaskProgress, "POLL_S", 0.02)
-    paths = [exp.RunSpec("ce", shift, 0).path(tmp_path) for shift in (1, 2, 3)]
+    paths = [run_record.RunSpec("ce", shift, 0).path(tmp_path) for shift in (1, 2, 3)]
     paths[0].parent.mkdir(parents=True)
     progress_path(paths[0]).write_text("12 20\n")
     progress_path(paths[1]).write_text("7 20\n")

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
+from proglearn_supcon.runs.results import load_runs, write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,6 +189,25 @@ def test_commands_are_the_modules_themselves():
         "dose-response": dose_response,
         "adversarial": plot_adversarial,
     }
+    # The experiment commands name themselves in their error lines as cli.py does.
+    for module in (cifar_task_sequence, dose_response):
+        assert modules[module.COMMAND] is module
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--dataset", "digits", "--n-jobs", "0"],
+        ["run", "--dataset", "digits", "--protocol", "label-shuffle", "--n-tasks", "1"],
+        ["dose-response", "--confidence", "1.5", "--no-run"],
+        ["summary", "--results", "no/such/folder", "--variants", "ce"],
+    ],
+)
+def test_experiment_commands_report_bad_input_in_the_one_error_format(argv, tmp_path, capsys):
+    assert cli.main([*argv, "--out", str(tmp_path)] if argv[0] != "summary" else argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"proglearn-supcon {argv[0]}: error: ") and captured.err.count("\n") == 1
+    assert not list(tmp_path.rglob("*.json"))
 
 
 @pytest.mark.slow

@@ -14,11 +14,12 @@ import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
-from proglearn_supcon.experiments import driver  # noqa: E402
+from proglearn_supcon.experiments import (
+    driver,  # noqa: E402
+    sequence,  # noqa: E402
+)
 from proglearn_supcon.runs.results import (  # noqa: E402
-    TASK_FIELDS,
     CorruptResultsError,
-    RunResult,
     from_payload,
     load_runs,
     move_aside,
@@ -27,6 +28,7 @@ from proglearn_supcon.runs.results import (  # noqa: E402
     to_payload,
     write_run,
 )
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
@@ -138,8 +140,8 @@ def test_corrupt_runs_are_moved_aside_and_redone(tmp_path, capsys, monkeypatch):
     assert exp.main(argv) == 0
     path = run_path(tmp_path, "ce", 1, 0)
     calls = []
-    real_run_one = exp.run_one
-    monkeypatch.setattr(exp, "run_one", lambda spec, *rest: calls.append(spec) or real_run_one(spec, *rest))
+    real_run_one = sequence.run_one
+    monkeypatch.setattr(sequence, "run_one", lambda spec, *rest: calls.append(spec) or real_run_one(spec, *rest))
     for corrupt, aside in ((truncate, ".corrupt"), (drop_field, ".corrupt.1")):
         corrupt(path)
         before = path.read_bytes()
@@ -186,4 +188,4 @@ def test_end_of_run_summary_names_a_corrupt_file_it_was_not_asked_to_redo(tmp_pa
     truncate(other)
     assert exp.main([*TINY, "--variant", "ce", "--shifts", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {other} is not a valid results file") and err.count("\n") == 1
+    assert err.startswith(f"proglearn-supcon run: error: {other} is not a valid results file") and err.count("\n") == 1

@@ -21,7 +21,7 @@ from proglearn_supcon import datasets
 from proglearn_supcon.datasets import (
     CorruptDataError,
     Task,
-    cifar,  # private names are patched where they are looked up
+    cifar_files,  # private names are patched where they are looked up
     load_cifar,
     load_digits_images,
     load_hard_digits_images,
@@ -33,7 +33,7 @@ from proglearn_supcon.datasets import (
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 from proglearn_supcon.datasets import cifar_checksums  # noqa: E402
 
-REAL_FETCH = cifar._fetch  # kept before the autouse fixture replaces it
+REAL_FETCH = cifar_files._fetch  # kept before the autouse fixture replaces it
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 
 # Tiny fake data sets: per class this many training / test images.
@@ -49,7 +49,7 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(cifar, "_fetch", refuse)
+    monkeypatch.setattr(cifar_files, "_fetch", refuse)
     monkeypatch.delenv(datasets.ENV_VAR, raising=False)
 
 
@@ -108,7 +108,7 @@ def write_fake_archive(parent: Path, name: str = "cifar100", extra_members=()) -
     """Write ``cifar-*-python.tar.gz`` holding a fake extracted folder (plus extra members)."""
     source = parent / "src"
     folder = write_fake_cifar(source, name)
-    archive = parent / cifar._CIFAR[name].archive
+    archive = parent / cifar_files._CIFAR[name].archive
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname=folder.name)
         for member, payload in extra_members:
@@ -275,7 +275,7 @@ def test_download_fetches_checks_and_renames(tmp_path, fake_sizes, monkeypatch):
         assert Path(dest).parent == target and Path(dest).name != "cifar-100-python.tar.gz"
         Path(dest).write_bytes(payload)
 
-    monkeypatch.setattr(cifar, "_fetch", fake_fetch)
+    monkeypatch.setattr(cifar_files, "_fetch", fake_fetch)
     target = tmp_path / "new" / "data"
     X_train, *_ = load_cifar("cifar100", data_dir=target, download=True)
     assert calls == [CIFAR100_URL]
@@ -289,7 +289,7 @@ def test_download_fetches_checks_and_renames(tmp_path, fake_sizes, monkeypatch):
 
 def test_download_with_wrong_checksum_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(datasets.ARCHIVE_MD5, "cifar100", "0" * 32)
-    monkeypatch.setattr(cifar, "_fetch", lambda url, dest: Path(dest).write_bytes(b"not an archive"))
+    monkeypatch.setattr(cifar_files, "_fetch", lambda url, dest: Path(dest).write_bytes(b"not an archive"))
     with pytest.raises(CorruptDataError, match="MD5.*download=True"):
         load_cifar("cifar100", data_dir=tmp_path, download=True)
     assert list(tmp_path.iterdir()) == []
@@ -299,7 +299,7 @@ def test_download_network_failure_is_explained(tmp_path, monkeypatch):
     def offline(url, dest):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(cifar, "_fetch", offline)
+    monkeypatch.setattr(cifar_files, "_fetch", offline)
     with pytest.raises(OSError, match="could not download CIFAR-100"):
         load_cifar("cifar100", data_dir=tmp_path, download=True)
     assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ from proglearn_supcon.datasets import Task
 from proglearn_supcon.experiments.diagnostics import pair_views, run_diagnostics, subsample_rows
 from proglearn_supcon.metrics.decomposition import DECOMPOSITION_FIELDS
 from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS, embedding_geometry
-from proglearn_supcon.runs.results import DEFAULT_VIEW
+from proglearn_supcon.runs.schema import DEFAULT_VIEW
 from proglearn_supcon.training.encoders import ProjectionHead
 
 VIEWS = [("encoder", "test"), ("encoder", "train"), ("projection", "test"), ("projection", "train")]

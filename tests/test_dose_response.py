@@ -24,7 +24,9 @@ def test_default_settings_turn_one_knob_per_loss():
 def test_refuses_a_reported_shift_and_bad_settings_before_any_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(dose_response.experiment, "main", lambda argv: pytest.fail("no run may start"))
     assert dose_response.main(["--shift", "3", "--out", str(tmp_path)]) == 2
-    assert "--shift 3 is not the held-out shift 6" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("proglearn-supcon dose-response: error: --shift 3 is not the held-out shift 6")
+    assert err.count("\n") == 1
     assert dose_response.main(["--label-smoothings", "0.1", "1.0", "--out", str(tmp_path)]) == 2
     assert "ce_label_smoothing_1: label_smoothing" in capsys.readouterr().err
     assert dose_response.main(["--temperatures", "0", "--variant", "supcon", "--out", str(tmp_path)]) == 2

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs
+from proglearn_supcon.experiments.run_record import RunSpec
+from proglearn_supcon.runs.results import load_runs
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 # Every test here starts the driver's loky pool or a Python subprocess.
 pytestmark = pytest.mark.slow
@@ -89,7 +90,9 @@ def test_a_failing_run_is_reported_and_the_others_kept(tmp_path, capsys):
     todo = [RunSpec("ce", shift, 0) for shift in (1, 2)]
     assert driver.run_all(todo, len(todo), _args(tmp_path), failing_run_one) == 1
     assert [r.shift for r in load_runs(tmp_path, "ce")] == [1]
-    assert "ce shift 2 slot 0 failed on" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "ce shift 2 slot 0 failed on" in err
+    assert "proglearn-supcon run: error: 1 of 2 runs failed; rerun the same command" in err
 
 
 def test_worker_processes_get_the_function(tmp_path):

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import sequence
 from proglearn_supcon.experiments.arguments import parse_int_list
+from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS
 from proglearn_supcon.metrics.transfer import transfer_metrics
 from proglearn_supcon.runs.results import load_runs, run_path
@@ -30,8 +32,8 @@ def test_help_documents_options(capsys):
 @pytest.mark.slow
 def test_tiny_end_to_end(tmp_path, capsys, monkeypatch, tiny_run_args):
     retained = []
-    real_retain = exp.retain_freed_memory
-    monkeypatch.setattr(exp, "retain_freed_memory", lambda: retained.append(real_retain()) or retained[-1])
+    real_retain = sequence.retain_freed_memory
+    monkeypatch.setattr(sequence, "retain_freed_memory", lambda: retained.append(real_retain()) or retained[-1])
     assert exp.main(tiny_run_args("--variant", "supcon", "ce", "--out", tmp_path, epochs=2)) == 0
     assert len(retained) == 2  # each run keeps freed memory in the process that trains it
     # The job ends with the supcon - ce figure, its table and a summary saying where they are.
@@ -69,7 +71,7 @@ def test_tiny_end_to_end(tmp_path, capsys, monkeypatch, tiny_run_args):
 
 @pytest.mark.slow
 def test_resume_after_interruption(tmp_path, monkeypatch, tiny_run_args):
-    real_run_one = exp.run_one
+    real_run_one = sequence.run_one
     calls = []
 
     def interrupted(spec, args, *rest):
@@ -78,7 +80,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch, tiny_run_args):
             raise KeyboardInterrupt  # killed while the second run trains
         return real_run_one(spec, args, *rest)
 
-    monkeypatch.setattr(exp, "run_one", interrupted)
+    monkeypatch.setattr(sequence, "run_one", interrupted)
     argv = tiny_run_args("--variant", "supcon", "--shifts", "1-2", "--out", tmp_path, epochs=2)
     assert exp.main(argv) == 130  # Ctrl-C: one line, the finished runs kept
     finished = run_path(tmp_path, "supcon", 1, 0)
@@ -87,8 +89,10 @@ def test_resume_after_interruption(tmp_path, monkeypatch, tiny_run_args):
     before = finished.read_bytes()
 
     calls.clear()
-    monkeypatch.setattr(exp, "run_one", real_run_one)
-    monkeypatch.setattr(exp, "run_one", lambda spec, args, *rest: calls.append(spec) or real_run_one(spec, args, *rest))
+    monkeypatch.setattr(sequence, "run_one", real_run_one)
+    monkeypatch.setattr(
+        sequence, "run_one", lambda spec, args, *rest: calls.append(spec) or real_run_one(spec, args, *rest)
+    )
     assert exp.main(argv) == 0
     assert [c.shift for c in calls] == [2]  # only the unfinished run is redone
     assert finished.read_bytes() == before
@@ -101,7 +105,7 @@ def test_missing_cifar_is_a_clear_error(tmp_path, capsys, monkeypatch):
     code = exp.main(["--dataset", "cifar100", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "r")])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: CIFAR-100 not found") and err.count("\n") == 1
+    assert err.startswith("proglearn-supcon run: error: CIFAR-100 not found") and err.count("\n") == 1
     # The command line's options, not the Python arguments (issue 29).
     assert "(from --data-dir)" in err and "pass --data-dir <folder containing" in err and "pass --download" in err
     assert "data_dir" not in err and "download=True" not in err
@@ -205,15 +209,15 @@ def test_default_sequence_does_not_saturate(tmp_path):
 def test_default_runs_every_variant_with_a_short_budget():
     args = exp.build_parser().parse_args([])
     assert args.variant == ["supcon", "ce", "tcl"]
-    assert exp.network_params(args, "ce", 1, 0)["epochs"] == exp.DEFAULT_EPOCHS["digits-hard"]
+    assert network_params(args, "ce", 1, 0)["epochs"] == exp.DEFAULT_EPOCHS["digits-hard"]
     # Model selection acts within the quick start's epochs: after the warm-up, before the last epoch.
-    min_epochs = exp.network_params(args, "ce", 1, 0)["min_epochs"]
+    min_epochs = network_params(args, "ce", 1, 0)["min_epochs"]
     assert 5 <= min_epochs < exp.DEFAULT_EPOCHS["digits-hard"] - 1
     overridden = exp.build_parser().parse_args(["--param", "min_epochs=7"])
-    assert exp.network_params(overridden, "ce", 1, 0)["min_epochs"] == 7
+    assert network_params(overridden, "ce", 1, 0)["min_epochs"] == 7
     cifar = exp.build_parser().parse_args(["--dataset", "cifar100"])
-    assert "epochs" not in exp.network_params(cifar, "ce", 1, 0)  # the library default
-    assert "min_epochs" not in exp.network_params(cifar, "ce", 1, 0)
+    assert "epochs" not in network_params(cifar, "ce", 1, 0)  # the library default
+    assert "min_epochs" not in network_params(cifar, "ce", 1, 0)
 
 
 def _feature_tasks(n_tasks=3, seed=0):
@@ -251,7 +255,7 @@ def test_each_test_set_is_embedded_once_per_transformer_and_kept_only_for_diagno
     monkeypatch.setattr(NeuralClassificationTransformer, "transform", recording)
     params = dict(epochs=2, batch_size=16, validation_fraction=0.0, early_stopping="none", device="cpu")
     net = LifelongClassificationNetwork(random_state=0, **params)
-    record = exp.learn_tasks(net, tasks, "test", True, 0, PeakMemory(), keep_embeddings=keep_embeddings)
+    record = sequence.learn_tasks(net, tasks, "test", True, 0, PeakMemory(), keep_embeddings=keep_embeddings)
     # Every transformer on every test set (T x T pairs), each pair once over the whole run.
     assert len(embedded) == len(set(embedded)) == 9
     assert np.isfinite(record.accuracy[np.tril_indices(3)]).all()

@@ -17,7 +17,8 @@ from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import driver  # noqa: E402
 from proglearn_supcon.fileio import atomic_write_text, current_umask  # noqa: E402
 from proglearn_supcon.persistence import save_object  # noqa: E402
-from proglearn_supcon.runs.results import TASK_FIELDS, CorruptResultsError, RunResult, read_run, write_run  # noqa: E402
+from proglearn_supcon.runs.results import CorruptResultsError, read_run, write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 
 def _run(variant="ce", shift=1) -> RunResult:

@@ -13,8 +13,10 @@ import pytest  # noqa: E402
 
 from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
+from proglearn_supcon.experiments import sequence  # noqa: E402
 from proglearn_supcon.runs.folder_contract import MixedDataError, check_one_data  # noqa: E402
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, run_path, write_run  # noqa: E402
+from proglearn_supcon.runs.results import load_runs, run_path, write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
@@ -37,7 +39,7 @@ def copy_of_base(base, tmp_path):
 @pytest.fixture
 def no_training(monkeypatch):
     calls = []
-    monkeypatch.setattr(exp, "run_one", lambda spec, *rest: calls.append(spec) or pytest.fail("trained"))
+    monkeypatch.setattr(sequence, "run_one", lambda spec, *rest: calls.append(spec) or pytest.fail("trained"))
     return calls
 
 

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import sequence
 from proglearn_supcon.runs.folder_lock import LOCK_NAME, FolderLockedError, hold_folder
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, run_path
+from proglearn_supcon.runs.results import run_path
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
@@ -45,7 +47,7 @@ def holder(tmp_path):
 def test_a_second_run_on_a_held_folder_exits_2_naming_the_holder(holder, capsys, monkeypatch):
     out, process = holder
     calls = []
-    monkeypatch.setattr(exp, "run_one", lambda spec, *rest: calls.append(spec) or fake_run_one(spec, *rest))
+    monkeypatch.setattr(sequence, "run_one", lambda spec, *rest: calls.append(spec) or fake_run_one(spec, *rest))
     assert exp.main([*TINY, "--variant", "ce", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"proglearn-supcon run: error: {out} is in use by another run (pid {process.pid} on ")
@@ -60,7 +62,7 @@ def test_a_second_run_on_a_held_folder_exits_2_naming_the_holder(holder, capsys,
 @pytest.mark.slow
 def test_wait_starts_when_the_holder_ends(holder, capsys, monkeypatch):
     out, process = holder
-    monkeypatch.setattr(exp, "run_one", fake_run_one)
+    monkeypatch.setattr(sequence, "run_one", fake_run_one)
     threading.Timer(1.0, process.kill).start()
     assert exp.main([*TINY, "--variant", "ce", "--out", str(out), "--wait"]) == 0
     assert f"waiting for pid {process.pid}" in capsys.readouterr().err
@@ -83,7 +85,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return fake_run_one(spec, *rest)
 
-    monkeypatch.setattr(exp, "run_one", interrupted)
+    monkeypatch.setattr(sequence, "run_one", interrupted)
     out = tmp_path / "out"
     assert exp.main([*TINY, "--variant", "ce", "tcl", "--out", str(out)]) == 130
     err = capsys.readouterr().err

@@ -286,17 +286,21 @@ def test_run_records_every_decider_from_the_same_voters(tmp_path, tiny_run_args)
 @pytest.mark.slow
 def test_decider_weights_do_not_depend_on_test_labels(tiny_run_args):
     from proglearn_supcon.experiments import cifar_task_sequence as exp
+    from proglearn_supcon.experiments import sequence
+    from proglearn_supcon.experiments.params import network_params
+    from proglearn_supcon.experiments.run_record import RunSpec, decider_fields
+    from proglearn_supcon.runs.memory import PeakMemory
 
     args = exp.build_parser().parse_args(tiny_run_args("--param", "decider=shrunk-em", n_tasks=3))
-    spec = exp.RunSpec("supcon", 1, 0)
-    tasks = exp.load_tasks(spec, args)
+    spec = RunSpec("supcon", 1, 0)
+    tasks = sequence.load_tasks(spec, args)
     rng = np.random.default_rng(0)
     relabelled = [task.__class__(**{**vars(task), "y_test": rng.permutation(task.y_test)}) for task in tasks]
     weights = []
-    for sequence in (tasks, relabelled):
-        net = LifelongClassificationNetwork(**exp.network_params(args, "supcon", 1, 0))
-        record = exp.learn_tasks(net, sequence, "test", True, 0, exp.PeakMemory())
-        weights.append(exp.decider_fields(net, record)["decider_weights"])
+    for task_list in (tasks, relabelled):
+        net = LifelongClassificationNetwork(**network_params(args, "supcon", 1, 0))
+        record = sequence.learn_tasks(net, task_list, "test", True, 0, PeakMemory())
+        weights.append(decider_fields(net, record)["decider_weights"])
     assert weights[0] == weights[1]
 
 

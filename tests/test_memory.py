@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from proglearn_supcon import LifelongClassificationNetwork
-from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.experiments.arguments import build_parser
 from proglearn_supcon.runs.allocator import release_freed_memory
 from proglearn_supcon.runs.memory import PeakMemory, current_rss_mb
@@ -38,7 +38,7 @@ def _rss_after_runs(argv: list[str], n_runs: int) -> list[float]:
     args = build_parser().parse_args(argv)
     rss = []
     for i in range(n_runs):
-        exp.run_one(exp.RunSpec("ce", 1 + i % 6, 0), args)
+        sequence.run_one(run_record.RunSpec("ce", 1 + i % 6, 0), args)
         release_freed_memory()
         rss.append(current_rss_mb())
     return rss
@@ -64,7 +64,7 @@ def test_a_leaking_run_is_caught(monkeypatch, tiny_run_args):
             kept.append(self)
             return super().add_task(*args, **kwargs)
 
-    monkeypatch.setattr(exp, "LifelongClassificationNetwork", Leaking)
+    monkeypatch.setattr(sequence, "LifelongClassificationNetwork", Leaking)
     rss = _rss_after_runs(tiny_run_args("--variant", "ce"), 4)
     assert len({id(net) for net in kept}) == 4
     assert (rss[-1] - rss[1]) / 2 >= 20, rss
@@ -72,7 +72,7 @@ def test_a_leaking_run_is_caught(monkeypatch, tiny_run_args):
 
 def test_runs_record_their_own_peak(tmp_path, tiny_run_args):
     args = build_parser().parse_args(tiny_run_args("--variant", "ce", "--out", tmp_path))
-    run = exp.run_one(exp.RunSpec("ce", 1, 0), args)
+    run = sequence.run_one(run_record.RunSpec("ce", 1, 0), args)
     assert run.config["peak_memory_scope"] in ("run", "process")
     peaks = run.tasks["peak_memory_mb"]
     assert (peaks > 0).all() and (np.diff(peaks) >= 0).all()  # a running peak within the run

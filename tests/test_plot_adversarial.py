@@ -21,7 +21,8 @@ from proglearn_supcon.plotting.adversarial_report import slope_report  # noqa: E
 from proglearn_supcon.plotting.plot_adversarial import plot_adversarial, summarize  # noqa: E402
 from proglearn_supcon.runs.analysis import PairingWarning  # noqa: E402
 from proglearn_supcon.runs.bte_curves import BTECurves, bte_curves, curve_slopes  # noqa: E402
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, write_run  # noqa: E402
+from proglearn_supcon.runs.results import load_runs, write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 N_TEST = 50
 

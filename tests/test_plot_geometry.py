@@ -26,7 +26,8 @@ if str(REPO) not in sys.path:  # `plotting` is not an installed package
 from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS  # noqa: E402
 from proglearn_supcon.plotting.figures import MINUS  # noqa: E402
 from proglearn_supcon.plotting.plot_geometry import main, plot_geometry_comparison  # noqa: E402
-from proglearn_supcon.runs.results import DEFAULT_VIEW, TASK_FIELDS, Diagnostics, RunResult, write_run  # noqa: E402
+from proglearn_supcon.runs.results import write_run  # noqa: E402
+from proglearn_supcon.runs.schema import DEFAULT_VIEW, TASK_FIELDS, Diagnostics, RunResult  # noqa: E402
 
 T = 3
 SHIFTS = (1, 2, 3)

@@ -29,7 +29,8 @@ from proglearn_supcon.plotting.compare_variants import PairingWarning, compare_v
 from proglearn_supcon.plotting.compare_variants import main as compare_main  # noqa: E402
 from proglearn_supcon.plotting.plot_variant import main as variant_main  # noqa: E402
 from proglearn_supcon.plotting.plot_variant import plot_timing, plot_variant  # noqa: E402
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, write_run  # noqa: E402
+from proglearn_supcon.runs.results import write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult  # noqa: E402
 
 NAN = np.nan
 T = 3

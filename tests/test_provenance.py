@@ -15,8 +15,10 @@ import sklearn
 import torch
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.runs import provenance as prov
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, load_runs, read_run, run_path, write_run
+from proglearn_supcon.runs.results import load_runs, read_run, run_path, write_run
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 REPO = Path(__file__).resolve().parents[1]
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="no git program")
@@ -218,8 +220,7 @@ def test_results_file_records_the_arithmetic_that_ran(tmp_path):
 def test_runs_of_one_variant_share_a_recipe_whatever_their_seed():
     args = exp.build_parser().parse_args(["--dataset", "digits", "--epochs", "3"])
     hashes = {
-        v: {prov.recipe_hash(exp.network_params(args, v, s, k)) for s in (1, 2) for k in (0, 1)}
-        for v in "ce tcl".split()
+        v: {prov.recipe_hash(network_params(args, v, s, k)) for s in (1, 2) for k in (0, 1)} for v in "ce tcl".split()
     }
     assert len(hashes["ce"]) == len(hashes["tcl"]) == 1 and hashes["ce"] != hashes["tcl"]
 

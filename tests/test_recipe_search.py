@@ -13,7 +13,7 @@ def test_every_variant_gets_the_same_number_of_configurations():
 @pytest.mark.slow
 def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatch, capsys, blob_images):
     from proglearn_supcon.datasets import Task
-    from proglearn_supcon.experiments import cifar_task_sequence as exp
+    from proglearn_supcon.experiments import sequence
 
     X, y = blob_images([0, 1], 20, seed=0)
     Xt, yt = blob_images([0, 1], 10, seed=1)
@@ -23,7 +23,7 @@ def test_search_runs_only_the_held_out_shift_and_summarises(tmp_path, monkeypatc
         shifts.append(shift)
         return [Task(task_id=0, X_train=X, y_train=y, X_test=Xt, y_test=yt, classes=np.array([0, 1]))]
 
-    monkeypatch.setattr(exp, "task_sequence", fake_sequence)
+    monkeypatch.setattr(sequence, "task_sequence", fake_sequence)
     monkeypatch.setattr(
         recipe_search,
         "CONFIGS",

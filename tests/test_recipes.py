@@ -15,16 +15,8 @@ from proglearn_supcon import cli  # noqa: E402
 from proglearn_supcon.experiments import cifar_task_sequence as exp  # noqa: E402
 from proglearn_supcon.runs.analysis import pair_runs  # noqa: E402
 from proglearn_supcon.runs.provenance import recipe_hash  # noqa: E402
-from proglearn_supcon.runs.results import (  # noqa: E402
-    TASK_FIELDS,
-    Diagnostics,
-    MixedRecipesError,
-    RunResult,
-    list_variants,
-    load_runs,
-    run_path,
-    write_run,
-)
+from proglearn_supcon.runs.results import MixedRecipesError, list_variants, load_runs, run_path, write_run  # noqa: E402
+from proglearn_supcon.runs.schema import TASK_FIELDS, Diagnostics, RunResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "docs" / "results" / "cifar100"

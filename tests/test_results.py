@@ -5,10 +5,6 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.runs.results import (
-    DEFAULT_VIEW,
-    TASK_FIELDS,
-    Diagnostics,
-    RunResult,
     atomic_write_text,
     describe_run,
     list_variants,
@@ -19,6 +15,7 @@ from proglearn_supcon.runs.results import (
     stack_runs,
     write_run,
 )
+from proglearn_supcon.runs.schema import DEFAULT_VIEW, TASK_FIELDS, Diagnostics, RunResult
 
 
 def _run(variant="supcon", shift=1, slot=0, n_tasks=3, offset=0.0):
@@ -175,7 +172,8 @@ def test_files_without_diagnostics_still_load(tmp_path):
 
 def test_variant_table_means_and_intervals(tmp_path):
     from proglearn_supcon.experiments.summary import main, variant_table
-    from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, write_run
+    from proglearn_supcon.runs.results import write_run
+    from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
     for shift, acc in ((1, 0.4), (2, 0.6)):
         accuracy = np.array([[acc, np.nan], [acc + 0.1, acc + 0.1]])

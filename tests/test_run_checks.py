@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
+from proglearn_supcon.experiments import sequence
 from proglearn_supcon.experiments.run_checks import check_run_settings
+from proglearn_supcon.experiments.run_record import RunSpec
 
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
@@ -20,7 +21,7 @@ def no_training(monkeypatch):
         calls.append(spec)
         raise AssertionError(f"{spec.describe()} trained")
 
-    monkeypatch.setattr(exp, "run_one", record)
+    monkeypatch.setattr(sequence, "run_one", record)
     return calls
 
 

@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
+from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.metrics.intervals import cluster_means, mean_and_interval, n_clusters, paired_difference
 from proglearn_supcon.runs.flags import flag_transformers, flagged_lines, flagged_transformers
-from proglearn_supcon.runs.results import RunResult
+from proglearn_supcon.runs.schema import RunResult
 from proglearn_supcon.training import engine
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
@@ -111,7 +112,7 @@ def test_a_run_records_its_flags(monkeypatch, tmp_path, tiny_run_args):
         seen.append((tasks["best_epoch"].copy(), config["network_params"]["min_epochs"], n_classes))
         return [{"task": 0, "reasons": ["scripted"]}]
 
-    monkeypatch.setattr(exp, "run_flags", recording_flags)
+    monkeypatch.setattr(run_record, "run_flags", recording_flags)
     assert exp.main(tiny_run_args("--variant", "ce", "--out", tmp_path, n_tasks=1)) == 0
     ((best_epoch, min_epochs, n_classes),) = seen
     assert best_epoch.tolist() == [0.0] and min_epochs == 10 and n_classes == 2
@@ -168,7 +169,7 @@ def test_paired_difference_clusters_after_differencing():
 )
 def test_bad_parameters_fail_before_any_run_starts(monkeypatch, capsys, tmp_path, tiny_run_args, args, message):
     started = []
-    monkeypatch.setattr(exp, "run_one", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(sequence, "run_one", lambda *a, **k: started.append(a))
     argv = tiny_run_args("--out", tmp_path, *args)  # a later --epochs overrides the tiny one
     assert exp.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -26,7 +26,7 @@ def slow_run_one(spec, args, threads, position):
 DRIVER = """
 import argparse, sys
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
+from proglearn_supcon.experiments.run_record import RunSpec
 from slow_run import slow_run_one
 
 args = argparse.Namespace(out=sys.argv[1], backend="loky", n_jobs=2, threads_per_run=1, quiet=True,

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from proglearn_supcon.experiments import cifar_task_sequence as exp
-from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.cifar_task_sequence import RunSpec
-from proglearn_supcon.runs.results import TASK_FIELDS, RunResult, read_run, run_path
+from proglearn_supcon.experiments import driver, sequence
+from proglearn_supcon.experiments.run_record import RunSpec
+from proglearn_supcon.runs.results import read_run, run_path
+from proglearn_supcon.runs.schema import TASK_FIELDS, RunResult
 
 TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--device", "cpu"]
 
@@ -18,7 +19,7 @@ TINY = ["--dataset", "digits", "--n-tasks", "2", "--epochs", "1", "--quiet", "--
 @pytest.fixture
 def no_training(monkeypatch):
     calls = []
-    monkeypatch.setattr(exp, "run_one", lambda spec, *rest: calls.append(spec) or pytest.fail("trained"))
+    monkeypatch.setattr(sequence, "run_one", lambda spec, *rest: calls.append(spec) or pytest.fail("trained"))
     return calls
 
 
@@ -77,4 +78,5 @@ def test_a_result_that_cannot_be_written_is_kept_elsewhere_and_the_sweep_goes_on
     )
     assert read_run(kept).variant == "ce"  # the finished run, kept
     assert read_run(run_path(out, "tcl", 1, 0)).variant == "tcl"  # and the next run still ran and was written
-    assert "1 finished runs could not be written" in err
+    assert f"proglearn-supcon run: error: could not write {run_path(out, 'ce', 1, 0)}" in err
+    assert "proglearn-supcon run: error: 1 finished runs could not be written" in err

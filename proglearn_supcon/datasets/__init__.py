@@ -4,7 +4,7 @@ Loaders
 -------
 * :func:`load_cifar` (:mod:`.cifar`) reads CIFAR-100 or CIFAR-10 in the
   official "python version" format (optionally downloading and checking the
-  official archive);
+  official archive: :mod:`.cifar_files`);
 * :func:`load_digits_images` (:mod:`.digits`) turns scikit-learn's bundled 8x8
   digits into small RGB images, for quick offline runs and tests;
 * :func:`load_hard_digits_images` rotates, shifts and adds noise to them
@@ -36,14 +36,13 @@ from proglearn_supcon.datasets.adversarial import (
     rotation_tasks,
     shuffle_labels,
 )
-from proglearn_supcon.datasets.cifar import (
+from proglearn_supcon.datasets.cifar import EXPECTED_SIZES, load_cifar
+from proglearn_supcon.datasets.cifar_checksums import CorruptDataError
+from proglearn_supcon.datasets.cifar_files import (
     ARCHIVE_MD5,
     DEFAULT_DATA_DIR,
     ENV_VAR,
-    EXPECTED_SIZES,
-    CorruptDataError,
     DataNotFoundError,
-    load_cifar,
     resolve_data_dir,
 )
 from proglearn_supcon.datasets.digits import load_digits_images, load_hard_digits_images

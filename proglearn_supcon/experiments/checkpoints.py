@@ -5,7 +5,7 @@ takes an hour, and a kill near its end lost all of it. A run of
 :data:`MIN_TASKS` tasks or more whose worker shares the driver's file system
 (``args.checkpoint_dir``, :mod:`proglearn_supcon.experiments.driver`)
 therefore saves, after each task, the network and everything measured so far
-(:class:`~proglearn_supcon.experiments.cifar_task_sequence.TaskRecord`, the
+(:class:`~proglearn_supcon.experiments.run_record.TaskRecord`, the
 peak memory so far) beside its results file::
 
     <out>/<variant>/shift<s>_slot<k>.checkpoint/  the network and the record (pickles, written atomically)

@@ -4,7 +4,7 @@ For every (transformer ``i``, task ``j``) pair, :func:`run_diagnostics`
 measures the geometry (:func:`proglearn_supcon.metrics.geometry.embedding_geometry`)
 of four *views*, one per space and split.
 
-Spaces (:data:`~proglearn_supcon.runs.results.GEOMETRY_SPACES`):
+Spaces (:data:`~proglearn_supcon.runs.schema.GEOMETRY_SPACES`):
 
 * ``"encoder"``: transformer ``i``'s encoder output
   (:meth:`~proglearn_supcon.transformers.NeuralClassificationTransformer.transform`:
@@ -18,7 +18,7 @@ Spaces (:data:`~proglearn_supcon.runs.results.GEOMETRY_SPACES`):
   logits of its linear classifier, the analogue (``n_classes`` dimensions, so
   its effective rank is at most ``n_classes``).
 
-Splits (:data:`~proglearn_supcon.runs.results.GEOMETRY_SPLITS`):
+Splits (:data:`~proglearn_supcon.runs.schema.GEOMETRY_SPLITS`):
 
 * ``"test"``: task ``j``'s test set, all of it, the embeddings the run has
   already computed for its accuracies;
@@ -57,7 +57,7 @@ from proglearn_supcon.learner import ProgressiveLearner
 from proglearn_supcon.metrics.decomposition import DECOMPOSITION_FIELDS, accuracy_decomposition
 from proglearn_supcon.metrics.geometry import GEOMETRY_METRICS, embedding_geometry
 from proglearn_supcon.metrics.transfer import transfer_matrix
-from proglearn_supcon.runs.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, Diagnostics
+from proglearn_supcon.runs.schema import GEOMETRY_SPACES, GEOMETRY_SPLITS, Diagnostics
 from proglearn_supcon.seeding import derive_seed
 
 __all__ = ["pair_views", "run_decomposition", "run_diagnostics", "subsample_rows"]
@@ -142,8 +142,8 @@ def run_diagnostics(
     Returns
     -------
     Diagnostics
-        With every view of :data:`~proglearn_supcon.runs.results.GEOMETRY_SPACES`
-        x :data:`~proglearn_supcon.runs.results.GEOMETRY_SPLITS` and the decomposition.
+        With every view of :data:`~proglearn_supcon.runs.schema.GEOMETRY_SPACES`
+        x :data:`~proglearn_supcon.runs.schema.GEOMETRY_SPLITS` and the decomposition.
     """
     n_tasks = len(tasks)
     labels = [task.y_test for task in tasks]

@@ -52,7 +52,9 @@ from proglearn_supcon.metrics.intervals import mean_and_interval
 from proglearn_supcon.metrics.transfer import transfer_metrics
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.runs.analysis import nanmean_quiet, own_and_other, triangle_means
-from proglearn_supcon.runs.results import GEOMETRY_SPACES, GEOMETRY_SPLITS, RunResult, list_variants, load_runs
+from proglearn_supcon.runs.errors import command_error
+from proglearn_supcon.runs.results import list_variants, load_runs
+from proglearn_supcon.runs.schema import GEOMETRY_SPACES, GEOMETRY_SPLITS, RunResult
 
 __all__ = [
     "DEFAULT_VALUES",
@@ -66,6 +68,8 @@ __all__ = [
     "settings_of",
 ]
 
+#: This command's name in :data:`proglearn_supcon.cli.COMMANDS` and in its error lines.
+COMMAND = "dose-response"
 #: The knob (network parameter) turned for each loss.
 KNOBS = {"supcon": "temperature", "ce": "label_smoothing"}
 #: Its values when the command line does not give them.
@@ -350,20 +354,17 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.shift != HELD_OUT_SHIFT and not args.allow_reported_shift:
-        print(
-            f"error: --shift {args.shift} is not the held-out shift {HELD_OUT_SHIFT}: choosing a knob on reported "
+        return command_error(
+            COMMAND,
+            f"--shift {args.shift} is not the held-out shift {HELD_OUT_SHIFT}: choosing a knob on reported "
             "test images biases the results; pass --allow-reported-shift to run it anyway",
-            file=sys.stderr,
         )
-        return 2
     if not 0 < args.confidence < 1:
-        print(f"error: --confidence must be between 0 and 1, got {args.confidence}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, f"--confidence must be between 0 and 1, got {args.confidence}")
     settings = settings_of(args)
     problem = check_settings(settings)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, problem)
     if not args.no_run:
         for setting in settings:
             code = run_setting(setting, args)
@@ -372,8 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         table = dose_table(args.out, settings, (args.space, args.split))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, exc)
     if table.empty:
         print(f"no dose-response results in {args.out} yet")
         return 0

@@ -1,6 +1,6 @@
 """Dispatch the experiment's runs to a backend and save each one as it comes back.
 
-Workers only train and return a :class:`~proglearn_supcon.runs.results.RunResult`
+Workers only train and return a :class:`~proglearn_supcon.runs.schema.RunResult`
 (or a :class:`RunFailure`); this process, the driver, writes every results
 file atomically as soon as its run returns. Results therefore need no shared
 filesystem, and a driver that dies loses only the runs still in flight.
@@ -11,7 +11,7 @@ an hour at one thread, and an interrupted one should keep its finished angles.
 
 The driver does not know the experiment: :func:`run_all` is given the function
 that trains one run (``run_one(spec, args, threads, position) -> RunResult``,
-e.g. :func:`proglearn_supcon.experiments.cifar_task_sequence.run_one`), or
+e.g. :func:`proglearn_supcon.experiments.sequence.run_one`), or
 several runs that share their training (a list of RunResults, e.g. the angles
 of one rotation repetition, :func:`proglearn_supcon.experiments.rotation.run_rotation`).
 A spec only needs ``describe()`` (the run as text) and, for the finished
@@ -35,6 +35,7 @@ from pathlib import Path
 
 from proglearn_supcon.experiments.checkpoints import read_progress, remove_checkpoint
 from proglearn_supcon.runs.allocator import release_freed_memory
+from proglearn_supcon.runs.errors import command_error
 from proglearn_supcon.runs.parallel import (
     BackendError,
     available_cores,
@@ -46,10 +47,13 @@ from proglearn_supcon.runs.parallel import (
     watch_parent,
     worker_name,
 )
-from proglearn_supcon.runs.results import CorruptResultsError, RunResult, move_aside, read_run, run_path, write_run
+from proglearn_supcon.runs.results import CorruptResultsError, move_aside, read_run, run_path, write_run
+from proglearn_supcon.runs.schema import RunResult
 
 #: ``threads`` value telling a worker to use its cores shared by its concurrent runs.
 WORKER_CORES = "worker cores"
+#: The command whose runs the driver trains, as its error lines name it (:mod:`proglearn_supcon.runs.errors`).
+COMMAND = "run"
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,7 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     """Train the runs ``todo`` with ``run_one`` on ``args.backend``, writing each file as it returns.
 
     ``run_one(spec, args, threads, position)`` trains one run and returns its
-    :class:`~proglearn_supcon.runs.results.RunResult` (or a list of them, each
+    :class:`~proglearn_supcon.runs.schema.RunResult` (or a list of them, each
     written as its own file); with a parallel backend it is
     pickled to the workers, so pass a module-level function.
 
@@ -259,21 +263,22 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
                         path, problem = write_result(args.out, result)
                         if problem:
                             unsaved.append(path)
-                            bar.write(f"error: {problem}", file=sys.stderr)
+                            # Status 1 comes at the end; the error line now, above the bar.
+                            with bar.external_write_mode(file=sys.stderr):
+                                command_error(COMMAND, problem, status=1)
                         else:
                             written.append(path)
                             remove_checkpoint(path)  # the run is done: nothing to resume
                             bar.write(f"wrote {path}")
                 bar.update()
     except BackendError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return command_error(COMMAND, exc)
     except Exception as exc:  # the backend itself broke (a worker died, code missing there, ...)
         bar.close()
-        print(
-            f"error: the {args.backend} backend failed after {len(written)} runs were written: "
-            f"{type(exc).__name__}: {exc}",
-            file=sys.stderr,
+        command_error(
+            COMMAND,
+            f"the {args.backend} backend failed after {len(written)} runs were written: {type(exc).__name__}: {exc}",
+            status=1,
         )
         if isinstance(exc, ModuleNotFoundError):
             print(
@@ -291,10 +296,11 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     if failures:
         _report_failures(failures, len(todo))
     if unsaved:
-        print(
-            f"error: {len(unsaved)} finished runs could not be written to {args.out}; they are kept in "
+        command_error(
+            COMMAND,
+            f"{len(unsaved)} finished runs could not be written to {args.out}; they are kept in "
             f"{unsaved[0].parents[1]}: copy them into {args.out} once it is writable",
-            file=sys.stderr,
+            status=1,
         )
     return 1 if failures or unsaved else 0
 
@@ -365,10 +371,10 @@ def fallback_dirs() -> list[Path]:
 
 
 def _report_failures(failures: list[RunFailure], n_todo: int) -> None:
-    print(
-        f"error: {len(failures)} of {n_todo} runs failed; rerun the same command to retry them "
-        "(finished runs are kept):",
-        file=sys.stderr,
+    command_error(
+        COMMAND,
+        f"{len(failures)} of {n_todo} runs failed; rerun the same command to retry them (finished runs are kept):",
+        status=1,
     )
     shown = set()
     for failure in failures:

@@ -32,22 +32,14 @@ import operator
 import time
 from dataclasses import dataclass
 
-from proglearn_supcon import LifelongClassificationNetwork, __version__
+from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.datasets import check_angle, rotate_images, rotation_tasks
-from proglearn_supcon.experiments.cifar_task_sequence import (
-    RunSpec,
-    TaskRecord,
-    decider_fields,
-    evaluate_new_task,
-    evaluate_seen_tasks,
-    prepare_process,
-    run_config,
-    train_task,
-)
 from proglearn_supcon.experiments.params import network_params
-from proglearn_supcon.runs.flags import run_flags
+from proglearn_supcon.experiments.run_record import RunSpec, TaskRecord, run_config, run_result
+from proglearn_supcon.experiments.sequence import evaluate_new_task, evaluate_seen_tasks, prepare_process, train_task
 from proglearn_supcon.runs.parallel import worker_name
-from proglearn_supcon.runs.results import RunResult, write_run
+from proglearn_supcon.runs.results import write_run
+from proglearn_supcon.runs.schema import RunResult
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.validation import is_int
 
@@ -179,18 +171,7 @@ def run_rotation(
             "started_at": started,
             "finished_at": time.time(),
         }
-        result = RunResult(
-            variant=unit.variant,
-            dataset=args.dataset,
-            shift=unit.repetition,
-            slot=angle,
-            accuracy=angle_record.accuracy,
-            tasks=angle_record.per_task,
-            config=config,
-            library_version=__version__,
-            flagged_transformers=run_flags(angle_record.per_task, config, len(task1.classes)),
-            **decider_fields(angle_net, angle_record),
-        )
+        result = run_result(spec, args, angle_net, [task1, rotated], angle_record, config)
         if getattr(args, "checkpoint_dir", None) is not None:
             # A checkpoint only: the driver writes every result it gets back
             # (or keeps it elsewhere), so a failed write here must not lose the unit.

@@ -45,7 +45,7 @@ def requested_data_settings(args: argparse.Namespace) -> dict:
 def requested_recipes(specs, args: argparse.Namespace) -> dict[str, tuple[str, dict]]:
     """Per variant of ``specs``, the recipe hash and recorded network parameters its runs will have.
 
-    Built as :func:`~proglearn_supcon.experiments.cifar_task_sequence.run_config`
+    Built as :func:`~proglearn_supcon.experiments.run_record.run_config`
     builds them (the seed, which differs per run, is not part of the recipe).
     """
     recipes = {}

@@ -186,18 +186,16 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status (2 on missing or invalid results)."""
-    import sys
-
+    """Command-line entry point; returns the exit status (2 on missing or invalid results, with one error line)."""
     from proglearn_supcon.plotting.arguments import apply_decider
+    from proglearn_supcon.runs.errors import command_error
 
     parser = build_parser()
     args = apply_decider(parser.parse_args(argv))
     try:
         print(variant_table(args.results, args.variants, allow_mixed_recipes=args.allow_mixed_recipes))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return command_error("summary", exc)
     return 0
 
 

@@ -21,7 +21,8 @@ import pandas as pd
 from proglearn_supcon.metrics.intervals import mean_and_interval, paired_difference
 from proglearn_supcon.runs.analysis import pair_loaded_runs
 from proglearn_supcon.runs.bte_curves import BTECurves, bte_curves
-from proglearn_supcon.runs.results import RunResult, list_variants, load_runs
+from proglearn_supcon.runs.results import list_variants, load_runs
+from proglearn_supcon.runs.schema import RunResult
 
 __all__ = [
     "TABLE_COLUMNS",

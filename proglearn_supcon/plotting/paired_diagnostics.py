@@ -27,7 +27,7 @@ from proglearn_supcon.runs.analysis import (
     run_key,
     triangle_means,
 )
-from proglearn_supcon.runs.results import DEFAULT_VIEW, RunResult
+from proglearn_supcon.runs.schema import DEFAULT_VIEW, RunResult
 
 __all__ = [
     "DECOMPOSITION_ROWS",

@@ -2,7 +2,8 @@
 
 The core of the figures and reports, without drawing: :mod:`proglearn_supcon.plotting`
 draws these numbers and :mod:`proglearn_supcon.experiments` prints them. It
-depends only on :mod:`proglearn_supcon.runs.results` and :mod:`proglearn_supcon.metrics.transfer`
+depends only on the results files (:mod:`proglearn_supcon.runs.results`,
+:mod:`proglearn_supcon.runs.schema`) and :mod:`proglearn_supcon.metrics.transfer`
 (never on plotting or experiments), so it can be used without matplotlib.
 """
 
@@ -17,7 +18,8 @@ from typing import Sequence
 import numpy as np
 
 from proglearn_supcon.metrics.transfer import transfer_metrics
-from proglearn_supcon.runs.results import RunResult, load_runs, stack_runs
+from proglearn_supcon.runs.results import load_runs, stack_runs
+from proglearn_supcon.runs.schema import RunResult
 
 __all__ = [
     "PairingWarning",

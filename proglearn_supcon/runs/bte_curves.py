@@ -44,7 +44,8 @@ import numpy as np
 
 from proglearn_supcon.metrics.transfer import smoothed_error
 from proglearn_supcon.runs.analysis import check_task_counts
-from proglearn_supcon.runs.results import RunResult, describe_run
+from proglearn_supcon.runs.results import describe_run
+from proglearn_supcon.runs.schema import RunResult
 
 __all__ = ["ADVERSARIAL_PROTOCOLS", "SLOPE_UNITS", "BTECurves", "bte_curves", "curve_slopes", "runs_protocol"]
 

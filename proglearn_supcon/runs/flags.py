@@ -123,7 +123,7 @@ def n_classes_per_task(run) -> int | None:
 
 
 def flagged_transformers(run) -> list[dict]:
-    """The flagged transformers of a :class:`~proglearn_supcon.runs.results.RunResult`.
+    """The flagged transformers of a :class:`~proglearn_supcon.runs.schema.RunResult`.
 
     What its file records, or for a file written before flags were recorded,
     the same rules applied to its per-task fields (:func:`run_flags`).

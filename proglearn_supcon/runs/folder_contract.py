@@ -15,24 +15,25 @@ run. Both are only right if the runs share what makes them comparable:
 Files written before a setting was recorded lack it: a missing setting is
 unknown and compared with nothing, so old folders still load, checked on what
 they do record. :func:`check_one_data` is the readers' check (summary,
-compare, plot, through :func:`~proglearn_supcon.runs.results.load_runs`);
+compare, plot, through :func:`~proglearn_supcon.runs.results.load_runs`, over
+the folder's :func:`~proglearn_supcon.runs.results.folder_runs`);
 :func:`run_problem` is the experiment's, made before it trains anything.
+Both take runs already read: :mod:`proglearn_supcon.runs.results` reads the
+files (and makes the readers' check on load).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from proglearn_supcon.runs.provenance import recipe_differences
-from proglearn_supcon.runs.results import _RUN_NAME, CorruptResultsError, RunResult, read_run
+from proglearn_supcon.runs.schema import RunResult
 
 __all__ = [
     "DATA_KEYS",
     "READER_KEYS",
     "MixedDataError",
-    "check_folder_data",
     "check_one_data",
     "data_settings",
     "run_problem",
@@ -83,25 +84,6 @@ def differences(a: dict[str, Any], b: dict[str, Any], keys=tuple(DATA_KEYS)) -> 
     ]
 
 
-def folder_runs(results_dir: str | os.PathLike) -> list[tuple[Path, RunResult]]:
-    """Every readable results file under ``results_dir`` (all variants), with its run.
-
-    Corrupt or unreadable files are left out: they hold no settings to
-    compare, and the readers that need them report them on their own.
-    """
-    root = Path(results_dir)
-    if not root.is_dir():
-        return []
-    found = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in sorted(f for f in folder.iterdir() if _RUN_NAME.match(f.name)):
-            try:
-                found.append((path, read_run(path)))
-            except (CorruptResultsError, OSError):
-                continue
-    return found
-
-
 def check_one_data(runs: list[RunResult], sources: list, keys=READER_KEYS) -> None:
     """Raise :class:`MixedDataError` unless the runs agree on every data setting of ``keys`` they record.
 
@@ -127,12 +109,6 @@ def check_one_data(runs: list[RunResult], sources: list, keys=READER_KEYS) -> No
                 )
 
 
-def check_folder_data(results_dir: str | os.PathLike) -> None:
-    """:func:`check_one_data` over every readable results file of the folder (the settings of :data:`READER_KEYS`)."""
-    found = folder_runs(results_dir)
-    check_one_data([run for _, run in found], [path for path, _ in found])
-
-
 def run_problem(
     found: list[tuple[Path, RunResult]],
     requested: dict[str, Any],
@@ -144,7 +120,7 @@ def run_problem(
     Parameters
     ----------
     found : list of (Path, RunResult)
-        The folder's runs (:func:`folder_runs`).
+        The folder's runs (:func:`~proglearn_supcon.runs.results.folder_runs`).
     requested : dict
         The data settings of the runs to make (keys of :data:`DATA_KEYS`; None: unknown).
     recipes : dict of str to (str, dict)

@@ -204,7 +204,7 @@ def provenance(network_params: dict[str, Any]) -> dict[str, Any]:
 class MixedRecipesError(ValueError):
     """Runs of one variant were made with different recipes.
 
-    Their :attr:`~proglearn_supcon.runs.results.RunResult.recipe_hash` differ.
+    Their :attr:`~proglearn_supcon.runs.schema.RunResult.recipe_hash` differ.
     """
 
 
@@ -213,7 +213,7 @@ def check_one_recipe(runs: list, sources: list, variant: str) -> None:
 
     Parameters
     ----------
-    runs : list of :class:`~proglearn_supcon.runs.results.RunResult`
+    runs : list of :class:`~proglearn_supcon.runs.schema.RunResult`
         Runs of one variant.
     sources : list of path-like or str
         Where each run was read from, named in the message.
