@@ -6,8 +6,9 @@ MLP for feature vectors) trained with SupCon, TCL or cross-entropy; after
 training only the encoder is kept in use and :meth:`transform` returns its
 output (the penultimate layer of the classification network).
 
-This module holds the estimator: parameter checks, data preparation and the
-model; the training loop itself is in :mod:`proglearn_supcon.training.engine`.
+This module holds the estimator: its parameters (declared in
+:mod:`proglearn_supcon.hyperparams`), data preparation and the model; the
+training loop itself is in :mod:`proglearn_supcon.training.engine`.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
-from proglearn_supcon.compat import ADDED_PARAMS
 from proglearn_supcon.determinism import deterministic_algorithms
-from proglearn_supcon.precision import check_precision, use_bf16
+from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params
+from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
-from proglearn_supcon.training.early_stopping import EARLY_STOPPING
 from proglearn_supcon.training.encoders import (
     EncoderFactory,
     ProjectionHead,
@@ -36,8 +36,7 @@ from proglearn_supcon.training.encoders import (
     embedding_dim,
 )
 from proglearn_supcon.training.engine import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
-from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels, check_real, is_int
-from proglearn_supcon.voters import KNNClassificationVoter
+from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
 
@@ -235,51 +234,13 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     def __setstate__(self, state: dict) -> None:
         # A transformer pickled before a parameter existed lacks it: give it the
-        # value that does what that code did (compat.ADDED_PARAMS).
+        # value that does what that code did (hyperparams.ADDED_PARAMS).
         self.__dict__.update({**_ADDED_TRANSFORMER_PARAMS, **state})
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         """Raise ValueError naming the parameter and its value if one is invalid (trains nothing)."""
-        for name, choices in (
-            ("loss", LOSSES),
-            ("lr_schedule", LR_SCHEDULES),
-            ("early_stopping", EARLY_STOPPING),
-        ):
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        for name in (
-            "epochs",
-            "batch_size",
-            "n_views",
-            "projection_dim",
-            "projection_hidden_dim",
-            "patience",
-            "validation_interval",
-        ):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("warmup_epochs", "min_epochs"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        if self.batch_size < 2:
-            raise ValueError(
-                f"batch_size must be at least 2 (BatchNorm and contrastive pairs need it), got {self.batch_size!r}"
-            )
-        check_real("lr", self.lr, low=0, low_open=True)
-        check_real("temperature", self.temperature, low=0, low_open=True)
-        check_real("weight_decay", self.weight_decay, low=0)
-        check_real("tcl_k1", self.tcl_k1, low=0)
-        check_real("tcl_k2", self.tcl_k2, low=0)
-        check_real("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
-        check_real("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
-        for name in ("augment", "flip_average", "compile", "deterministic", "verbose"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        check_precision(self.precision)
-        KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
+        check_params(self.get_params(deep=False))
 
     # -------------------------------------------------------------- data prep
     def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -486,7 +447,5 @@ class NeuralClassificationTransformer(BaseEstimator):
         return self
 
 
-#: The transformer parameters among :data:`~proglearn_supcon.compat.ADDED_PARAMS` (for unpickling older ones).
-_ADDED_TRANSFORMER_PARAMS = {
-    name: value for name, value in ADDED_PARAMS.items() if name in NeuralClassificationTransformer._get_param_names()
-}
+#: The transformer parameters among :data:`~proglearn_supcon.hyperparams.ADDED_PARAMS` (for unpickling older ones).
+_ADDED_TRANSFORMER_PARAMS = {name: value for name, value in ADDED_PARAMS.items() if name in TRANSFORMER_PARAMS}
