@@ -49,6 +49,7 @@ class _NetworkParams(BaseEstimator):
 
     def __init__(
         self,
+        *,
         loss: str = "supcon",
         encoder: EncoderFactory | None = None,
         epochs: int = 100,

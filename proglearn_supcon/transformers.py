@@ -170,6 +170,7 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     def __init__(
         self,
+        *,
         loss: str = "supcon",
         encoder: EncoderFactory | None = None,
         epochs: int = 100,

@@ -58,6 +58,13 @@ def test_signature_equals_the_declaration(cls):
     assert not wrong, wrong
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_parameters_are_keyword_only(cls):
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in inspect.signature(cls).parameters.values())
+    with pytest.raises(TypeError):
+        cls("supcon")
+
+
 def test_transformer_parameters_are_the_declared_ones_the_network_passes_on():
     assert TRANSFORMER_PARAMS == tuple(name for name in HYPERPARAMS if HYPERPARAMS[name].transformer)
     assert set(HYPERPARAMS) - set(TRANSFORMER_PARAMS) == {"voter_dim", "voter_dtype", "transformer_split", "decider"}
