@@ -7,19 +7,20 @@ training only the encoder is kept in use and :meth:`transform` returns its
 output (the penultimate layer of the classification network).
 
 This module holds the estimator: its parameters (declared in
-:mod:`proglearn_supcon.hyperparams`), data preparation and the model; the
-training loop itself is in :mod:`proglearn_supcon.training.engine`.
+:mod:`proglearn_supcon.hyperparams`), the outline of ``fit`` (checks, the
+encoder and head) and the inference (:meth:`~NeuralClassificationTransformer.transform`,
+:meth:`~NeuralClassificationTransformer.project`). The data preparation and
+the call into the training engine are in :mod:`proglearn_supcon.training.fitting`,
+the training loop in :mod:`proglearn_supcon.training.engine`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 from torch.nn import functional as F
@@ -27,7 +28,6 @@ from torch.nn import functional as F
 from proglearn_supcon.determinism import deterministic_algorithms
 from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params
 from proglearn_supcon.precision import use_bf16
-from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
 from proglearn_supcon.training.encoders import (
     EncoderFactory,
     ProjectionHead,
@@ -35,7 +35,8 @@ from proglearn_supcon.training.encoders import (
     default_encoder,
     embedding_dim,
 )
-from proglearn_supcon.training.engine import LOSSES, LR_SCHEDULES, TrainingConfig, embed, train
+from proglearn_supcon.training.engine import LOSSES, LR_SCHEDULES, embed
+from proglearn_supcon.training.fitting import _TransformerFitting
 from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
 
 __all__ = ["LOSSES", "LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
@@ -51,7 +52,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-class NeuralClassificationTransformer(BaseEstimator):
+class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
     """Train an encoder on one task; map inputs to its embedding.
 
     Parameters
@@ -243,20 +244,6 @@ class NeuralClassificationTransformer(BaseEstimator):
         """Raise ValueError naming the parameter and its value if one is invalid (trains nothing)."""
         check_params(self.get_params(deep=False))
 
-    # -------------------------------------------------------------- data prep
-    def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
-        """Images -> float (n, C, H, W) in [0, 1]; features -> standardised float (n, d)."""
-        x = torch.from_numpy(np.ascontiguousarray(X)).to(device)
-        if x.ndim == 4:
-            x = x.permute(0, 3, 1, 2)
-            return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        return (x.float() - self.feature_mean_.to(device)) / self.feature_std_.to(device)
-
-    def _make_augmenter(self):
-        if not self.augment:
-            return None
-        return ImageAugmenter() if len(self.input_shape_) == 3 else TabularAugmenter()
-
     # -------------------------------------------------------------------- fit
     def fit(self, X, y) -> "NeuralClassificationTransformer":
         """Train the encoder on (X, y).
@@ -304,62 +291,6 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.encoder_.eval()
         self.fit_time_ = time.perf_counter() - start
         return self
-
-    def _split(self, y_encoded: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        indices = np.arange(len(y_encoded))
-        n_val = int(math.floor(self.validation_fraction * len(indices)))
-        if n_val < 2 or len(indices) - n_val < 2:
-            return indices, indices[:0]
-        counts = np.bincount(y_encoded)
-        stratify = y_encoded if counts.min() >= 2 and n_val >= len(counts) else None
-        train_idx, val_idx = train_test_split(
-            indices, test_size=n_val, stratify=stratify, random_state=int(seed % (2**32 - 1))
-        )
-        return np.sort(train_idx), np.sort(val_idx)
-
-    def _fit_standardization(self, X_train: np.ndarray) -> None:
-        if X_train.ndim == 4:
-            x = X_train.astype(np.float64) / (255.0 if X_train.dtype == np.uint8 else 1.0)
-            mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2))
-            shape = (len(mean), 1, 1)
-            self.channel_mean_ = torch.tensor(mean, dtype=torch.float32).reshape(shape)
-            self.channel_std_ = torch.tensor(np.maximum(std, 1e-6), dtype=torch.float32).reshape(shape)
-        else:
-            self.feature_mean_ = torch.tensor(X_train.mean(axis=0), dtype=torch.float32)
-            self.feature_std_ = torch.tensor(np.maximum(X_train.std(axis=0), 1e-6), dtype=torch.float32)
-
-    def _model_input_shape(self) -> tuple[int, ...]:
-        if len(self.input_shape_) == 3:
-            height, width, channels = self.input_shape_
-            return (channels, height, width)
-        return self.input_shape_
-
-    def _train(self, X, y_encoded, train_idx, val_idx, head, device, generator) -> None:
-        """Train ``encoder_`` and ``head`` (see :func:`.training.train`); set the history attributes."""
-        model = torch.compile(self.encoder_) if self.compile else self.encoder_
-        # The training set is small (one task); keep it on the device once.
-        x_train = self._to_tensor(X[train_idx], device)
-        validation = None
-        if len(val_idx):
-            validation = (self._to_tensor(X[val_idx], device), y_encoded[val_idx])
-        result = train(
-            TrainingConfig.from_params(self.get_params(deep=False)),
-            self.encoder_,
-            head,
-            x_train,
-            y_encoded[train_idx],
-            embedding_dim=self.embedding_dim_,
-            generator=generator,
-            validation=validation,
-            augmenter=self._make_augmenter(),
-            bf16=use_bf16(self.precision, device),
-            model=model,
-        )
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_run_ = result.n_epochs_run
-        # The head is kept only for inspection (project); voters use the encoder output.
-        self.head_ = head.eval()
 
     # -------------------------------------------------------------- transform
     @torch.no_grad()
