@@ -1,7 +1,7 @@
 """Benchmark j: same seed, machine and threads give the same numbers; what ``deterministic`` costs.
 
 Each run is a fresh process (so thread scheduling may differ between them):
-``LifelongClassificationNetwork(loss, epochs, random_state=0, precision, deterministic)``
+``LifelongClassificationNetwork(loss=..., epochs=..., random_state=0, precision=..., deterministic=...)``
 learns the first ``--n-tasks`` tasks of CIFAR-100 10x10 (shift 1, slot 0) at
 ``--threads`` threads; it prints the accuracy of task 0 after the last task,
 the best epoch of each transformer, an MD5 of task 0's ``predict_proba`` on

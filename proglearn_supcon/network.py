@@ -17,16 +17,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import column_or_1d
 
-from proglearn_supcon.compat import ADDED_PARAMS
-from proglearn_supcon.deciders import DECIDERS
+from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params
 from proglearn_supcon.learner import ProgressiveLearner
 from proglearn_supcon.persistence import load_object, save_object
 from proglearn_supcon.reduction import PrincipalProjection
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.training.encoders import EncoderFactory
 from proglearn_supcon.transformers import NeuralClassificationTransformer
-from proglearn_supcon.validation import check_inputs, check_real, is_int
-from proglearn_supcon.voters import STORAGE_DTYPES, KNNClassificationVoter
+from proglearn_supcon.validation import check_inputs
+from proglearn_supcon.voters import KNNClassificationVoter
 
 
 @contextlib.contextmanager
@@ -42,10 +41,15 @@ def _deciding_with(learner: ProgressiveLearner, decider: str):
 
 
 class _NetworkParams(BaseEstimator):
-    """Constructor parameters shared by both estimators and how they build parts."""
+    """Constructor parameters shared by both estimators and how they build parts.
+
+    The parameters are declared in :mod:`proglearn_supcon.hyperparams`; the
+    signature spells them out because scikit-learn reads them from it.
+    """
 
     def __init__(
         self,
+        *,
         loss: str = "supcon",
         encoder: EncoderFactory | None = None,
         epochs: int = 100,
@@ -118,8 +122,7 @@ class _NetworkParams(BaseEstimator):
 
     def _make_transformer(self, transformer_id) -> NeuralClassificationTransformer:
         # Every transformer parameter but the seed has a same-named one here.
-        names = [n for n in NeuralClassificationTransformer._get_param_names() if n != "random_state"]
-        params = {name: getattr(self, name) for name in names}
+        params = {name: getattr(self, name) for name in TRANSFORMER_PARAMS if name != "random_state"}
         seed = None if self.random_state is None else derive_seed(self.random_state, "transformer", transformer_id)
         return NeuralClassificationTransformer(**params, random_state=seed)
 
@@ -144,17 +147,10 @@ class _NetworkParams(BaseEstimator):
 
         Run before every add_task / add_transformer / fit, so a bad
         ``set_params`` fails before a transformer trains rather than at its
-        voters; the experiment runs it for every run before the first one starts.
+        voters; the command line checks every run's parameters the same way
+        (:func:`~proglearn_supcon.hyperparams.check_params`) before the first one starts.
         """
-        check_real("transformer_split", self.transformer_split, low=0, high=1, low_open=True, high_open=True)
-        if self.voter_dim is not None and (not is_int(self.voter_dim) or self.voter_dim < 1):
-            raise ValueError(f"voter_dim must be an integer >= 1 or None, got {self.voter_dim!r}")
-        if self.voter_dtype not in STORAGE_DTYPES:
-            raise ValueError(f"voter_dtype must be one of {STORAGE_DTYPES}, got {self.voter_dtype!r}")
-        if self.decider not in DECIDERS:
-            raise ValueError(f"decider must be one of {tuple(DECIDERS)}, got {self.decider!r}")
-        self._make_transformer(0)._check_params()
-        KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
+        check_params(self.get_params(deep=False))
 
     def _new_learner(self) -> ProgressiveLearner:
         return ProgressiveLearner(

@@ -6,38 +6,38 @@ MLP for feature vectors) trained with SupCon, TCL or cross-entropy; after
 training only the encoder is kept in use and :meth:`transform` returns its
 output (the penultimate layer of the classification network).
 
-This module holds the estimator: parameter checks, data preparation and the
-model; the training loop itself is in :mod:`proglearn_supcon.training.engine`.
+This module holds the estimator: its parameters (declared in
+:mod:`proglearn_supcon.hyperparams`), the outline of ``fit`` (checks, the
+encoder and head) and the inference (:meth:`~NeuralClassificationTransformer.transform`,
+:meth:`~NeuralClassificationTransformer.project`). The data preparation and
+the call into the training engine are in :mod:`proglearn_supcon.training.fitting`,
+the training loop in :mod:`proglearn_supcon.training.engine`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
-from proglearn_supcon.compat import ADDED_PARAMS
 from proglearn_supcon.determinism import deterministic_algorithms
-from proglearn_supcon.precision import check_precision, use_bf16
-from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
-from proglearn_supcon.training.early_stopping import EARLY_STOPPING
+from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params
+from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.training.encoders import (
     EncoderFactory,
     Standardize,
     default_encoder,
     embedding_dim,
 )
-from proglearn_supcon.training.engine import LR_SCHEDULES, TrainingConfig, embed, train
-from proglearn_supcon.training.objectives import get_objective, loss_names
-from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels, check_real, is_int
-from proglearn_supcon.voters import KNNClassificationVoter
+from proglearn_supcon.training.engine import LR_SCHEDULES, embed
+from proglearn_supcon.training.fitting import _TransformerFitting
+from proglearn_supcon.training.objectives import get_objective
+from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
 
 __all__ = ["LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
 
@@ -52,7 +52,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
-class NeuralClassificationTransformer(BaseEstimator):
+class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
     """Train an encoder on one task; map inputs to its embedding.
 
     Parameters
@@ -172,6 +172,7 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     def __init__(
         self,
+        *,
         loss: str = "supcon",
         encoder: EncoderFactory | None = None,
         epochs: int = 100,
@@ -236,65 +237,13 @@ class NeuralClassificationTransformer(BaseEstimator):
 
     def __setstate__(self, state: dict) -> None:
         # A transformer pickled before a parameter existed lacks it: give it the
-        # value that does what that code did (compat.ADDED_PARAMS).
+        # value that does what that code did (hyperparams.ADDED_PARAMS).
         self.__dict__.update({**_ADDED_TRANSFORMER_PARAMS, **state})
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
         """Raise ValueError naming the parameter and its value if one is invalid (trains nothing)."""
-        for name, choices in (
-            ("loss", loss_names()),
-            ("lr_schedule", LR_SCHEDULES),
-            ("early_stopping", EARLY_STOPPING),
-        ):
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        for name in (
-            "epochs",
-            "batch_size",
-            "n_views",
-            "projection_dim",
-            "projection_hidden_dim",
-            "patience",
-            "validation_interval",
-        ):
-            value = getattr(self, name)
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("warmup_epochs", "min_epochs"):
-            value = getattr(self, name)
-            if not is_int(value) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-        if self.batch_size < 2:
-            raise ValueError(
-                f"batch_size must be at least 2 (BatchNorm and contrastive pairs need it), got {self.batch_size!r}"
-            )
-        check_real("lr", self.lr, low=0, low_open=True)
-        check_real("temperature", self.temperature, low=0, low_open=True)
-        check_real("weight_decay", self.weight_decay, low=0)
-        check_real("tcl_k1", self.tcl_k1, low=0)
-        check_real("tcl_k2", self.tcl_k2, low=0)
-        check_real("validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
-        check_real("label_smoothing", self.label_smoothing, low=0, high=1, high_open=True)
-        for name in ("augment", "flip_average", "compile", "deterministic", "verbose"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        check_precision(self.precision)
-        KNNClassificationVoter(k=self.k, metric=self.metric)._check_params()
-
-    # -------------------------------------------------------------- data prep
-    def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
-        """Images -> float (n, C, H, W) in [0, 1]; features -> standardised float (n, d)."""
-        x = torch.from_numpy(np.ascontiguousarray(X)).to(device)
-        if x.ndim == 4:
-            x = x.permute(0, 3, 1, 2)
-            return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        return (x.float() - self.feature_mean_.to(device)) / self.feature_std_.to(device)
-
-    def _make_augmenter(self):
-        if not self.augment:
-            return None
-        return ImageAugmenter() if len(self.input_shape_) == 3 else TabularAugmenter()
+        check_params(self.get_params(deep=False))
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, y) -> "NeuralClassificationTransformer":
@@ -341,62 +290,6 @@ class NeuralClassificationTransformer(BaseEstimator):
         self.encoder_.eval()
         self.fit_time_ = time.perf_counter() - start
         return self
-
-    def _split(self, y_encoded: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        indices = np.arange(len(y_encoded))
-        n_val = int(math.floor(self.validation_fraction * len(indices)))
-        if n_val < 2 or len(indices) - n_val < 2:
-            return indices, indices[:0]
-        counts = np.bincount(y_encoded)
-        stratify = y_encoded if counts.min() >= 2 and n_val >= len(counts) else None
-        train_idx, val_idx = train_test_split(
-            indices, test_size=n_val, stratify=stratify, random_state=int(seed % (2**32 - 1))
-        )
-        return np.sort(train_idx), np.sort(val_idx)
-
-    def _fit_standardization(self, X_train: np.ndarray) -> None:
-        if X_train.ndim == 4:
-            x = X_train.astype(np.float64) / (255.0 if X_train.dtype == np.uint8 else 1.0)
-            mean, std = x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2))
-            shape = (len(mean), 1, 1)
-            self.channel_mean_ = torch.tensor(mean, dtype=torch.float32).reshape(shape)
-            self.channel_std_ = torch.tensor(np.maximum(std, 1e-6), dtype=torch.float32).reshape(shape)
-        else:
-            self.feature_mean_ = torch.tensor(X_train.mean(axis=0), dtype=torch.float32)
-            self.feature_std_ = torch.tensor(np.maximum(X_train.std(axis=0), 1e-6), dtype=torch.float32)
-
-    def _model_input_shape(self) -> tuple[int, ...]:
-        if len(self.input_shape_) == 3:
-            height, width, channels = self.input_shape_
-            return (channels, height, width)
-        return self.input_shape_
-
-    def _train(self, X, y_encoded, train_idx, val_idx, head, device, generator) -> None:
-        """Train ``encoder_`` and ``head`` (see :func:`.training.train`); set the history attributes."""
-        model = torch.compile(self.encoder_) if self.compile else self.encoder_
-        # The training set is small (one task); keep it on the device once.
-        x_train = self._to_tensor(X[train_idx], device)
-        validation = None
-        if len(val_idx):
-            validation = (self._to_tensor(X[val_idx], device), y_encoded[val_idx])
-        result = train(
-            TrainingConfig.from_params(self.get_params(deep=False)),
-            self.encoder_,
-            head,
-            x_train,
-            y_encoded[train_idx],
-            embedding_dim=self.embedding_dim_,
-            generator=generator,
-            validation=validation,
-            augmenter=self._make_augmenter(),
-            bf16=use_bf16(self.precision, device),
-            model=model,
-        )
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self.n_epochs_run_ = result.n_epochs_run
-        # The head is kept only for inspection (project); voters use the encoder output.
-        self.head_ = head.eval()
 
     # -------------------------------------------------------------- transform
     @torch.no_grad()
@@ -485,7 +378,5 @@ class NeuralClassificationTransformer(BaseEstimator):
         return self
 
 
-#: The transformer parameters among :data:`~proglearn_supcon.compat.ADDED_PARAMS` (for unpickling older ones).
-_ADDED_TRANSFORMER_PARAMS = {
-    name: value for name, value in ADDED_PARAMS.items() if name in NeuralClassificationTransformer._get_param_names()
-}
+#: The transformer parameters among :data:`~proglearn_supcon.hyperparams.ADDED_PARAMS` (for unpickling older ones).
+_ADDED_TRANSFORMER_PARAMS = {name: value for name, value in ADDED_PARAMS.items() if name in TRANSFORMER_PARAMS}

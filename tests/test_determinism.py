@@ -81,9 +81,10 @@ def test_transformer_trains_and_embeds_under_its_setting(monkeypatch, determinis
     import torch
 
     from proglearn_supcon import transformers
+    from proglearn_supcon.training import fitting
 
     seen = []
-    real_train, real_embed = transformers.train, transformers.embed
+    real_train, real_embed = fitting.train, transformers.embed
 
     def spy(real):
         def wrapped(*args, **kwargs):
@@ -92,7 +93,7 @@ def test_transformer_trains_and_embeds_under_its_setting(monkeypatch, determinis
 
         return wrapped
 
-    monkeypatch.setattr(transformers, "train", spy(real_train))
+    monkeypatch.setattr(fitting, "train", spy(real_train))
     monkeypatch.setattr(transformers, "embed", spy(real_embed))
     X, y = np.random.default_rng(0).random((40, 5)).astype(np.float32), np.arange(40) % 2
     tr = transformers.NeuralClassificationTransformer(epochs=1, batch_size=8, deterministic=deterministic).fit(X, y)

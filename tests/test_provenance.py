@@ -55,13 +55,13 @@ def test_recipe_differences():
 
 def test_added_parameters_are_network_parameters():
     from proglearn_supcon import LifelongClassificationNetwork
-    from proglearn_supcon.compat import ADDED_PARAMS
+    from proglearn_supcon.hyperparams import ADDED_PARAMS
 
     assert set(ADDED_PARAMS) <= set(LifelongClassificationNetwork._get_param_names())
 
 
 def test_added_parameters_at_their_old_behaviour_keep_the_recipe_hash():
-    from proglearn_supcon.compat import ADDED_PARAMS
+    from proglearn_supcon.hyperparams import ADDED_PARAMS
 
     with_them = {**PARAMS, **ADDED_PARAMS}
     assert prov.recipe_hash(with_them) == prov.recipe_hash(PARAMS)
@@ -74,7 +74,7 @@ def test_added_parameters_at_their_old_behaviour_keep_the_recipe_hash():
     [{"voter_dim": 300}, {"voter_dim": 2000}, {"voter_dtype": "float16"}, {"voter_dtype": "bfloat16"}],
 )
 def test_added_parameters_at_another_value_change_the_recipe_hash(change):
-    from proglearn_supcon.compat import ADDED_PARAMS
+    from proglearn_supcon.hyperparams import ADDED_PARAMS
 
     assert prov.recipe_hash({**PARAMS, **ADDED_PARAMS, **change}) != prov.recipe_hash(PARAMS)
     ((name, value),) = change.items()
@@ -94,7 +94,7 @@ def test_recorded_rerun_recipes_survive_the_added_parameters():
     """The CIFAR-100 rerun's files hash as the current code records their recipe (the added parameters at
     their old values), so a sweep resumed with those values pools; the new defaults are another recipe."""
     from proglearn_supcon import LifelongClassificationNetwork
-    from proglearn_supcon.compat import ADDED_PARAMS
+    from proglearn_supcon.hyperparams import ADDED_PARAMS
 
     paths = sorted((REPO / "docs" / "results" / "cifar100_rerun").glob("*/shift*_slot*.json"))
     assert paths, "the committed rerun results are missing"

@@ -14,7 +14,7 @@ import argparse
 import ast
 
 from proglearn_supcon.datasets import DATASETS, PROTOCOLS, check_angle
-from proglearn_supcon.network import LifelongClassificationNetwork
+from proglearn_supcon.hyperparams import HYPERPARAMS
 from proglearn_supcon.runs.parallel import BACKENDS
 from proglearn_supcon.training.objectives import loss_names
 
@@ -114,7 +114,7 @@ def _param_arg(text: str) -> tuple[str, object]:
     name = name.strip()
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    if name not in LifelongClassificationNetwork._get_param_names():
+    if name not in HYPERPARAMS:
         raise argparse.ArgumentTypeError(f"unknown network parameter {name!r}")
     try:
         value = ast.literal_eval(raw)

@@ -14,6 +14,7 @@ import numpy as np
 
 from proglearn_supcon.experiments import driver
 from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, DEFAULT_PARAMS
+from proglearn_supcon.hyperparams import HYPERPARAMS, check_params
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.seeding import derive_seed
 from proglearn_supcon.transformers import resolve_device
@@ -42,20 +43,20 @@ def check_network_params(specs, args: argparse.Namespace) -> str | None:
     """The first invalid network parameter of any run, as a one-line message; None when all are valid.
 
     Every run's parameters (``--param``, ``--epochs`` and the defaults) are
-    checked as the estimator would check them, before any run starts: a bad
-    value must not start a sweep whose every run then fails in its worker.
+    checked against their declaration (:mod:`proglearn_supcon.hyperparams`),
+    as the estimator checks them, before any run starts: a bad value must not
+    start a sweep whose every run then fails in its worker.
     """
     for spec in specs:
         params = network_params(args, spec.variant, spec.shift, spec.slot)
+        unknown = sorted(set(params) - set(HYPERPARAMS))
+        if unknown:  # a name the estimator does not take
+            return f"invalid network parameter: unknown parameter {', '.join(map(repr, unknown))}"
         try:
-            LifelongClassificationNetwork(**params)._check_params()
+            check_params(params)
             if driver.is_local(args) and not args.devices:  # cluster workers have devices of their own
                 resolve_device(params["device"])  # e.g. "cuda" on a machine without CUDA
-        except TypeError as exc:  # a name the estimator does not take
-            unknown = sorted(set(params) - set(LifelongClassificationNetwork._get_param_names()))
-            detail = f"unknown parameter {', '.join(map(repr, unknown))}" if unknown else str(exc)
-            return f"invalid network parameter: {detail}"
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:  # TypeError: e.g. torch.device(None)
             return f"invalid network parameter: {exc}"
     return None
 

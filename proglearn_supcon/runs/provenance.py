@@ -16,7 +16,7 @@ of one variant over different shifts and slots share one recipe hash, and runs
 whose parameters differ in anything else do not. A parameter added to the
 networks after results were recorded is left out too while it has the value
 that reproduces the code from before it
-(:data:`~proglearn_supcon.compat.ADDED_PARAMS`), so adding a parameter does not
+(:data:`~proglearn_supcon.hyperparams.ADDED_PARAMS`), so adding a parameter does not
 change the hash of the recipes recorded without it.
 
 One recipe can still run in two arithmetics: ``precision="auto"`` is bf16
@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from proglearn_supcon.compat import ADDED_PARAMS
+from proglearn_supcon.hyperparams import ADDED_PARAMS
 
 __all__ = [
     "NOT_RECIPE",
@@ -62,7 +62,7 @@ _UNKNOWN = "unknown"
 def recipe_params(network_params: dict[str, Any]) -> dict[str, Any]:
     """``network_params`` without the entries of :data:`NOT_RECIPE` and the added parameters at their old behaviour.
 
-    An entry of :data:`~proglearn_supcon.compat.ADDED_PARAMS` is dropped when
+    An entry of :data:`~proglearn_supcon.hyperparams.ADDED_PARAMS` is dropped when
     its value equals the listed one (and has its type: ``1`` is not ``1.0``,
     as in the hash), so parameters written before it existed and the same
     parameters written with it give one recipe.
@@ -95,7 +95,7 @@ def recipe_hash(network_params: dict[str, Any]) -> str:
     str
         64 hex digits. Equal for parameters that differ only in
         :data:`NOT_RECIPE`, in the order of their keys, or in whether an added
-        parameter (:data:`~proglearn_supcon.compat.ADDED_PARAMS`) is absent
+        parameter (:data:`~proglearn_supcon.hyperparams.ADDED_PARAMS`) is absent
         or present at its old behaviour.
     """
     # Sorted keys and fixed separators: the same parameters give the same bytes

@@ -61,8 +61,10 @@ class TrainingConfig:
 
     The fields have the names, meanings and (checked) values of the
     :class:`~proglearn_supcon.transformers.NeuralClassificationTransformer`
-    parameters of the same names; they carry no defaults of their own, so the
-    estimator's stay the only ones. Build one with :meth:`from_params`.
+    parameters of the same names, declared in :mod:`proglearn_supcon.hyperparams`
+    (which imports this module, so the fields are spelled out here and a test
+    holds them to the declaration); they carry no defaults of their own, so
+    the declared ones stay the only ones. Build one with :meth:`from_params`.
     """
 
     loss: str
