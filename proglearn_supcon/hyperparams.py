@@ -51,6 +51,7 @@ from proglearn_supcon.validation import check_real, is_int
 from proglearn_supcon.voters import STORAGE_DTYPES, KNNClassificationVoter
 
 __all__ = [
+    "store_params",
     "ADDED_PARAMS",
     "HYPERPARAMS",
     "TRANSFORMER_PARAMS",
@@ -306,6 +307,19 @@ _DECLARED = (
 HYPERPARAMS: dict[str, HyperParam] = {param.name: param for param in _DECLARED}
 #: The parameters of the transformer, in the order of its signature; the networks pass them on.
 TRANSFORMER_PARAMS: tuple[str, ...] = tuple(name for name, param in HYPERPARAMS.items() if param.transformer)
+
+
+def store_params(estimator: object, arguments: Mapping[str, object]) -> None:
+    """Store each constructor argument as the same-named attribute, all that a constructor does.
+
+    Call it as ``store_params(self, locals())`` first thing in ``__init__``
+    (``self`` is skipped). The signature stays written out, since
+    scikit-learn reads the parameters from it; this saves writing every name
+    a second and third time in the body, where a copy could drift.
+    """
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
 
 
 def check_params(params: Mapping[str, object]) -> None:

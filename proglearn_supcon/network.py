@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import column_or_1d
 
-from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params
+from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params, store_params
 from proglearn_supcon.learner import ProgressiveLearner
 from proglearn_supcon.persistence import load_object, save_object
 from proglearn_supcon.reduction import PrincipalProjection
@@ -85,40 +85,7 @@ class _NetworkParams(BaseEstimator):
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
-        self.loss = loss
-        self.encoder = encoder
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = warmup_epochs
-        self.temperature = temperature
-        self.tcl_k1 = tcl_k1
-        self.tcl_k2 = tcl_k2
-        self.label_smoothing = label_smoothing
-        self.projection_dim = projection_dim
-        self.projection_hidden_dim = projection_hidden_dim
-        self.n_views = n_views
-        self.augment = augment
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.min_epochs = min_epochs
-        self.validation_interval = validation_interval
-        self.k = k
-        self.metric = metric
-        self.voter_dim = voter_dim
-        self.voter_dtype = voter_dtype
-        self.flip_average = flip_average
-        self.transformer_split = transformer_split
-        self.decider = decider
-        self.precision = precision
-        self.compile = compile
-        self.deterministic = deterministic
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _make_transformer(self, transformer_id) -> NeuralClassificationTransformer:
         # Every transformer parameter but the seed has a same-named one here.

@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from proglearn_supcon.determinism import deterministic_algorithms
-from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params
+from proglearn_supcon.hyperparams import ADDED_PARAMS, TRANSFORMER_PARAMS, check_params, store_params
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.training.encoders import (
     EncoderFactory,
@@ -204,36 +204,7 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
-        self.loss = loss
-        self.encoder = encoder
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = warmup_epochs
-        self.temperature = temperature
-        self.tcl_k1 = tcl_k1
-        self.tcl_k2 = tcl_k2
-        self.label_smoothing = label_smoothing
-        self.projection_dim = projection_dim
-        self.projection_hidden_dim = projection_hidden_dim
-        self.n_views = n_views
-        self.augment = augment
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.min_epochs = min_epochs
-        self.validation_interval = validation_interval
-        self.k = k
-        self.metric = metric
-        self.flip_average = flip_average
-        self.precision = precision
-        self.compile = compile
-        self.deterministic = deterministic
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def __setstate__(self, state: dict) -> None:
         # A transformer pickled before a parameter existed lacks it: give it the

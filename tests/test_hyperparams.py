@@ -213,3 +213,14 @@ def test_the_documentation_table_lists_every_parameter():
     for name, param in HYPERPARAMS.items():
         assert f"``{name}``" in table and param.doc in table
     assert table in hyperparams.__doc__
+
+
+def test_constructors_store_every_argument_unchanged():
+    from proglearn_supcon import LifelongClassificationNetwork, NeuralClassificationTransformer, SupConKNNClassifier
+
+    for cls in (LifelongClassificationNetwork, SupConKNNClassifier, NeuralClassificationTransformer):
+        sentinel = object()
+        est = cls(encoder=sentinel, epochs=3)
+        assert est.encoder is sentinel and est.epochs == 3
+        assert "self" not in vars(est)
+        assert set(vars(est)) == set(est.get_params(deep=False))
