@@ -273,3 +273,14 @@ def test_workers_write_their_runs_only_where_they_share_the_drivers_filesystem(t
         assert driver.run_all(["unit"], 1, args, run_one) == 0
     # On this machine (sequential or loky workers) they write; a remote scheduler's workers do not.
     assert seen == [args.out, args.out, None]
+
+
+@pytest.mark.slow
+def test_a_parallel_rotation_run_shows_its_bar(rotation_args, tmp_path):
+    # The driver's bar follows the per-task progress files of 10x10 runs;
+    # rotation units have none (each angle is a file of its own). Asking a
+    # unit for its run's path once crashed a shown, parallel rotation run
+    # before its first angle (AttributeError: 'RotationUnit' ... 'path').
+    argv = rotation_args("--angles", "0,90", "--repetitions", "1", "--variant", "ce", "--n-jobs", 2, "--out", tmp_path)
+    assert exp.main([a for a in argv if a != "--quiet"]) == 0
+    assert len(list((tmp_path / "ce").glob("*.json"))) == 2

@@ -244,10 +244,14 @@ def run_all(todo, n_total: int, args: argparse.Namespace, run_one) -> int:
     bar = tqdm(
         total=n_total, initial=n_total - len(todo), desc="runs", unit="run", disable=args.quiet, position=0, smoothing=0
     )
+    # Only a run of a task sequence (a spec with its results file's path)
+    # writes per-task progress; a rotation unit's angles are results files of
+    # their own, counted by the bar itself.
+    progress_paths = [spec.path(args.out) for spec in todo if hasattr(spec, "path")]
     watcher = (
         None
-        if sequential or args.quiet or worker_args.checkpoint_dir is None
-        else _TaskProgress(bar, [spec.path(args.out) for spec in todo])
+        if sequential or args.quiet or worker_args.checkpoint_dir is None or not progress_paths
+        else _TaskProgress(bar, progress_paths)
     )
     try:
         with open_backend(args.backend, args.n_jobs, scheduler=args.scheduler, ray_address=args.ray_address) as backend:
