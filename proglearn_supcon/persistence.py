@@ -44,11 +44,11 @@ class _MovedModulesUnpickler(pickle.Unpickler):
         return super().find_class(MOVED_MODULES.get(module, module), name)
 
 
-# torch.load takes a pickle module: this one differs from pickle only in its Unpickler.
+# torch.load takes a pickle module and reads with its Unpickler (and its load,
+# for torch's legacy format); saving never uses this one.
 _moved_modules_pickle = types.ModuleType("_moved_modules_pickle")
 _moved_modules_pickle.Unpickler = _MovedModulesUnpickler
 _moved_modules_pickle.load = lambda file, **kwargs: _MovedModulesUnpickler(file, **kwargs).load()
-_moved_modules_pickle.__dict__.update(dumps=pickle.dumps, loads=pickle.loads, dump=pickle.dump)
 
 
 def save_object(obj, path: str | os.PathLike) -> None:
