@@ -223,7 +223,7 @@ _DECLARED = (
         Unchecked("a factory f(input_shape) -> nn.Module, or None (called at fit)"),
         "Encoder factory; None: ProgLearn's CNN for images, an MLP for feature vectors.",
     ),
-    HyperParam("epochs", 100, Integer(1), "Most epochs trained, and the length of the cosine schedule."),
+    HyperParam("epochs", 100, Integer(1), "Most epochs trained, and the length of the learning-rate schedule."),
     HyperParam(
         "batch_size",
         128,
@@ -232,8 +232,16 @@ _DECLARED = (
     ),
     HyperParam("lr", 2e-3, Real(0, low_open=True), "Adam's learning rate after the warm-up."),
     HyperParam("weight_decay", 1e-4, Real(0), "Adam's weight decay."),
-    HyperParam("lr_schedule", "cosine", OneOf(LR_SCHEDULES), "Learning rate after the warm-up: cosine or constant."),
+    HyperParam(
+        "lr_schedule", "cosine", OneOf(LR_SCHEDULES), "Learning rate after the warm-up: cosine, linear or constant."
+    ),
     HyperParam("warmup_epochs", 5, Integer(0), "Epochs of linear warm-up of the learning rate."),
+    HyperParam(
+        "ema_decay",
+        0.0,
+        Real(0, 1, high_open=True),
+        "Decay of the moving average of the weights that are evaluated and kept (0: the trained weights).",
+    ),
     HyperParam("temperature", 0.2, Real(0, low_open=True), "Temperature of SupCon and TCL."),
     HyperParam("tcl_k1", 1.0, Real(0), "TCL's weight of the positive-repulsion term."),
     HyperParam("tcl_k2", 1.0, Real(0), "TCL's weight of the negative term."),
@@ -369,9 +377,11 @@ if __doc__:
 #: voter_dim, voter_dtype: voters on the full float32 embedding (issue 19).
 #: decider: every voter weighed the same (issue 31).
 #: deterministic: torch's default kernels (issue 34).
+#: ema_decay: the trained weights themselves, no average (issue 32).
 ADDED_PARAMS: dict[str, object] = {
     "voter_dim": None,
     "voter_dtype": "float32",
     "decider": "average",
     "deterministic": False,
+    "ema_decay": 0.0,
 }

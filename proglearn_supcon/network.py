@@ -58,6 +58,7 @@ class _NetworkParams(BaseEstimator):
         weight_decay: float = 1e-4,
         lr_schedule: str = "cosine",
         warmup_epochs: int = 5,
+        ema_decay: float = 0.0,
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
@@ -167,7 +168,7 @@ class LifelongClassificationNetwork(_NetworkParams):
         Loss that trains each transformer (see :class:`NeuralClassificationTransformer`).
     encoder : callable or None, default=None
         Encoder factory; None: ProgLearn's CNN for images, an MLP for 2-D features.
-    epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, temperature,
+    epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, ema_decay, temperature,
     tcl_k1, tcl_k2, label_smoothing, projection_dim, projection_hidden_dim, n_views, augment,
     validation_fraction, early_stopping, patience, min_epochs, validation_interval,
     flip_average, precision, compile, deterministic, device, verbose

@@ -66,19 +66,26 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         batch to ``(batch, embedding_dim)``. None: ProgLearn's CNN for images,
         an MLP for feature vectors.
     epochs : int, default=100
-        Training budget: the most epochs run, and the length of the cosine
-        learning-rate schedule.
+        Training budget: the most epochs run, and the length of the
+        learning-rate schedule. The defaults are the ``"early-stopping"``
+        recipe; ``"fixed-budget"`` is the other one
+        (:mod:`~proglearn_supcon.training.recipes`).
     batch_size : int, default=128
     lr : float, default=2e-3
         Adam learning rate (peak, after the warm-up).
     weight_decay : float, default=1e-4
-    lr_schedule : {"cosine", "constant"}, default="cosine"
-        After the warm-up: cosine annealing to 0 over the rest of ``epochs``,
-        or a constant rate.
+    lr_schedule : {"cosine", "constant", "linear"}, default="cosine"
+        After the warm-up: cosine annealing or linear decay to 0 at the end of
+        ``epochs``, or a constant rate.
     warmup_epochs : int, default=5
         Epochs of linear warm-up from ``lr / (w + 1)`` to ``lr``, with
         ``w = min(warmup_epochs, epochs - 1)`` so a short budget still
         reaches ``lr``.
+    ema_decay : float, default=0.0
+        In [0, 1). Above 0, the weights evaluated for model selection and
+        kept are an exponential moving average of the trained ones, updated
+        after every step (:mod:`~proglearn_supcon.training.weight_average`);
+        0 keeps the trained weights.
     temperature : float, default=0.2
         Temperature of SupCon / TCL.
     tcl_k1, tcl_k2 : float, default=1.0
@@ -96,7 +103,8 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         Use the data augmentation at all.
     validation_fraction : float, default=0.33
         Share of the data held out to select the epoch (0: no validation,
-        all ``epochs`` run and the last weights are kept).
+        all ``epochs`` run and the last weights are kept; the four
+        parameters below then have no effect).
     early_stopping : {"knn", "loss", "none"}, default="knn"
         Which evaluated epoch's weights are kept. ``"knn"``: the best
         validation accuracy of a kNN voter (``k``, ``metric``) fitted on the
@@ -181,6 +189,7 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         weight_decay: float = 1e-4,
         lr_schedule: str = "cosine",
         warmup_epochs: int = 5,
+        ema_decay: float = 0.0,
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,

@@ -17,6 +17,7 @@ from proglearn_supcon.datasets import DATASETS, PROTOCOLS, check_angle
 from proglearn_supcon.hyperparams import HYPERPARAMS
 from proglearn_supcon.runs.parallel import BACKENDS
 from proglearn_supcon.training.objectives import loss_names
+from proglearn_supcon.training.recipes import RECIPES
 
 __all__ = [
     "DEFAULT_ANGLES",
@@ -200,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
             "maximum epochs per transformer (default: 8 for digits-hard, with model selection from epoch 5 on "
             "(min_epochs=5), else the library default, 100)"
         ),
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=tuple(RECIPES),
+        default=None,
+        help="train under a named recipe (proglearn_supcon.training.recipes), e.g. 'early-stopping' for the "
+        "defaults before issue 32; --epochs, --param and the quick-start data set's settings override it "
+        "(default: the library's defaults)",
     )
     parser.add_argument(
         "--param",

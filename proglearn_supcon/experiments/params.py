@@ -17,13 +17,20 @@ from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, DEFAULT_PARAM
 from proglearn_supcon.hyperparams import HYPERPARAMS, check_params
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.seeding import derive_seed
+from proglearn_supcon.training.recipes import RECIPES
 from proglearn_supcon.transformers import resolve_device
 
 __all__ = ["check_network_params", "jsonable", "network_params", "recorded_network_params"]
 
 
 def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int) -> dict:
-    """Estimator parameters of one run; variants of a (shift, slot) share the seed."""
+    """Estimator parameters of one run; variants of a (shift, slot) share the seed.
+
+    Later entries win: ``--recipe``, then the data set's defaults
+    (:data:`~proglearn_supcon.experiments.arguments.DEFAULT_EPOCHS` unless
+    ``--epochs`` is given, :data:`~proglearn_supcon.experiments.arguments.DEFAULT_PARAMS`),
+    then ``--epochs``, then ``--param``.
+    """
     params = {
         "loss": variant,
         "device": args.device,
@@ -31,6 +38,8 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
         # Epoch bars only when runs are sequential: parallel workers would interleave them.
         "verbose": not args.quiet and args.n_jobs == 1,
     }
+    if getattr(args, "recipe", None):  # the other commands' parsers have no --recipe
+        params.update(RECIPES[args.recipe])
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
     if epochs is not None:
         params["epochs"] = epochs

@@ -38,6 +38,7 @@ from proglearn_supcon.runs.allocator import release_freed_memory, retain_freed_m
 from proglearn_supcon.runs.memory import PeakMemory
 from proglearn_supcon.runs.schema import RunResult
 from proglearn_supcon.seeding import derive_seed
+from proglearn_supcon.task_deciders import held_out_rows
 
 
 def prepare_process(threads: int | None) -> PeakMemory:
@@ -96,6 +97,8 @@ def train_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRec
     per_task["n_epochs_run"][t] = transformer.n_epochs_run_
     per_task["best_epoch"][t] = transformer.best_epoch_
     per_task["val_accuracy"][t] = _best_val_accuracy(transformer)
+    if as_task and np.isnan(per_task["val_accuracy"][t]):  # trained without a validation split
+        per_task["val_accuracy"][t] = _own_voter_held_out_accuracy(net, t)
 
 
 def evaluate_new_task(net: LifelongClassificationNetwork, task, t: int, record: TaskRecord) -> None:
@@ -289,6 +292,22 @@ def run_checkpoint(spec: RunSpec, args: argparse.Namespace, net: LifelongClassif
         }
     )
     return RunCheckpoint(spec.path(folder), identity)
+
+
+def _own_voter_held_out_accuracy(net: LifelongClassificationNetwork, t) -> float:
+    """Leave-one-out kNN accuracy of task ``t``'s own voter on the task's voter split.
+
+    The held-out check of a transformer trained without a validation split
+    (the fixed-budget recipe): the voter split never trained the transformer,
+    and the failure checks (:mod:`proglearn_supcon.runs.flags`) read it as the
+    validation accuracy. The posteriors are those the learned deciders use,
+    computed once and kept by the learner.
+    """
+    learner = net.learner_
+    task = learner.tasks_[t]
+    posteriors = learner.task_deciders_.held_out_posteriors(t, t, learner.voters_, task)
+    labels = task.y[held_out_rows(task.voter_indices, len(task.y), own=False)]
+    return float(np.mean(task.classes[posteriors.argmax(axis=1)] == labels))
 
 
 def _best_val_accuracy(transformer) -> float:

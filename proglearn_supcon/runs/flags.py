@@ -18,7 +18,10 @@ A transformer is flagged when
   judged with its default), or
 * its validation kNN accuracy is below ``chance + NEAR_CHANCE * (1 - chance)``
   with ``chance = 1 / n_classes``: within a tenth of the way from guessing to
-  a perfect score.
+  a perfect score. A transformer trained without a validation split (the
+  fixed-budget recipe) selects nothing, so its kept epoch is its last; its
+  "validation accuracy" is then its own voter's leave-one-out kNN accuracy on
+  the task's voter split, data the transformer never trained on.
 
 :func:`flagged_lines` writes the flags of loaded runs as the lines the
 summaries print.

@@ -115,7 +115,9 @@ TASK_FIELDS = (
     "multitask_inference_time_s",
     "peak_memory_mb",
     # How each task's transformer trained; absent (NaN) in files written before
-    # model selection was recorded.
+    # model selection was recorded. val_accuracy: the validation kNN accuracy
+    # of the kept epoch, or, for a transformer trained without a validation
+    # split, its own voter's leave-one-out accuracy on the task's voter split.
     "n_epochs_run",
     "best_epoch",
     "val_accuracy",

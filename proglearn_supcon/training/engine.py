@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from proglearn_supcon.precision import autocast
 from proglearn_supcon.training.early_stopping import EarlyStopping, knn_accuracy
 from proglearn_supcon.training.objectives import Objective, get_objective
+from proglearn_supcon.training.weight_average import ExponentialWeightAverage
 
 __all__ = [
     "LR_SCHEDULES",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 #: Learning-rate schedules after the warm-up.
-LR_SCHEDULES = ("cosine", "constant")
+LR_SCHEDULES = ("cosine", "constant", "linear")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TrainingConfig:
     weight_decay: float
     lr_schedule: str
     warmup_epochs: int
+    ema_decay: float
     temperature: float
     tcl_k1: float
     tcl_k2: float
@@ -130,17 +132,24 @@ def make_optimizer(params: list, config: TrainingConfig) -> torch.optim.Optimize
 
 
 def lr_factor(epoch: int, config: TrainingConfig) -> float:
-    """Learning-rate multiplier of ``epoch`` (0-based): linear warm-up, then cosine (or constant).
+    """Learning-rate multiplier of ``epoch`` (0-based): linear warm-up, then cosine, linear or constant.
 
     The warm-up is ``w = min(warmup_epochs, epochs - 1)`` epochs from
     ``1 / (w + 1)`` to 1, so a short budget still reaches the full rate.
+    After it, with ``p = (epoch - w) / (epochs - w)``, the multiplier is
+    ``(1 + cos(pi p)) / 2`` ("cosine"), ``1 - p`` ("linear") or 1
+    ("constant"): cosine and linear reach 0 at ``epoch = epochs``, the end
+    of the budget, so a run that trains all its epochs ends annealed.
     """
     warmup = min(config.warmup_epochs, config.epochs - 1)
     if epoch < warmup:
         return (epoch + 1) / (warmup + 1)
     if config.lr_schedule == "constant":
         return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / (config.epochs - warmup)))
+    progress = (epoch - warmup) / (config.epochs - warmup)
+    if config.lr_schedule == "linear":
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def first_candidate_epoch(config: TrainingConfig) -> int:
@@ -307,6 +316,11 @@ def train(
 ) -> TrainingResult:
     """Train ``encoder`` and ``head`` for up to ``config.epochs`` epochs, keeping the best weights.
 
+    With ``config.ema_decay > 0`` the weights evaluated, selected and kept
+    are those of an exponential moving average of the trained ones
+    (:class:`~proglearn_supcon.training.weight_average.ExponentialWeightAverage`),
+    updated after every step.
+
     Parameters
     ----------
     config : TrainingConfig
@@ -345,6 +359,8 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, config))
     labels = torch.from_numpy(y_train).to(device)
     stopper = EarlyStopping(config.early_stopping, config.patience)
+    average = ExponentialWeightAverage([encoder, head], config.ema_decay) if config.ema_decay > 0 else None
+    evaluated = [encoder, head] if average is None else average.averaged
 
     history = {"train_loss": [], "epoch": [], "val_loss": [], "val_accuracy": []}
     n_epochs_run = 0
@@ -360,6 +376,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update([encoder, head])
             losses.append(loss.detach())
         scheduler.step()
         history["train_loss"].append(float(torch.stack(losses).mean()))
@@ -369,14 +387,16 @@ def train(
             continue
         x_val, y_val = validation
         val_loss, val_accuracy = evaluate(
-            encoder, head, criterion, config, x_train, y_train, x_val, y_val, embedding_dim, bf16
+            *evaluated, criterion, config, x_train, y_train, x_val, y_val, embedding_dim, bf16
         )
         for key, value in (("epoch", epoch), ("val_loss", val_loss), ("val_accuracy", val_accuracy)):
             history[key].append(value)
         epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_accuracy:.3f}")
-        stopper.update(epoch, val_loss, val_accuracy, [encoder, head])
+        stopper.update(epoch, val_loss, val_accuracy, evaluated)
         if stopper.should_stop(epoch):
             break
+    if stopper.best_state is None and average is not None:
+        average.copy_to([encoder, head])  # no selected epoch: the last average
     stopper.restore([encoder, head])
     best_epoch = n_epochs_run - 1 if stopper.best_epoch is None else stopper.best_epoch
     return TrainingResult(history=history, best_epoch=best_epoch, n_epochs_run=n_epochs_run)
