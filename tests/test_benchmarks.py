@@ -249,3 +249,30 @@ def test_decider_benchmark_builds_every_voter_and_decider(monkeypatch, capsys, t
     assert ("shrunk-em", 0, (0, 1, 2)) in built and ("best-k", 2, (0, 1, 2)) in built
     out = capsys.readouterr().out
     assert "learned deciders / test posteriors:" in out and "mean wall 20 s" in out
+
+
+@pytest.mark.slow
+def test_time_to_accuracy_runs_each_recipe_resumes_and_reports(monkeypatch, capsys, tmp_path):
+    from benchmarks import time_to_accuracy as tta
+
+    real_argv = tta.run_argv
+
+    def digits(data_dir, variant, params, *, slot=None):  # tiny runs of the same shape, offline
+        argv = real_argv(None, variant, {**params, "epochs": 1}, slot=slot)
+        argv[argv.index("cifar100")] = "digits"
+        return argv + (["--n-tasks", "2"] if slot is not None else [])
+
+    monkeypatch.setattr(tta, "run_argv", digits)
+    argv = ["--out", str(tmp_path), "--variants", "ce", "--slots", "1", "--plot", str(tmp_path / "tta.png")]
+    assert tta.main([*argv, "--rotation-angle", "90"]) == 0
+    out = capsys.readouterr().out
+    assert "machine:" in out and "early-stopping ce slot 1" in out and "fixed-budget ce slot 1" in out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("early-stopping ", "fixed-budget "))]
+    table = {row[0]: row for row in rows if len(row) == 9}
+    assert table["early-stopping"][4] == "1.00" and table["early-stopping"][7] == "+0.0000"
+    assert "rotation angle-run (90 degrees" in out and (tmp_path / "tta.png").stat().st_size > 0
+    for recipe in ("early-stopping", "fixed-budget"):
+        assert (tmp_path / recipe / "ce" / "shift6_slot1.json").exists()
+    assert tta.main(argv) == 0  # finished runs are read, not run again
+    again = capsys.readouterr().out
+    assert "ce slot 1:" not in again and "early-stopping    ce" in again
