@@ -45,8 +45,8 @@ import numpy as np
 from proglearn_supcon.deciders import DECIDERS
 from proglearn_supcon.precision import PRECISIONS
 from proglearn_supcon.training.early_stopping import EARLY_STOPPING
-from proglearn_supcon.training.engine import LR_SCHEDULES
 from proglearn_supcon.training.objectives import loss_names
+from proglearn_supcon.training.schedule import LR_SCHEDULES
 from proglearn_supcon.validation import check_real, is_int
 from proglearn_supcon.voters import STORAGE_DTYPES, KNNClassificationVoter
 

@@ -34,9 +34,10 @@ from proglearn_supcon.training.encoders import (
     default_encoder,
     embedding_dim,
 )
-from proglearn_supcon.training.engine import LR_SCHEDULES, embed
+from proglearn_supcon.training.engine import embed
 from proglearn_supcon.training.fitting import _TransformerFitting
 from proglearn_supcon.training.objectives import get_objective
+from proglearn_supcon.training.schedule import LR_SCHEDULES
 from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
 
 __all__ = ["LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]

@@ -9,8 +9,9 @@ import pytest
 from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.hyperparams import HYPERPARAMS, check_params
 from proglearn_supcon.runs import provenance as prov
-from proglearn_supcon.training.engine import TrainingConfig, lr_factor
+from proglearn_supcon.training.engine import TrainingConfig
 from proglearn_supcon.training.recipes import RECIPES
+from proglearn_supcon.training.schedule import lr_factor
 from proglearn_supcon.transformers import NeuralClassificationTransformer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -4,7 +4,8 @@ import torch
 
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.training.encoders import MLPEncoder, ProgLearnCNN
-from proglearn_supcon.training.engine import TrainingConfig, lr_factor
+from proglearn_supcon.training.engine import TrainingConfig
+from proglearn_supcon.training.schedule import lr_factor
 from proglearn_supcon.transformers import NeuralClassificationTransformer, resolve_device
 
 

@@ -4,9 +4,9 @@ The estimator prepares the data (validation split, standardisation, tensors
 on the device) and builds the encoder and head; everything that happens
 after that lives here, as functions of modules and prepared tensors:
 
-* :func:`make_optimizer`, :func:`lr_factor`: the optimiser and the
-  learning-rate schedule of a :class:`TrainingConfig` (the loss's head,
-  criterion and batch layout come from its objective,
+* :func:`make_optimizer`: the optimiser of a :class:`TrainingConfig`, its
+  learning rate following :func:`~proglearn_supcon.training.schedule.lr_factor`
+  (the loss's head, criterion and batch layout come from its objective,
   :mod:`proglearn_supcon.training.objectives`);
 * :func:`shuffled_batches`, :func:`make_views`, :func:`batch_loss`: one
   training step's indices, augmented views and loss;
@@ -21,7 +21,6 @@ The benchmarks time the library's own step through these same functions.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -33,10 +32,10 @@ from tqdm.auto import tqdm
 from proglearn_supcon.precision import autocast
 from proglearn_supcon.training.early_stopping import EarlyStopping, knn_accuracy
 from proglearn_supcon.training.objectives import Objective, get_objective
+from proglearn_supcon.training.schedule import lr_factor
 from proglearn_supcon.training.weight_average import ExponentialWeightAverage
 
 __all__ = [
-    "LR_SCHEDULES",
     "TrainingConfig",
     "TrainingResult",
     "batch_loss",
@@ -45,15 +44,11 @@ __all__ = [
     "evaluate",
     "first_candidate_epoch",
     "is_candidate",
-    "lr_factor",
     "make_optimizer",
     "make_views",
     "shuffled_batches",
     "train",
 ]
-
-#: Learning-rate schedules after the warm-up.
-LR_SCHEDULES = ("cosine", "constant", "linear")
 
 
 @dataclass(frozen=True)
@@ -129,27 +124,6 @@ def make_optimizer(params: list, config: TrainingConfig) -> torch.optim.Optimize
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
     except (RuntimeError, TypeError, ValueError):  # older torch or unsupported device
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def lr_factor(epoch: int, config: TrainingConfig) -> float:
-    """Learning-rate multiplier of ``epoch`` (0-based): linear warm-up, then cosine, linear or constant.
-
-    The warm-up is ``w = min(warmup_epochs, epochs - 1)`` epochs from
-    ``1 / (w + 1)`` to 1, so a short budget still reaches the full rate.
-    After it, with ``p = (epoch - w) / (epochs - w)``, the multiplier is
-    ``(1 + cos(pi p)) / 2`` ("cosine"), ``1 - p`` ("linear") or 1
-    ("constant"): cosine and linear reach 0 at ``epoch = epochs``, the end
-    of the budget, so a run that trains all its epochs ends annealed.
-    """
-    warmup = min(config.warmup_epochs, config.epochs - 1)
-    if epoch < warmup:
-        return (epoch + 1) / (warmup + 1)
-    if config.lr_schedule == "constant":
-        return 1.0
-    progress = (epoch - warmup) / (config.epochs - warmup)
-    if config.lr_schedule == "linear":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def first_candidate_epoch(config: TrainingConfig) -> int:
