@@ -206,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         choices=tuple(RECIPES),
         default=None,
-        help="train under a named recipe (proglearn_supcon.training.recipes), e.g. 'early-stopping' for the "
-        "defaults before issue 32; --epochs, --param and the quick-start data set's settings override it "
-        "(default: the library's defaults)",
+        help="train under a named recipe (proglearn_supcon.training.recipes): 'early-stopping' spells out the "
+        "defaults, 'fixed-budget' is 60 epochs without a validation split; --epochs, --param and the "
+        "quick-start data set's settings override it (default: the library's defaults)",
     )
     parser.add_argument(
         "--param",

@@ -38,7 +38,7 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
         # Epoch bars only when runs are sequential: parallel workers would interleave them.
         "verbose": not args.quiet and args.n_jobs == 1,
     }
-    if getattr(args, "recipe", None):  # the other commands' parsers have no --recipe
+    if args.recipe is not None:
         params.update(RECIPES[args.recipe])
     epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
     if epochs is not None:
