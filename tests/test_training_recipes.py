@@ -90,7 +90,7 @@ def test_the_old_recipe_is_reproduced_from_parameters():
         got = reference.learned(net, Xq)
     finally:
         torch.set_num_threads(threads)
-    same_kernels = f"{reference.cpu_model()} / {torch.backends.cpu.get_cpu_capability()}" == str(expected["cpu"])
+    same_kernels = f"{reference.cpu_name()} / {torch.backends.cpu.get_cpu_capability()}" == str(expected["cpu"])
     assert set(got) == set(expected.files) - {"cpu"}
     for key in got:
         if key.startswith("embedding"):
