@@ -35,6 +35,7 @@ from proglearn_supcon.experiments.arguments import build_parser as run_parser
 from proglearn_supcon.experiments.rotation import RotationUnit, run_rotation
 from proglearn_supcon.experiments.run_record import RunSpec
 from proglearn_supcon.experiments.sequence import run_one
+from proglearn_supcon.runs.bte_curves import bte_curves
 from proglearn_supcon.runs.results import read_run, run_path, write_run
 from proglearn_supcon.training.recipes import RECIPES
 
@@ -106,13 +107,12 @@ def rotation_rows(args: argparse.Namespace) -> list[dict[str, object]]:
         for recipe in args.recipes:
             run_args = run_parser().parse_args(run_argv(args.data_dir, variant, CANDIDATES[recipe]))
             result = run_rotation(RotationUnit(variant, 1, (args.rotation_angle,)), run_args, threads=os.cpu_count())[0]
-            acc = result.accuracy
             rows.append(
                 dict(
                     recipe=recipe,
                     variant=variant,
                     seconds=result.config["finished_at"] - result.config["started_at"],
-                    bte=(1 - acc[0, 0]) / (1 - acc[1, 0]),
+                    bte=float(bte_curves([result]).bte[0, 0]),
                 )
             )
             print(f"  rotation {recipe} {variant}: {rows[-1]['seconds']:.0f} s", flush=True)
