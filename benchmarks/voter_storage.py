@@ -37,6 +37,7 @@ from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.experiments import run_record, sequence
 from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.metrics.transfer import transfer_metrics
+from proglearn_supcon.training.recipes import RECIPES
 
 from .scaling import setting_name, storage_setting, stored_bytes
 
@@ -143,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-tasks", type=int, default=None, help="tasks (default: the data set's protocol)")
     parser.add_argument("--n-train-per-task", type=int, default=None, help="training images per task")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per transformer (default: the recipe's)")
+    parser.add_argument(
+        "--recipe", choices=tuple(RECIPES), default=None, help="train under a named recipe (default: the library's)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--storage",
@@ -166,7 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:")
     print_facts(machine_facts(resolve_device(opts.device)))
     args = argparse.Namespace(
-        seed=0, device=opts.device, quiet=True, n_jobs=1, epochs=opts.epochs, dataset=opts.dataset, param=None
+        seed=0,
+        device=opts.device,
+        quiet=True,
+        n_jobs=1,
+        epochs=opts.epochs,
+        recipe=opts.recipe,
+        dataset=opts.dataset,
+        param=None,
     )
     try:
         tasks = task_sequence(

@@ -228,6 +228,19 @@ def test_voter_storage_main_prints_the_machine_and_a_table_per_variant(monkeypat
     assert "loss" in capsys.readouterr().err
 
 
+def test_voter_storage_hands_network_params_every_option_it_reads(monkeypatch, capsys):
+    # Fast: a bad loss stops main after network_params has built each run's
+    # parameters, so a Namespace missing an option (the CI failure of 6d92828:
+    # no ``recipe``) fails here without training anything.
+    seen = []
+    real = voter_storage.network_params
+    monkeypatch.setattr(voter_storage, "network_params", lambda *a: seen.append(real(*a)) or seen[-1])
+    argv = ["--dataset", "digits", "--n-tasks", "2", "--quiet", "--recipe", "fixed-budget", "--variants", "nosuch"]
+    assert voter_storage.main(argv) == 2
+    assert "loss" in capsys.readouterr().err
+    assert seen and seen[0]["validation_fraction"] == 0.0 and seen[0]["ema_decay"] == 0.9
+
+
 def test_decider_benchmark_builds_every_voter_and_decider(monkeypatch, capsys, tmp_path):
     from benchmarks import deciders as bench
 
