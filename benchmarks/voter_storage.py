@@ -35,6 +35,7 @@ from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.convert_voters import with_voter_storage
 from proglearn_supcon.datasets import task_sequence
 from proglearn_supcon.experiments import run_record, sequence
+from proglearn_supcon.experiments.arguments import build_parser as run_parser
 from proglearn_supcon.experiments.params import network_params
 from proglearn_supcon.metrics.transfer import transfer_metrics
 from proglearn_supcon.training.recipes import RECIPES
@@ -169,16 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
     print("machine:")
     print_facts(machine_facts(resolve_device(opts.device)))
-    args = argparse.Namespace(
-        seed=0,
-        device=opts.device,
-        quiet=True,
-        n_jobs=1,
-        epochs=opts.epochs,
-        recipe=opts.recipe,
-        dataset=opts.dataset,
-        param=None,
-    )
+    # The experiment's own parser, at its defaults (seed 0, one job, no --param), so
+    # every option network_params reads is there; this benchmark sets the rest.
+    args = run_parser().parse_args(["--quiet"])
+    args.device, args.epochs, args.recipe, args.dataset = opts.device, opts.epochs, opts.recipe, opts.dataset
     try:
         tasks = task_sequence(
             opts.dataset,
