@@ -251,6 +251,12 @@ _DECLARED = (
     HyperParam("n_views", 2, Integer(1), "Augmented views of each sample per step, for every loss."),
     HyperParam("augment", True, Boolean(), "Augment the training data at all."),
     HyperParam(
+        "whiten_first_conv",
+        False,
+        Boolean(),
+        "Images: fix the first convolution to whiten the task's image patches (frozen weights).",
+    ),
+    HyperParam(
         "validation_fraction",
         0.33,
         Real(0, 1, high_open=True),
@@ -378,10 +384,12 @@ if __doc__:
 #: decider: every voter weighed the same (issue 31).
 #: deterministic: torch's default kernels (issue 34).
 #: ema_decay: the trained weights themselves, no average (issue 32).
+#: whiten_first_conv: a randomly initialised, trained first convolution (issue 32).
 ADDED_PARAMS: dict[str, object] = {
     "voter_dim": None,
     "voter_dtype": "float32",
     "decider": "average",
     "deterministic": False,
     "ema_decay": 0.0,
+    "whiten_first_conv": False,
 }

@@ -67,6 +67,7 @@ class _NetworkParams(BaseEstimator):
         projection_hidden_dim: int = 512,
         n_views: int = 2,
         augment: bool = True,
+        whiten_first_conv: bool = False,
         validation_fraction: float = 0.33,
         early_stopping: str = "knn",
         patience: int = 20,
@@ -170,7 +171,7 @@ class LifelongClassificationNetwork(_NetworkParams):
         Encoder factory; None: ProgLearn's CNN for images, an MLP for 2-D features.
     epochs, batch_size, lr, weight_decay, lr_schedule, warmup_epochs, ema_decay, temperature,
     tcl_k1, tcl_k2, label_smoothing, projection_dim, projection_hidden_dim, n_views, augment,
-    validation_fraction, early_stopping, patience, min_epochs, validation_interval,
+    whiten_first_conv, validation_fraction, early_stopping, patience, min_epochs, validation_interval,
     flip_average, precision, compile, deterministic, device, verbose
         Training and embedding options of every transformer (see
         :class:`NeuralClassificationTransformer`).

@@ -38,6 +38,7 @@ from proglearn_supcon.training.engine import embed
 from proglearn_supcon.training.fitting import _TransformerFitting
 from proglearn_supcon.training.objectives import get_objective
 from proglearn_supcon.training.schedule import LR_SCHEDULES
+from proglearn_supcon.training.whitening import whiten_first_conv
 from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
 
 __all__ = ["LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
@@ -102,6 +103,12 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         see the same augmentation and budget).
     augment : bool, default=True
         Use the data augmentation at all.
+    whiten_first_conv : bool, default=False
+        Images only: before training, set the encoder's first ``Conv2d`` to
+        the whitened principal directions of the training images' patches
+        and their negatives, and keep those weights fixed
+        (:mod:`~proglearn_supcon.training.whitening`). No effect on feature
+        vectors.
     validation_fraction : float, default=0.33
         Share of the data held out to select the epoch (0: no validation,
         all ``epochs`` run and the last weights are kept; the four
@@ -199,6 +206,7 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         projection_hidden_dim: int = 512,
         n_views: int = 2,
         augment: bool = True,
+        whiten_first_conv: bool = False,
         validation_fraction: float = 0.33,
         early_stopping: str = "knn",
         patience: int = 20,
@@ -265,6 +273,8 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         if len(self.input_shape_) == 3:
             encoder = encoder.to(memory_format=torch.channels_last)
         self.encoder_ = encoder.to(device)
+        if self.whiten_first_conv and len(self.input_shape_) == 3:
+            whiten_first_conv(self.encoder_, self._to_tensor(X[train_idx], device))
         head = head.to(device)
         with deterministic_algorithms(self.deterministic):
             self._train(X, y_encoded, train_idx, val_idx, head, device, generator)

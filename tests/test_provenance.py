@@ -33,7 +33,9 @@ def test_recipe_hash_is_sha256_of_canonical_json_without_seed_device_verbose():
     assert prov.recipe_hash(reordered) == prov.recipe_hash(other_seed) == expected
 
 
-@pytest.mark.parametrize("change", [{"epochs": 50}, {"epochs": 100.0}, {"loss": "ce"}, {"patience": 20}])
+@pytest.mark.parametrize(
+    "change", [{"epochs": 50}, {"epochs": 100.0}, {"loss": "ce"}, {"patience": 20}, {"whiten_first_conv": True}]
+)
 def test_recipe_hash_changes_with_the_recipe(change):
     assert prov.recipe_hash({**PARAMS, **change}) != prov.recipe_hash(PARAMS)
 

@@ -37,6 +37,7 @@ RECIPES: dict[str, dict[str, object]] = {
         "warmup_epochs": 5,
         "ema_decay": 0.0,
         "n_views": 2,
+        "whiten_first_conv": False,
         "validation_fraction": 0.33,
         "early_stopping": "knn",
         "patience": 20,
@@ -50,6 +51,7 @@ RECIPES: dict[str, dict[str, object]] = {
         "warmup_epochs": 5,
         "ema_decay": 0.9,
         "n_views": 1,
+        "whiten_first_conv": False,
         "validation_fraction": 0.0,
         # no validation split: the next four have no effect
         "early_stopping": "knn",
