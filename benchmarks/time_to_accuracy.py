@@ -2,7 +2,7 @@
 
     python -m benchmarks.time_to_accuracy --data-dir ../shared/data --out tta
     python -m benchmarks.time_to_accuracy --data-dir ../shared/data --out tta \
-        --recipes early-stopping fixed-budget fixed-40 --rotation-angle 90 --plot tta.png
+        --recipes early-stopping whitened whitened-40 --rotation-angle 90 --plot tta.png
 
 Trains the held-out CIFAR-100 10x10 sequence (shift 6; slots 1-3 unless
 ``--slots`` says otherwise) under each recipe of :data:`CANDIDATES` and each
@@ -41,11 +41,18 @@ from proglearn_supcon.training.recipes import RECIPES
 
 from .machine import machine_facts, print_facts
 
-#: Recipe name -> network parameters (on top of the library's defaults); the first is the baseline.
-#: The named recipes, then other budgets of the fixed-budget recipe: points on its curve.
+#: The recipe the others are measured against: the defaults before issue 32.
+BASELINE = "early-stopping"
+#: Recipe name -> network parameters (on top of the library's defaults): the
+#: baseline, the other named recipes, other budgets of the fixed-budget and
+#: whitened recipes (points on their curves), and label smoothing, a probe
+#: for ce alone (issue 32 keeps it out of the other losses' recipes).
 CANDIDATES: dict[str, dict[str, object]] = {
-    **{name: dict(params) for name, params in RECIPES.items()},
+    BASELINE: dict(RECIPES[BASELINE]),
+    **{name: dict(params) for name, params in RECIPES.items() if name != BASELINE},
     **{f"fixed-{epochs}": {**RECIPES["fixed-budget"], "epochs": epochs} for epochs in (40, 50)},
+    "whitened-40": {**RECIPES["whitened"], "epochs": 40},
+    "fixed-40-ls": {**RECIPES["fixed-budget"], "epochs": 40, "label_smoothing": 0.1},
 }
 
 SHIFT = 6  # held out: recipes are chosen here, never on shifts 1-5
@@ -55,7 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.time_to_accuracy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("PROGLEARN_SUPCON_DATA"), help="CIFAR-100 folder")
     parser.add_argument("--out", required=True, help="folder of the results files (reruns resume from it)")
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(CANDIDATES))
+    parser.add_argument(
+        "--recipes",
+        nargs="+",
+        default=[BASELINE, *(name for name in RECIPES if name != BASELINE)],
+        choices=list(CANDIDATES),
+        help=f"the first is the baseline of the ratios and differences (default: every named recipe, {BASELINE} first)",
+    )
     parser.add_argument("--variants", nargs="+", default=["supcon", "ce"])
     parser.add_argument("--slots", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--plot", help="write the time-to-accuracy figure here (png or pdf)")

@@ -223,7 +223,7 @@ _DECLARED = (
         Unchecked("a factory f(input_shape) -> nn.Module, or None (called at fit)"),
         "Encoder factory; None: ProgLearn's CNN for images, an MLP for feature vectors.",
     ),
-    HyperParam("epochs", 100, Integer(1), "Most epochs trained, and the length of the learning-rate schedule."),
+    HyperParam("epochs", 30, Integer(1), "Most epochs trained, and the length of the learning-rate schedule."),
     HyperParam(
         "batch_size",
         128,
@@ -238,7 +238,7 @@ _DECLARED = (
     HyperParam("warmup_epochs", 5, Integer(0), "Epochs of linear warm-up of the learning rate."),
     HyperParam(
         "ema_decay",
-        0.0,
+        0.9,
         Real(0, 1, high_open=True),
         "Decay of the moving average of the weights that are evaluated and kept (0: the trained weights).",
     ),
@@ -248,17 +248,17 @@ _DECLARED = (
     HyperParam("label_smoothing", 0.0, Real(0, 1, high_open=True), "Label smoothing of cross-entropy."),
     HyperParam("projection_dim", 128, Integer(1), "Output width of the projection head (SupCon, TCL)."),
     HyperParam("projection_hidden_dim", 512, Integer(1), "Hidden width of the projection head (SupCon, TCL)."),
-    HyperParam("n_views", 2, Integer(1), "Augmented views of each sample per step, for every loss."),
+    HyperParam("n_views", 1, Integer(1), "Augmented views of each sample per step, for every loss."),
     HyperParam("augment", True, Boolean(), "Augment the training data at all."),
     HyperParam(
         "whiten_first_conv",
-        False,
+        True,
         Boolean(),
         "Images: fix the first convolution to whiten the task's image patches (frozen weights).",
     ),
     HyperParam(
         "validation_fraction",
-        0.33,
+        0.0,
         Real(0, 1, high_open=True),
         "Share of a transformer's data held out to select its epoch (0: none).",
     ),

@@ -67,10 +67,11 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         Encoder factory ``f(input_shape) -> nn.Module`` whose module maps a
         batch to ``(batch, embedding_dim)``. None: ProgLearn's CNN for images,
         an MLP for feature vectors.
-    epochs : int, default=100
+    epochs : int, default=30
         Training budget: the most epochs run, and the length of the
-        learning-rate schedule. The defaults are the ``"early-stopping"``
-        recipe; ``"fixed-budget"`` is the other one
+        learning-rate schedule. The defaults are the ``"whitened"`` recipe;
+        ``"early-stopping"`` (the defaults before issue 32) and
+        ``"fixed-budget"`` are the others
         (:mod:`~proglearn_supcon.training.recipes`).
     batch_size : int, default=128
     lr : float, default=2e-3
@@ -83,7 +84,7 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         Epochs of linear warm-up from ``lr / (w + 1)`` to ``lr``, with
         ``w = min(warmup_epochs, epochs - 1)`` so a short budget still
         reaches ``lr``.
-    ema_decay : float, default=0.0
+    ema_decay : float, default=0.9
         In [0, 1). Above 0, the weights evaluated for model selection and
         kept are an exponential moving average of the trained ones, updated
         after every step (:mod:`~proglearn_supcon.training.weight_average`);
@@ -98,18 +99,19 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         Output width of the projection head (SupCon / TCL).
     projection_hidden_dim : int, default=512
         Hidden width of the projection head (SupCon / TCL).
-    n_views : int, default=2
+    n_views : int, default=1
         Augmented views per image and step, for every loss (so all variants
         see the same augmentation and budget).
     augment : bool, default=True
         Use the data augmentation at all.
-    whiten_first_conv : bool, default=False
+    whiten_first_conv : bool, default=True
         Images only: before training, set the encoder's first ``Conv2d`` to
         the whitened principal directions of the training images' patches
         and their negatives, and keep those weights fixed
         (:mod:`~proglearn_supcon.training.whitening`). No effect on feature
-        vectors.
-    validation_fraction : float, default=0.33
+        vectors, on encoders without a ``Conv2d`` or whose first one groups
+        its channels; ``first_conv_whitened_`` says whether it took effect.
+    validation_fraction : float, default=0.0
         Share of the data held out to select the epoch (0: no validation,
         all ``epochs`` run and the last weights are kept; the four
         parameters below then have no effect).
@@ -168,6 +170,9 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
     encoder_ : nn.Module
         The trained encoder (standardisation included), in eval mode, on the CPU
         or ``device``.
+    first_conv_whitened_ : bool
+        Whether ``whiten_first_conv`` set the first convolution (False for
+        feature vectors and for encoders it leaves alone).
     history_ : dict of str to list
         "train_loss": mean training loss of every epoch run; "epoch" (0-based),
         "val_loss" and "val_accuracy" (validation kNN accuracy): one entry
@@ -191,23 +196,23 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         *,
         loss: str = "supcon",
         encoder: EncoderFactory | None = None,
-        epochs: int = 100,
+        epochs: int = 30,
         batch_size: int = 128,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
         lr_schedule: str = "cosine",
         warmup_epochs: int = 5,
-        ema_decay: float = 0.0,
+        ema_decay: float = 0.9,
         temperature: float = 0.2,
         tcl_k1: float = 1.0,
         tcl_k2: float = 1.0,
         label_smoothing: float = 0.0,
         projection_dim: int = 128,
         projection_hidden_dim: int = 512,
-        n_views: int = 2,
+        n_views: int = 1,
         augment: bool = True,
-        whiten_first_conv: bool = False,
-        validation_fraction: float = 0.33,
+        whiten_first_conv: bool = True,
+        validation_fraction: float = 0.0,
         early_stopping: str = "knn",
         patience: int = 20,
         min_epochs: int = 10,
@@ -228,6 +233,8 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         # A transformer pickled before a parameter existed lacks it: give it the
         # value that does what that code did (hyperparams.ADDED_PARAMS).
         self.__dict__.update({**_ADDED_TRANSFORMER_PARAMS, **state})
+        if "encoder_" in state:  # fitted before whiten_first_conv existed
+            self.__dict__.setdefault("first_conv_whitened_", False)
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
@@ -273,8 +280,10 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         if len(self.input_shape_) == 3:
             encoder = encoder.to(memory_format=torch.channels_last)
         self.encoder_ = encoder.to(device)
+        whitened = None
         if self.whiten_first_conv and len(self.input_shape_) == 3:
-            whiten_first_conv(self.encoder_, self._to_tensor(X[train_idx], device))
+            whitened = whiten_first_conv(self.encoder_, self._to_tensor(X[train_idx], device))
+        self.first_conv_whitened_ = whitened is not None
         head = head.to(device)
         with deterministic_algorithms(self.deterministic):
             self._train(X, y_encoded, train_idx, val_idx, head, device, generator)

@@ -279,12 +279,14 @@ def test_time_to_accuracy_runs_each_recipe_resumes_and_reports(monkeypatch, caps
     argv = ["--out", str(tmp_path), "--variants", "ce", "--slots", "1", "--plot", str(tmp_path / "tta.png")]
     assert tta.main([*argv, "--rotation-angle", "90"]) == 0
     out = capsys.readouterr().out
-    assert "machine:" in out and "early-stopping ce slot 1" in out and "fixed-budget ce slot 1" in out
+    assert "machine:" in out and all(
+        f"{name} ce slot 1" in out for name in ("early-stopping", "fixed-budget", "whitened")
+    )
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("early-stopping ", "fixed-budget "))]
     table = {row[0]: row for row in rows if len(row) == 9}
     assert table["early-stopping"][4] == "1.00" and table["early-stopping"][7] == "+0.0000"
     assert "rotation angle-run (90 degrees" in out and (tmp_path / "tta.png").stat().st_size > 0
-    for recipe in ("early-stopping", "fixed-budget"):
+    for recipe in ("early-stopping", "fixed-budget", "whitened"):
         assert (tmp_path / recipe / "ce" / "shift6_slot1.json").exists()
     assert tta.main(argv) == 0  # finished runs are read, not run again
     again = capsys.readouterr().out

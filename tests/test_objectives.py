@@ -120,7 +120,9 @@ def test_a_registered_objective_is_offered_and_accepted_everywhere(monkeypatch):
     assert "mse-test" in build_parser().parse_args([]).variant
     X = torch.randn(30, 4, generator=torch.Generator().manual_seed(0)).numpy()
     y = (X[:, 0] > 0).astype(int)
-    fitted = NeuralClassificationTransformer(loss="mse-test", epochs=2, batch_size=8, device="cpu", random_state=0)
+    fitted = NeuralClassificationTransformer(  # with a validation split, so the objective's loss is evaluated too
+        loss="mse-test", epochs=2, batch_size=8, validation_fraction=0.33, device="cpu", random_state=0
+    )
     fitted.fit(X, y)
     assert isinstance(fitted.head_, nn.Linear) and fitted.head_.out_features == 2
     assert len(fitted.history_["train_loss"]) == 2 and fitted.history_["val_loss"]

@@ -35,21 +35,21 @@ def test_every_recipe_sets_the_same_parameters():
     assert len({frozenset(params) for params in RECIPES.values()}) == 1
 
 
-def test_the_default_recipe_is_early_stopping():
+def test_the_default_recipe_is_whitened():
     defaults = _defaults()
-    assert all(defaults[name] == value for name, value in RECIPES["early-stopping"].items())
+    assert all(defaults[name] == value for name, value in RECIPES["whitened"].items())
 
 
 def test_a_recipe_change_changes_the_recipe_hash():
     hashes = {name: prov.recipe_hash({**_defaults(), **params}) for name, params in RECIPES.items()}
     assert len(set(hashes.values())) == len(RECIPES)
-    assert hashes["early-stopping"] == prov.recipe_hash(_defaults())
+    assert hashes["whitened"] == prov.recipe_hash(_defaults())
 
 
 def test_the_old_recipe_keeps_its_recipe_hash():
-    # Results files written before issue 32 have no ema_decay and the old defaults.
+    # Results files written before issue 32 have neither ema_decay nor whiten_first_conv, and the old defaults.
     old = {**_defaults(), **RECIPES["early-stopping"]}
-    del old["ema_decay"]
+    del old["ema_decay"], old["whiten_first_conv"]
     assert prov.recipe_hash(old) == prov.recipe_hash({**old, **RECIPES["early-stopping"]})
 
 

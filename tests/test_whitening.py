@@ -87,15 +87,14 @@ def test_conv_input_is_what_the_layers_before_it_make_and_moves_no_statistics():
 
 
 @pytest.mark.parametrize(
-    "encoder, message",
-    [
-        (nn.Sequential(nn.Flatten(), nn.Linear(300, 4)), "has none"),
-        (nn.Sequential(nn.Conv2d(3, 6, 3, groups=3)), "groups=1"),
-    ],
+    "encoder",
+    [nn.Sequential(nn.Flatten(), nn.Linear(300, 4)), nn.Sequential(nn.Conv2d(3, 6, 3, groups=3))],
+    ids=["no convolution", "grouped"],
 )
-def test_encoders_that_cannot_be_whitened_are_refused(encoder, message):
-    with pytest.raises(ValueError, match=message):
-        whiten_first_conv(encoder, _images())
+def test_encoders_without_a_plain_first_convolution_are_left_alone(encoder):
+    before = [p.detach().clone() for p in encoder.parameters()]
+    assert whiten_first_conv(encoder, _images()) is None
+    assert all(torch.equal(a, b) and b.requires_grad for a, b in zip(before, encoder.parameters()))
 
 
 def test_filters_beyond_twice_the_patch_values_keep_their_initial_weights():
@@ -122,13 +121,15 @@ def test_transformer_keeps_the_whitening_of_its_own_training_images(blob_images,
         whiten_first_conv=True, random_state=0, precision="fp32", **fast_params(epochs=2)
     ).fit(X, y)
     conv = next(m for m in tr.encoder_.modules() if isinstance(m, nn.Conv2d))
-    assert not conv.weight.requires_grad
+    assert not conv.weight.requires_grad and tr.first_conv_whitened_
     x_train = tr._to_tensor(X[tr.train_indices_], torch.device("cpu"))
     mean, cov = patch_covariance(tr.encoder_, conv, x_train)
     weight, _ = whitening_filters(mean, cov, conv.out_channels)
     # Trained for two epochs, the weights are still exactly the whitening of the training images.
     torch.testing.assert_close(conv.weight.detach().reshape(conv.out_channels, -1), weight.float(), rtol=0, atol=1e-6)
-    plain = NeuralClassificationTransformer(random_state=0, precision="fp32", **fast_params(epochs=2)).fit(X, y)
+    plain = NeuralClassificationTransformer(
+        whiten_first_conv=False, random_state=0, precision="fp32", **fast_params(epochs=2)
+    ).fit(X, y)
     plain_conv = next(m for m in plain.encoder_.modules() if isinstance(m, nn.Conv2d))
     assert plain_conv.weight.requires_grad and not torch.equal(plain_conv.weight, conv.weight)
 
@@ -138,5 +139,6 @@ def test_feature_vectors_are_not_whitened(fast_params):
     X, y = rng.normal(size=(60, 5)).astype(np.float32), np.arange(60) % 3
     params = dict(random_state=0, precision="fp32", **fast_params(epochs=2))
     whitened = NeuralClassificationTransformer(whiten_first_conv=True, **params).fit(X, y)
-    plain = NeuralClassificationTransformer(**params).fit(X, y)
+    plain = NeuralClassificationTransformer(whiten_first_conv=False, **params).fit(X, y)
     np.testing.assert_array_equal(whitened.transform(X), plain.transform(X))
+    assert not whitened.first_conv_whitened_

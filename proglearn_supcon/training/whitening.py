@@ -37,14 +37,14 @@ class _Captured(Exception):
     """Raised by the hook to stop the forward pass once the convolution's input is captured."""
 
 
-def first_conv(encoder: nn.Module) -> nn.Conv2d:
-    """The first :class:`~torch.nn.Conv2d` of ``encoder`` in module order; ValueError if it has none."""
+def first_conv(encoder: nn.Module) -> nn.Conv2d | None:
+    """The first :class:`~torch.nn.Conv2d` of ``encoder`` in module order, or None if it has none.
+
+    None as well where that convolution groups its channels: its filters see
+    a part of the channels each, so one patch covariance does not describe them.
+    """
     conv = next((m for m in encoder.modules() if isinstance(m, nn.Conv2d)), None)
-    if conv is None:
-        raise ValueError("whiten_first_conv=True needs an encoder with a Conv2d layer; this encoder has none")
-    if conv.groups != 1:
-        raise ValueError(f"whiten_first_conv=True needs a first Conv2d with groups=1, got groups={conv.groups}")
-    return conv
+    return conv if conv is not None and conv.groups == 1 else None
 
 
 @torch.no_grad()
@@ -108,8 +108,11 @@ def whitening_filters(mean: torch.Tensor, cov: torch.Tensor, out_channels: int, 
 
 
 @torch.no_grad()
-def whiten_first_conv(encoder: nn.Module, x: torch.Tensor, eps: float = EPS) -> nn.Conv2d:
+def whiten_first_conv(encoder: nn.Module, x: torch.Tensor, eps: float = EPS) -> nn.Conv2d | None:
     """Set ``encoder``'s first convolution to whiten ``x``'s patches and freeze its weight; return it.
+
+    An encoder without a convolution, or whose first one groups its
+    channels, is left as it is, and None is returned.
 
     Parameters
     ----------
@@ -124,6 +127,8 @@ def whiten_first_conv(encoder: nn.Module, x: torch.Tensor, eps: float = EPS) -> 
         Added to the eigenvalues before the square root.
     """
     conv = first_conv(encoder)
+    if conv is None:
+        return None
     mean, cov = patch_covariance(encoder, conv, x)
     weight, bias = whitening_filters(mean, cov, conv.out_channels, eps)
     # A convolution with more than 2 d filters keeps its initial weights in the rest.
