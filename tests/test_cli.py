@@ -66,7 +66,7 @@ def test_help_lists_commands(capsys):
                 "(default: digits-",
                 "--shifts",
                 "(default: 1)",
-                "(default: 8 for digits-",
+                "(default: the library's, 30)",
                 "--seed",
                 "(default: 0)",
                 "--n-jobs",

@@ -175,7 +175,8 @@ def test_each_view_measures_the_points_it_names(tiny_run):
         data = learner.tasks_[t]
         trained = np.setdiff1d(np.arange(len(data.y)), data.voter_indices)
         loss_rows = trained[learner.transformers_[t].train_indices_]
-        assert len(loss_rows) == len(trained) - int(0.33 * len(trained))  # less the epoch-selection split
+        # less the epoch-selection split, where there is one
+        assert len(loss_rows) == len(trained) - int(net.validation_fraction * len(trained))
         assert len(loss_rows) < len(tasks[t][3])  # fewer than the test points: none subsampled away
         expected = embedding_geometry(learner.transform(data.X[loss_rows], t), data.y[loss_rows])
         train = diagnostics.views[("encoder", "train")]

@@ -36,7 +36,8 @@ def test_fit_transform_images(blob_images, fast_params, loss):
     atol = 2**-7 * np.abs(emb).max() if use_bf16(tr.precision, torch.device("cpu")) else 1e-5
     np.testing.assert_allclose(tr.transform(X, batch_size=7), emb, rtol=1e-5, atol=atol)
     np.testing.assert_array_equal(tr.classes_, [0, 1, 2])
-    assert len(tr.history_["train_loss"]) == 2 and len(tr.history_["val_loss"]) == 2
+    # The default recipe has no validation split: nothing is evaluated, the last epoch is kept.
+    assert len(tr.history_["train_loss"]) == 2 and tr.history_["val_loss"] == [] and tr.best_epoch_ == 1
 
 
 @pytest.mark.slow
@@ -71,6 +72,7 @@ def test_loss_early_stopping_keeps_lowest_validation_loss(blob_images):
         batch_size=16,
         device="cpu",
         early_stopping="loss",
+        validation_fraction=0.33,
     ).fit(X, y)
     val, evaluated = tr.history_["val_loss"], tr.history_["epoch"]
     assert evaluated[0] == 10  # the default min_epochs: nothing earlier is a candidate
@@ -162,8 +164,10 @@ def test_cuda_fit_transform(blob_images, fast_params):
 # --------------------------------------------------------------------------- #
 @pytest.fixture
 def select_params(fast_params):
-    # constant rate and no warm-up: a replay with fewer epochs sees the same rates
-    return fast_params(lr_schedule="constant", warmup_epochs=0, lr=3e-3, epochs=10, patience=3)
+    # constant rate and no warm-up: a replay with fewer epochs sees the same rates; a validation split to select on
+    return fast_params(
+        lr_schedule="constant", warmup_epochs=0, lr=3e-3, epochs=10, patience=3, validation_fraction=0.33
+    )
 
 
 @pytest.mark.slow

@@ -91,6 +91,17 @@ def test_flags_of_an_old_file_are_derived_from_its_fields():
     assert flagged_transformers(recorded) == []  # what the file says wins
 
 
+@pytest.mark.parametrize(
+    "fraction, name", [(0.33, "validation accuracy 0.110"), (0.0, "own voter's leave-one-out accuracy 0.110")]
+)
+def test_flags_name_the_accuracy_they_read(fraction, name):
+    # Without a validation split the check reads the own voter's leave-one-out accuracy, and says so.
+    tasks = {"best_epoch": np.array([29.0]), "val_accuracy": np.array([0.11])}
+    config = {"network_params": {"warmup_epochs": 5, "epochs": 30, "validation_fraction": fraction}}
+    (flag,) = flagged_transformers(RunResult("ce", "cifar100", 1, 0, np.eye(1), tasks, config=config))
+    assert flag["reasons"] == [f"{name} is near chance (0.100)"]
+
+
 def test_flagged_lines_name_each_flag_and_keep_the_tasks_asked_for():
     tasks = {"best_epoch": np.array([1.0, 2.0]), "val_accuracy": np.array([0.9, 0.9])}
     run = RunResult("ce", "cifar100", 3, 1, np.eye(2), tasks, config={"network_params": {"warmup_epochs": 5}})

@@ -21,22 +21,12 @@ from proglearn_supcon.training.recipes import RECIPES
 
 __all__ = [
     "DEFAULT_ANGLES",
-    "DEFAULT_EPOCHS",
-    "DEFAULT_PARAMS",
     "DEFAULT_REPETITIONS",
     "build_parser",
     "parse_angles",
     "parse_int_list",
 ]
 
-#: Epochs per transformer when --epochs is not given, where the library
-#: default (100) is not used: the quick-start sequence keeps to about a minute.
-DEFAULT_EPOCHS = {"digits-hard": 8}
-#: Network parameters of a data set when neither --epochs nor --param sets
-#: them otherwise. digits-hard's 8 epochs end before the library's
-#: ``min_epochs`` (10): model selection would see the last epoch alone. From
-#: epoch 5 on (after the 5 warm-up epochs) it chooses among epochs 5, 6 and 7.
-DEFAULT_PARAMS = {"digits-hard": {"min_epochs": 5}}
 #: Angles (degrees) and repetitions of ``--protocol rotation`` when not given:
 #: 0 to 180 degrees in steps of 15 (13 angles), 5 seeded repetitions.
 DEFAULT_ANGLES = "0-180:15"
@@ -197,18 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=None,
-        help=(
-            "maximum epochs per transformer (default: 8 for digits-hard, with model selection from epoch 5 on "
-            "(min_epochs=5), else the library default, 100)"
-        ),
+        help=("epochs per transformer, the most under early stopping (default: the library's, 30)"),
     )
     parser.add_argument(
         "--recipe",
         choices=tuple(RECIPES),
         default=None,
-        help="train under a named recipe (proglearn_supcon.training.recipes): 'early-stopping' spells out the "
-        "defaults, 'fixed-budget' is 60 epochs without a validation split; --epochs, --param and the "
-        "quick-start data set's settings override it (default: the library's defaults)",
+        help="train under a named recipe (proglearn_supcon.training.recipes): 'whitened' spells out the "
+        "defaults (30 epochs, whitened first convolution, no validation split), 'early-stopping' the defaults "
+        "before issue 32 (up to 100 epochs, kNN model selection), 'fixed-budget' is 60 epochs without a "
+        "validation split; --epochs, --param and the quick-start data set's settings override it "
+        "(default: the library's defaults)",
     )
     parser.add_argument(
         "--param",

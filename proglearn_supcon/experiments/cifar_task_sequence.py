@@ -44,11 +44,7 @@ from pathlib import Path
 from proglearn_supcon.datasets import DataNotFoundError
 from proglearn_supcon.datasets.fingerprint import data_fingerprint
 from proglearn_supcon.experiments import driver, rotation, sequence
-from proglearn_supcon.experiments.arguments import (  # noqa: F401 - DEFAULT_EPOCHS: public here too
-    DEFAULT_EPOCHS,
-    build_parser,
-    check_protocol_arguments,
-)
+from proglearn_supcon.experiments.arguments import build_parser, check_protocol_arguments
 from proglearn_supcon.experiments.checkpoints import remove_checkpoint
 from proglearn_supcon.experiments.params import check_network_params
 from proglearn_supcon.experiments.run_checks import check_out_folder, check_run_settings

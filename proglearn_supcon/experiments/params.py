@@ -13,7 +13,6 @@ import argparse
 import numpy as np
 
 from proglearn_supcon.experiments import driver
-from proglearn_supcon.experiments.arguments import DEFAULT_EPOCHS, DEFAULT_PARAMS
 from proglearn_supcon.hyperparams import HYPERPARAMS, check_params
 from proglearn_supcon.network import LifelongClassificationNetwork
 from proglearn_supcon.seeding import derive_seed
@@ -26,10 +25,8 @@ __all__ = ["check_network_params", "jsonable", "network_params", "recorded_netwo
 def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int) -> dict:
     """Estimator parameters of one run; variants of a (shift, slot) share the seed.
 
-    Later entries win: ``--recipe``, then the data set's defaults
-    (:data:`~proglearn_supcon.experiments.arguments.DEFAULT_EPOCHS` unless
-    ``--epochs`` is given, :data:`~proglearn_supcon.experiments.arguments.DEFAULT_PARAMS`),
-    then ``--epochs``, then ``--param``.
+    Later entries win: ``--recipe``, then ``--epochs``, then ``--param``;
+    what none of them sets is the library's default.
     """
     params = {
         "loss": variant,
@@ -40,10 +37,8 @@ def network_params(args: argparse.Namespace, variant: str, shift: int, slot: int
     }
     if args.recipe is not None:
         params.update(RECIPES[args.recipe])
-    epochs = args.epochs if args.epochs is not None else DEFAULT_EPOCHS.get(args.dataset)
-    if epochs is not None:
-        params["epochs"] = epochs
-    params.update(DEFAULT_PARAMS.get(args.dataset, {}))
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
     params.update(dict(args.param or []))
     return params
 

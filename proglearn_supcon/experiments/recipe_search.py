@@ -50,6 +50,12 @@ BASE = {
     "projection_hidden_dim": 512,
     "flip_average": False,
     "min_epochs": 0,  # selection from the first epoch, as before min_epochs existed
+    # the training of the time, since changed by issue 32's default recipe
+    "n_views": 2,
+    "validation_fraction": 0.33,
+    "lr_schedule": "cosine",
+    "ema_decay": 0.0,
+    "whiten_first_conv": False,
 }
 
 #: name -> (variants it runs for, what it changes in BASE).

@@ -55,6 +55,7 @@ def flag_transformers(
     warmup_epochs: int,
     epochs: int,
     min_epochs: int = 0,
+    accuracy_name: str = "validation accuracy",
 ) -> list[dict]:
     """The transformers of one run that look failed, with the reasons.
 
@@ -68,6 +69,8 @@ def flag_transformers(
         Classes per task (chance is ``1 / n_classes``).
     warmup_epochs, epochs, min_epochs : int
         The transformers' parameters of these names.
+    accuracy_name : str, default="validation accuracy"
+        What ``val_accuracy`` is, as the reasons name it.
 
     Returns
     -------
@@ -86,7 +89,7 @@ def flag_transformers(
         elif np.isfinite(epoch) and epoch < first_candidate:
             reasons.append(f"kept epoch {int(epoch)} is before epoch {first_candidate}, where model selection starts")
         if np.isfinite(accuracy) and accuracy < threshold:
-            reasons.append(f"validation accuracy {accuracy:.3f} is near chance ({chance:.3f})")
+            reasons.append(f"{accuracy_name} {accuracy:.3f} is near chance ({chance:.3f})")
         if reasons:
             flags.append({"task": t, "reasons": reasons})
     return flags
@@ -110,6 +113,7 @@ def run_flags(tasks: Mapping[str, np.ndarray], config: Mapping, n_classes: int |
         params["warmup_epochs"],
         params["epochs"],
         params["min_epochs"],
+        "validation accuracy" if params["validation_fraction"] > 0 else "own voter's leave-one-out accuracy",
     )
 
 
