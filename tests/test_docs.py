@@ -167,3 +167,14 @@ def test_readme_quotes_the_quick_start_output_written_by_the_script():
     assert script.replace_block(replaced, "new block") == replaced
     with pytest.raises(ValueError, match="markers"):
         script.replace_block("no markers here", "x")
+
+
+def test_quick_start_says_how_busy_the_machine_was_while_it_ran():
+    script = _regenerate_module()
+    assert script.machine_state(0.2, 0.1) == "an otherwise idle machine"
+    # A load average read before the run misses work that starts with it; the cores others used during it do not.
+    assert script.machine_state(0.2, 1.4) == "a machine other work kept busy (1.4 cores on average)"
+    assert script.machine_state(3.9, None) == "a machine already busy (1-minute load average 3.9)"
+    first = script.busy_cpu_seconds()
+    if first is not None:  # Linux: the machine's busy time since boot only grows
+        assert 0 < first <= script.busy_cpu_seconds()
