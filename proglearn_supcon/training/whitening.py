@@ -16,8 +16,8 @@ keeps both signs), with bias ``-w . mean patch`` (a convolution with
 more than ``2 d`` filters, ``d`` values per patch, keeps its initial weights
 in the rest): on the training patches the
 first ``h`` responses have mean 0 and covariance ``diag(lambda_i / (lambda_i
-+ eps))``, about the identity. The later layers start where they would have
-after a few epochs of learning the first layer's edge and colour filters.
++ eps))``, about the identity, so the layers after it start from
+decorrelated inputs of equal scale.
 """
 
 from __future__ import annotations
@@ -136,6 +136,6 @@ def whiten_first_conv(encoder: nn.Module, x: torch.Tensor, eps: float = EPS) -> 
     conv.weight[:m].copy_(weight.reshape(m, *conv.weight.shape[1:]).to(conv.weight.dtype))
     if conv.bias is not None:
         conv.bias[:m].copy_(bias.to(conv.bias.dtype))
-    # The directions stay fixed: training them would undo the whitening.
+    # Fixed, as in airbench: training them bought nothing on held-out runs (docs/performance.md k).
     conv.weight.requires_grad_(False)
     return conv
