@@ -38,7 +38,6 @@ from proglearn_supcon.training.engine import embed
 from proglearn_supcon.training.fitting import _TransformerFitting
 from proglearn_supcon.training.objectives import get_objective
 from proglearn_supcon.training.schedule import LR_SCHEDULES
-from proglearn_supcon.training.whitening import whiten_first_conv
 from proglearn_supcon.validation import check_input_shape, check_inputs, check_labels
 
 __all__ = ["LR_SCHEDULES", "NeuralClassificationTransformer", "resolve_device"]
@@ -280,10 +279,6 @@ class NeuralClassificationTransformer(_TransformerFitting, BaseEstimator):
         if len(self.input_shape_) == 3:
             encoder = encoder.to(memory_format=torch.channels_last)
         self.encoder_ = encoder.to(device)
-        whitened = None
-        if self.whiten_first_conv and len(self.input_shape_) == 3:
-            whitened = whiten_first_conv(self.encoder_, self._to_tensor(X[train_idx], device))
-        self.first_conv_whitened_ = whitened is not None
         head = head.to(device)
         with deterministic_algorithms(self.deterministic):
             self._train(X, y_encoded, train_idx, val_idx, head, device, generator)

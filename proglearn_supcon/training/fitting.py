@@ -3,7 +3,8 @@
 ``_TransformerFitting``, a base class of the transformer, holds the steps of
 :meth:`NeuralClassificationTransformer.fit <proglearn_supcon.transformers.NeuralClassificationTransformer.fit>`
 below its outline: the validation split, the standardisation, the inputs as
-tensors on the device (also for ``transform``), the augmenter, and the run of
+tensors on the device (also for ``transform``), the augmenter, the whitened
+first convolution (:mod:`~proglearn_supcon.training.whitening`), and the run of
 the training engine (:func:`~proglearn_supcon.training.engine.train`). The
 transformer's module keeps its parameters, checks, the outline of ``fit`` and
 the inference.
@@ -20,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from proglearn_supcon.precision import use_bf16
 from proglearn_supcon.training.augment import ImageAugmenter, TabularAugmenter
 from proglearn_supcon.training.engine import TrainingConfig, train
+from proglearn_supcon.training.whitening import whiten_first_conv
 
 
 class _TransformerFitting:
@@ -28,7 +30,7 @@ class _TransformerFitting:
     A base class of the transformer, not an estimator of its own: the methods
     read the transformer's parameters and set its fitted attributes
     (``train_indices_``, the standardisation, ``history_``, ``best_epoch_``,
-    ``n_epochs_run_``, ``head_``), whose names saved models hold.
+    ``n_epochs_run_``, ``head_``, ``first_conv_whitened_``), whose names saved models hold.
     """
 
     def _to_tensor(self, X: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -74,10 +76,17 @@ class _TransformerFitting:
         return self.input_shape_
 
     def _train(self, X, y_encoded, train_idx, val_idx, head, device, generator) -> None:
-        """Train ``encoder_`` and ``head`` (see :func:`.engine.train`); set the history attributes."""
-        model = torch.compile(self.encoder_) if self.compile else self.encoder_
+        """Train ``encoder_`` and ``head`` (see :func:`.engine.train`); set the history attributes.
+
+        With ``whiten_first_conv`` and images, the encoder's first convolution
+        is first set from the very tensor it then trains on (``first_conv_whitened_``).
+        """
         # The training set is small (one task); keep it on the device once.
         x_train = self._to_tensor(X[train_idx], device)
+        self.first_conv_whitened_ = False
+        if self.whiten_first_conv and x_train.ndim == 4:
+            self.first_conv_whitened_ = whiten_first_conv(self.encoder_, x_train) is not None
+        model = torch.compile(self.encoder_) if self.compile else self.encoder_
         validation = None
         if len(val_idx):
             validation = (self._to_tensor(X[val_idx], device), y_encoded[val_idx])
