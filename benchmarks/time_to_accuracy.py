@@ -43,13 +43,14 @@ from .machine import machine_facts, print_facts
 
 #: The recipe the others are measured against: the defaults before issue 32.
 BASELINE = "early-stopping"
+#: The named recipes, the baseline first: what the benchmark runs by default.
+NAMED = [BASELINE, *(name for name in RECIPES if name != BASELINE)]
 #: Recipe name -> network parameters (on top of the library's defaults): the
-#: baseline, the other named recipes, other budgets of the fixed-budget and
-#: whitened recipes (points on their curves), and label smoothing, a probe
-#: for ce alone (issue 32 keeps it out of the other losses' recipes).
+#: named recipes, other budgets of the fixed-budget and whitened recipes
+#: (points on their curves), and label smoothing, a probe for ce alone
+#: (issue 32 keeps it out of the other losses' recipes).
 CANDIDATES: dict[str, dict[str, object]] = {
-    BASELINE: dict(RECIPES[BASELINE]),
-    **{name: dict(params) for name, params in RECIPES.items() if name != BASELINE},
+    **{name: dict(RECIPES[name]) for name in NAMED},
     **{f"fixed-{epochs}": {**RECIPES["fixed-budget"], "epochs": epochs} for epochs in (40, 50)},
     "whitened-40": {**RECIPES["whitened"], "epochs": 40},
     "fixed-40-ls": {**RECIPES["fixed-budget"], "epochs": 40, "label_smoothing": 0.1},
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--recipes",
         nargs="+",
-        default=[BASELINE, *(name for name in RECIPES if name != BASELINE)],
+        default=NAMED,
         choices=list(CANDIDATES),
         help=f"the first is the baseline of the ratios and differences (default: every named recipe, {BASELINE} first)",
     )

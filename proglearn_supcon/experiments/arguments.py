@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         default=None,
-        help=("epochs per transformer, the most under early stopping (default: the library's, 30)"),
+        help="epochs per transformer, the most under early stopping (default: the library's, 30)",
     )
     parser.add_argument(
         "--recipe",
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train under a named recipe (proglearn_supcon.training.recipes): 'whitened' spells out the "
         "defaults (30 epochs, whitened first convolution, no validation split), 'early-stopping' the defaults "
         "before issue 32 (up to 100 epochs, kNN model selection), 'fixed-budget' is 60 epochs without a "
-        "validation split; --epochs, --param and the quick-start data set's settings override it "
+        "validation split; --epochs and --param override it "
         "(default: the library's defaults)",
     )
     parser.add_argument(
