@@ -7,17 +7,7 @@ import platform
 
 import torch
 
-
-def cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo (Linux), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from proglearn_supcon.experiments.run_record import cpu_name
 
 
 def machine_facts(device: torch.device) -> dict[str, str]:

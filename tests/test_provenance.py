@@ -207,6 +207,7 @@ def test_results_file_records_the_arithmetic_that_ran(tmp_path):
     """precision="auto" resolves per machine, so the file says what it resolved to."""
     import torch
 
+    from proglearn_supcon.experiments.run_record import cpu_name
     from proglearn_supcon.precision import native_bf16
 
     argv = ["--dataset", "digits", "--n-tasks", "1", "--epochs", "1", "--quiet", "--device", "cpu", "--variant", "ce"]
@@ -217,6 +218,34 @@ def test_results_file_records_the_arithmetic_that_ran(tmp_path):
     assert auto["arithmetic"] == ("bf16 autocast" if native_bf16(torch.device("cpu")) else "fp32")
     assert fp32["arithmetic"] == "fp32"
     assert auto["cpu_capability"] == fp32["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert auto["cpu_model"] == fp32["cpu_model"] == cpu_name() and cpu_name()
+
+
+def test_cpu_name_reads_the_model_name_and_falls_back_to_platform(monkeypatch, tmp_path):
+    import builtins
+    import io
+    import platform
+
+    from proglearn_supcon.experiments import run_record
+
+    real_open = builtins.open
+    cpuinfo = "processor\t: 0\nvendor_id\t: X\nmodel name\t: Example CPU 9000 @ 3GHz\nflags\t: a b\n"
+
+    def fake_open(path, *args, **kwargs):
+        if path == "/proc/cpuinfo":
+            return io.StringIO(cpuinfo)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert run_record.cpu_name() == "Example CPU 9000 @ 3GHz"
+
+    def no_cpuinfo(path, *args, **kwargs):
+        if path == "/proc/cpuinfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_cpuinfo)
+    assert run_record.cpu_name() == (platform.processor() or platform.machine())
 
 
 def test_runs_of_one_variant_share_a_recipe_whatever_their_seed():

@@ -123,6 +123,7 @@ def run_config(
         # precision="auto" resolves per machine (bf16 autocast only where native), so record what ran.
         "arithmetic": _arithmetic(net),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_model": cpu_name(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch_version": torch.__version__,
@@ -209,6 +210,22 @@ def _device(net: LifelongClassificationNetwork):
 def _arithmetic(net: LifelongClassificationNetwork) -> str:
     """``"bf16 autocast"`` or ``"fp32"``: what the run's ``precision`` resolved to on its device."""
     return "bf16 autocast" if use_bf16(net.precision, _device(net)) else "fp32"
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what :mod:`platform` knows.
+
+    Recorded because kernels and rounding differ between CPUs of one instruction set
+    (an AMX Xeon and an AVX512-BF16 EPYC both report ``cpu_capability`` "AVX512").
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _device_name(net: LifelongClassificationNetwork) -> str:

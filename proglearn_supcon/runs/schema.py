@@ -17,7 +17,8 @@ and read by :mod:`proglearn_supcon.runs.results`) holds::
           "recipe_hash": "9b1d..."            # sha256 of network_params but the seed, device, verbose
         },
         "arithmetic": "fp32",                 # or "bf16 autocast": what precision="auto" resolved to
-        "cpu_capability": "AVX2", ...         # torch's CPU kernels (AVX2, AVX512, ...)
+        "cpu_capability": "AVX2",             # torch's CPU kernels (AVX2, AVX512, ...)
+        "cpu_model": "AMD EPYC", ...          # /proc/cpuinfo's model name
       },
       "accuracy": [                           # tidy: one row per (task, n_tasks_seen)
         {"task": 0, "n_tasks_seen": 1, "accuracy": 0.31}, ...
