@@ -140,9 +140,12 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
       interval of the mean over tasks of ``mean_r D[r, t]`` instead, which
       reflects only task-to-task variation (NaN with a single task);
     * ``n_tasks_a_better``: the number of tasks ``t`` with ``mean_r D[r, t] > 0``
-      (higher is better for every metric). Note that the final BTE of the last
-      task is 1 for both variants by definition, so that task never counts;
-    * ``n_tasks``: ``T``; ``n_runs``: the number of paired runs;
+      (higher is better for every metric);
+    * ``n_tasks``: the number of tasks compared, ``T``, except ``T - 1`` for
+      BTE: the last task's final BTE is 1 for both variants by definition, so
+      it cannot be better in either (its difference of 0 still enters
+      ``mean_difference``, as in the variant table's final BTE);
+      ``n_runs``: the number of paired runs;
       ``n_shifts``: the number of shifts among them (the interval's samples);
     * ``interval_over``: ``"shifts"`` or ``"tasks"`` (a single shift), what
       the interval's samples are.
@@ -168,7 +171,7 @@ def summary_table(paired: PairedMetrics, confidence: float = 0.95) -> pd.DataFra
                 "ci_low": float(low),
                 "ci_high": float(high),
                 "n_tasks_a_better": int(np.sum(per_task > 0)),
-                "n_tasks": paired.n_tasks,
+                "n_tasks": paired.n_tasks - 1 if metric == "bte" else paired.n_tasks,
                 "n_runs": paired.n_runs,
                 "n_shifts": n_shifts,
                 "interval_over": over,
