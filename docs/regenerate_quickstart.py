@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -40,17 +39,6 @@ def replace_block(readme: str, block: str) -> str:
     if len(pattern.findall(readme)) != 1:
         raise ValueError(f"README.md must hold the markers {START!r} ... {END!r} once")
     return pattern.sub(lambda _: f"{START}\n{block.rstrip()}\n{END}", readme)
-
-
-def cpu_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def busy_cpu_seconds() -> float | None:
@@ -117,7 +105,7 @@ def block_text(stdout: str, seconds: float, busy: str, config: dict) -> str:
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     sentence = (
-        f"Its output on {date.today():%Y-%m-%d} ({cpu_name()}, {cores} cores, torch {torch.__version__}, "
+        f"Its output on {date.today():%Y-%m-%d} ({config['cpu_model']}, {cores} cores, torch {torch.__version__}, "
         f"{config['arithmetic']}, {config['torch_threads']} torch threads; {seconds:.0f} s on {busy}), "
         "written by `python docs/regenerate_quickstart.py` (stdout only, the progress bars go to stderr):"
     )
