@@ -10,7 +10,7 @@ transformer's voter on every earlier task. After each task, as in a run:
   experiment computes for its accuracies, and a user's ``predict`` pays);
 * deciders: the new voters' leave-one-out posteriors, and every learned
   decider refitted for every task that gained a voter (the experiment fits
-  all four; a network alone fits its own one).
+  all of them; a network alone fits its own one).
 
 Printed: seconds of each, per task and in all, and the ratio to the
 baseline; with ``--runs DIR``, also the ratio to the mean wall time of the
@@ -115,14 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in seconds.items():
         print(f"  {name:<16} {value:8.2f} s  ({value / args.n_tasks:.3f} s per task)")
     print(f"  learned deciders / test posteriors: {extra / baseline:.2f}")
-    own = seconds["leave-one-out"] + seconds["decider fits"] / 4  # a network alone fits one decider
+    n_learned = sum(name != "average" for name in DECIDERS)
+    own = seconds["leave-one-out"] + seconds["decider fits"] / n_learned  # a network alone fits one decider
     print(f"  one learned decider (a network's own) / test posteriors: about {own / baseline:.2f}")
     if args.runs:
         walls = run_wall_times(args.runs)
         if walls:
             print(
                 f"  runs in {args.runs}: {len(walls)}, mean wall {np.mean(walls):.0f} s; "
-                f"learned deciders (all four) {100 * extra / np.mean(walls):.1f}% of it"
+                f"learned deciders (all {n_learned}) {100 * extra / np.mean(walls):.1f}% of it"
             )
     return 0
 

@@ -22,13 +22,21 @@ No test image and no point's own vote is used.
   held-out log-likelihood.
 
 Each has one parameter (``lam``, ``tau``, ``k``) that runs from a selective
-weighting to the average; it is chosen by 5-fold cross-validation of the
-mixture's log-likelihood over the held-out points, so that where those points
-are few (or the voters alike) the weights fall back towards the average: a
-free weighting fitted on a hundred points can give back what the average
-earned. ``"em"`` is EM unshrunk (``lam = 0``), for comparison. The weights
-themselves, and the smoothing that keeps the log-likelihoods finite, are in
-:mod:`proglearn_supcon.mixture_weights`.
+weighting to the average; it is chosen by 5-fold cross-validation over the
+held-out points, so that where those points are few (or the voters alike)
+the weights fall back towards the average: a free weighting fitted on a
+hundred points can give back what the average earned. The cross-validation
+scores each value by the mixture's log-likelihood, Brier score or accuracy
+and takes the best, or (``rule="one-se"``) the value nearest the average
+within one standard error of the best.
+
+* ``"shrunk-em-brier-1se"`` (the networks' default): EM shrunk by the Brier
+  score and the one-standard-error rule. ``"shrunk-em"``: EM shrunk by the
+  best log-likelihood. ``"em"`` is EM unshrunk (``lam = 0``), for
+  comparison.
+
+The weights themselves, the smoothing that keeps the log-likelihoods finite
+and the scores and rules are in :mod:`proglearn_supcon.mixture_weights`.
 
 :data:`DECIDERS` names them for :class:`~proglearn_supcon.LifelongClassificationNetwork`'s
 ``decider`` parameter.
@@ -43,8 +51,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from proglearn_supcon.mixture_weights import (
+    CV_RULES,
+    CV_SCORES,
+    choose,
     em_weights_on_subsets,
     mean_log_likelihoods,
+    point_scores,
     softmax_weights,
     true_class_likelihoods,
 )
@@ -128,8 +140,9 @@ class SimpleArgmaxAverage(BaseEstimator):
 class _WeightedDecider(BaseEstimator):
     """A weighted mean of the voters' posteriors, the weights fitted on held-out posteriors.
 
-    Subclasses implement ``_fit_weights(likelihoods)`` for the matrix
-    ``L[i, j]`` of voter ``j``'s smoothed posterior of point ``i``'s true class.
+    Subclasses implement ``_fit_weights(stacked, codes)``: the weights from
+    every voter's held-out posteriors, (n_voters, n, n_classes), and each
+    point's class column.
     """
 
     def __init__(self, classes) -> None:
@@ -173,10 +186,11 @@ class _WeightedDecider(BaseEstimator):
         if np.any(codes >= len(classes)) or np.any(classes[np.minimum(codes, len(classes) - 1)] != y):
             raise ValueError(f"y has labels outside classes {classes.tolist()}.")
         self.n_voters_ = stacked.shape[0]
-        self.weights_ = self._fit_weights(true_class_likelihoods(stacked, codes))
+        self.weights_ = self._fit_weights(stacked, codes)
         return self
 
-    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """Weights (n_voters,) from held-out posteriors (n_voters, n, n_classes) and class columns (n,)."""
         raise NotImplementedError
 
     def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
@@ -203,26 +217,37 @@ class _WeightedDecider(BaseEstimator):
 
 
 class _CrossValidatedDecider(_WeightedDecider):
-    """Weights from a one-parameter family, the parameter chosen by cross-validated log-likelihood.
+    """Weights from a one-parameter family, the parameter chosen by cross-validation.
 
     A subclass gives the grid of its parameter, ordered from the most
     selective weighting to the uniform average, and ``_family(L)``: the
-    weights of every grid value fitted on likelihoods ``L``. Point ``i`` is
-    in fold ``i % n_folds``; each fold's points are scored under the weights
-    fitted without them, and the grid value with the best total held-out
-    log-likelihood wins (ties: the one nearer the average). The final weights
-    are that value's, fitted on all points. With one voter or fewer than two
-    points there is nothing to choose: the average.
+    weights of every grid value fitted on likelihoods ``L`` (voter ``j``'s
+    smoothed posterior of point ``i``'s true class). Point ``i`` is in fold
+    ``i % n_folds``; each fold's points are scored (``score``, see
+    :func:`point_scores`) under the weights fitted without them, and the
+    totals over all points rank the grid values. ``rule="best"`` takes the
+    best total (ties: the value nearer the average). ``rule="one-se"`` takes
+    the value nearest the average whose total is within one standard error
+    of the best's, the error being that of the paired per-point difference
+    summed over the points, ``sqrt(n * var(d_i))``: a selective weighting
+    must beat the average by more than the noise of the held-out points to
+    be chosen. The final weights are the chosen value's, fitted on all
+    points. With one voter or fewer than two points there is nothing to
+    choose: the average.
 
     Parameters
     ----------
     classes : array-like of shape (n_classes,)
     n_folds : int, default=5
+    score : one of :data:`~proglearn_supcon.mixture_weights.CV_SCORES`, default="log-likelihood"
+    rule : one of :data:`~proglearn_supcon.mixture_weights.CV_RULES`, default="best"
     """
 
-    def __init__(self, classes, n_folds: int = 5) -> None:
+    def __init__(self, classes, n_folds: int = 5, score: str = "log-likelihood", rule: str = "best") -> None:
         super().__init__(classes)
         self.n_folds = n_folds
+        self.score = score
+        self.rule = rule
 
     def _grid(self, n_voters: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -234,9 +259,17 @@ class _CrossValidatedDecider(_WeightedDecider):
         """``_family`` of each subset of the points (rows of ``subsets``, bool (F, n)); a subclass may batch them."""
         return [self._family(likelihoods[subset]) for subset in subsets]
 
-    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
+    def _check_cv_params(self) -> None:
         if isinstance(self.n_folds, bool) or not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
             raise ValueError(f"n_folds must be an integer >= 2, got {self.n_folds!r}.")
+        if self.score not in CV_SCORES:
+            raise ValueError(f"score must be one of {CV_SCORES}, got {self.score!r}.")
+        if self.rule not in CV_RULES:
+            raise ValueError(f"rule must be one of {CV_RULES}, got {self.rule!r}.")
+
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        self._check_cv_params()
+        likelihoods = true_class_likelihoods(stacked, codes)
         n, n_voters = likelihoods.shape
         grid = self._grid(n_voters)
         if len(grid) == 1 or n < 2 or n_voters == 1:  # nothing to choose
@@ -246,10 +279,13 @@ class _CrossValidatedDecider(_WeightedDecider):
         held_out = folds[None, :] == np.unique(folds)[:, None]  # (n_folds, n)
         # The families fitted without each fold, and on all points (the last), in one go.
         *without, everything = self._families(likelihoods, np.vstack([~held_out, np.ones((1, n), dtype=bool)]))
-        scores = np.zeros(len(grid))
+        scores = np.zeros((len(grid), n))  # each point's score under each grid value, fitted without its fold
+        totals = np.zeros(len(grid))
         for held, family in zip(held_out, without):
-            scores += [np.sum(np.log(likelihoods[held] @ w)) for w in family]
-        best = int(np.flatnonzero(scores >= scores.max() - 1e-9).max())
+            for g, w in enumerate(family):
+                scores[g, held] = point_scores(stacked[:, held], codes[held], likelihoods[held], w, self.score)
+                totals[g] += np.sum(scores[g, held])  # summed fold by fold, in fold order
+        best = choose(scores, totals, self.rule)
         self.choice_ = grid[best]
         return everything[best]
 
@@ -271,6 +307,11 @@ class EMDecider(_CrossValidatedDecider):
         ``_CrossValidatedDecider``); 0 is plain EM, 1 the average.
     n_folds : int, default=5
         Folds of the cross-validation.
+    score : one of :data:`~proglearn_supcon.mixture_weights.CV_SCORES`, default="log-likelihood"
+        The held-out score that ranks the shrinkage amounts.
+    rule : one of :data:`~proglearn_supcon.mixture_weights.CV_RULES`, default="best"
+        ``"one-se"`` takes the most shrunk amount within one standard error
+        of the best.
 
     Attributes
     ----------
@@ -280,8 +321,10 @@ class EMDecider(_CrossValidatedDecider):
     n_voters_ : int
     """
 
-    def __init__(self, classes, shrinkage="cv", n_folds: int = 5) -> None:
-        super().__init__(classes, n_folds)
+    def __init__(
+        self, classes, shrinkage="cv", n_folds: int = 5, score: str = "log-likelihood", rule: str = "best"
+    ) -> None:
+        super().__init__(classes, n_folds, score, rule)
         self.shrinkage = shrinkage
 
     def _grid(self, n_voters: int) -> np.ndarray:
@@ -300,8 +343,8 @@ class EMDecider(_CrossValidatedDecider):
         fitted = em_weights_on_subsets(likelihoods, subsets) if n_voters > 1 else [uniform] * len(subsets)
         return [[(1.0 - lam) * w + lam * uniform for lam in self._grid(n_voters)] for w in fitted]
 
-    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
-        weights = super()._fit_weights(likelihoods)
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        weights = super()._fit_weights(stacked, codes)
         self.shrinkage_ = float(self.choice_)
         return weights
 
@@ -331,9 +374,9 @@ class SoftmaxDecider(_CrossValidatedDecider):
         scores = mean_log_likelihoods(likelihoods)
         return [softmax_weights(scores, t) for t in TEMPERATURE_GRID]
 
-    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
-        weights = super()._fit_weights(likelihoods)
-        self.scores_ = mean_log_likelihoods(likelihoods)
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        weights = super()._fit_weights(stacked, codes)
+        self.scores_ = mean_log_likelihoods(true_class_likelihoods(stacked, codes))
         self.temperature_ = float(self.choice_)
         return weights
 
@@ -363,9 +406,9 @@ class BestKDecider(_CrossValidatedDecider):
             family.append(w)
         return family
 
-    def _fit_weights(self, likelihoods: np.ndarray) -> np.ndarray:
-        weights = super()._fit_weights(likelihoods)
-        self.scores_ = mean_log_likelihoods(likelihoods)
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        weights = super()._fit_weights(stacked, codes)
+        self.scores_ = mean_log_likelihoods(true_class_likelihoods(stacked, codes))
         self.k_ = int(self.choice_)
         return weights
 
@@ -375,6 +418,7 @@ DECIDERS = {
     "average": SimpleArgmaxAverage,
     "em": lambda classes: EMDecider(classes, shrinkage=0.0),
     "shrunk-em": lambda classes: EMDecider(classes, shrinkage="cv"),
+    "shrunk-em-brier-1se": lambda classes: EMDecider(classes, shrinkage="cv", score="brier", rule="one-se"),
     "softmax": SoftmaxDecider,
     "best-k": BestKDecider,
 }

@@ -292,7 +292,7 @@ _DECLARED = (
     ),
     HyperParam(
         "decider",
-        "shrunk-em",
+        "shrunk-em-brier-1se",
         OneOf(tuple(DECIDERS)),
         "How each task weighs its voters' posteriors.",
         transformer=False,

@@ -10,7 +10,11 @@ and returns such weights:
   the mean log-likelihood of the mixture (EM), for all points or for several
   subsets of them (cross-validation folds) in one loop;
 * :func:`mean_log_likelihoods`, :func:`softmax_weights`: each voter's score
-  and the softmax of the scores at a temperature.
+  and the softmax of the scores at a temperature;
+* :func:`point_scores`, :func:`choose`: how the cross-validated deciders
+  score a weighting on held-out points (log-likelihood, Brier score or
+  accuracy) and pick their parameter from those scores (the best, or the
+  one-standard-error rule).
 
 Held-out log-likelihoods are computed from posteriors mixed with a little of
 the uniform distribution, ``(1 - eps) p + eps / C`` (``eps`` = :data:`SMOOTHING`):
@@ -24,10 +28,14 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "CV_RULES",
+    "CV_SCORES",
     "SMOOTHING",
+    "choose",
     "em_weights",
     "em_weights_on_subsets",
     "mean_log_likelihoods",
+    "point_scores",
     "softmax_weights",
     "true_class_likelihoods",
 ]
@@ -129,3 +137,61 @@ def softmax_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
         return np.full(len(scores), 1.0 / len(scores))
     w = np.exp((scores - scores.max()) / temperature)
     return w / w.sum()
+
+
+#: Held-out scores by which a cross-validated decider ranks its parameter's values (higher is better).
+CV_SCORES = ("log-likelihood", "brier", "accuracy")
+#: How the value is picked from the ranked scores: the best, or the one-standard-error rule.
+CV_RULES = ("best", "one-se")
+
+
+def point_scores(stacked: np.ndarray, codes: np.ndarray, likelihoods: np.ndarray, weights: np.ndarray, score: str):
+    """(n,) score of each point under the mixture ``sum_j weights[j] * stacked[j]`` (higher is better).
+
+    ``"log-likelihood"``: log of the smoothed mixture posterior of the true
+    class, ``log(likelihoods @ weights)``; ``"brier"``: minus the squared
+    distance between the mixture posterior and the one-hot label;
+    ``"accuracy"``: 1 where the mixture's argmax is the true class (ties: the
+    first class), else 0.
+
+    Parameters
+    ----------
+    stacked : ndarray of shape (n_voters, n, n_classes)
+        The voters' held-out posteriors.
+    codes : ndarray of shape (n,), int
+        Column of each point's class.
+    likelihoods : ndarray of shape (n, n_voters)
+        :func:`~proglearn_supcon.mixture_weights.true_class_likelihoods` of the two.
+    weights : ndarray of shape (n_voters,)
+    score : one of :data:`CV_SCORES`
+    """
+    if score == "log-likelihood":
+        return np.log(likelihoods @ weights)
+    mixture = np.tensordot(weights, stacked, axes=1)  # (n, n_classes)
+    if score == "accuracy":
+        return (mixture.argmax(axis=1) == codes).astype(np.float64)
+    mixture[np.arange(len(codes)), codes] -= 1.0
+    return -np.sum(mixture**2, axis=1)
+
+
+def choose(scores: np.ndarray, totals: np.ndarray, rule: str) -> int:
+    """Index of the chosen grid value, the grid ordered from the most selective weighting to the average.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_grid, n)
+        Each point's held-out score under each grid value.
+    totals : ndarray of shape (n_grid,)
+        Their sums over the points.
+    rule : one of :data:`CV_RULES`
+        ``"best"``: the largest total (ties within 1e-9: the larger index,
+        nearer the average). ``"one-se"``: the largest index whose total is at
+        least the best total minus the standard error of its paired
+        difference from the best, ``sqrt(n * var(scores[g] - scores[best]))``.
+    """
+    best = int(np.flatnonzero(totals >= totals.max() - 1e-9).max())
+    if rule == "best":
+        return best
+    n = scores.shape[1]
+    standard_error = np.sqrt(n * np.var(scores - scores[best], axis=1, ddof=1))
+    return int(np.flatnonzero(totals >= totals[best] - standard_error - 1e-9).max())

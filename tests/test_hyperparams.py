@@ -171,7 +171,12 @@ def test_every_default_passes_the_checks():
         ("metric", "l1", "metric must be one of ('cosine', 'euclidean'), got 'l1'."),
         ("voter_dim", 1.5, "voter_dim must be an integer >= 1 or None, got 1.5"),
         ("voter_dtype", "float64", "voter_dtype must be one of ('float32', 'float16', 'bfloat16'), got 'float64'"),
-        ("decider", "max", "decider must be one of ('average', 'em', 'shrunk-em', 'softmax', 'best-k'), got 'max'"),
+        (
+            "decider",
+            "max",
+            "decider must be one of ('average', 'em', 'shrunk-em', 'shrunk-em-brier-1se', 'softmax', 'best-k'), "
+            "got 'max'",
+        ),
         ("precision", "fp16", "precision must be one of ('auto', 'bf16', 'fp32'), got 'fp16'"),
     ],
 )

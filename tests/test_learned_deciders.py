@@ -8,13 +8,20 @@ import pytest
 from proglearn_supcon import LifelongClassificationNetwork
 from proglearn_supcon.deciders import (
     DECIDERS,
+    SHRINKAGE_GRID,
     BestKDecider,
     EMDecider,
     SimpleArgmaxAverage,
     SoftmaxDecider,
     make_decider,
 )
-from proglearn_supcon.mixture_weights import em_weights, em_weights_on_subsets
+from proglearn_supcon.mixture_weights import (
+    choose,
+    em_weights,
+    em_weights_on_subsets,
+    point_scores,
+    true_class_likelihoods,
+)
 from proglearn_supcon.voters import KNNClassificationVoter
 
 LEARNED = [name for name in DECIDERS if name != "average"]
@@ -359,3 +366,68 @@ def test_em_on_subsets_equals_em_on_each_subset():
 
     for subset, weights in zip(subsets, batched):
         np.testing.assert_allclose(weights, naive_em(likelihoods[subset], 50), atol=1e-12)
+
+
+# ------------------------------------------------- how the shrinkage is chosen
+def test_point_scores_by_hand():
+    stacked = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]])  # 2 voters, 2 points
+    codes = np.array([0, 2])
+    weights = np.array([0.75, 0.25])
+    likelihoods = true_class_likelihoods(stacked, codes)
+    # Mixture rows: [0.75, 0.25, 0] (true class 0) and [0, 1, 0] (true class 2).
+    np.testing.assert_allclose(
+        point_scores(stacked, codes, likelihoods, weights, "log-likelihood"),
+        np.log([0.99 * 0.75 + 0.01 / 3, 0.01 / 3]),
+    )
+    np.testing.assert_allclose(point_scores(stacked, codes, likelihoods, weights, "brier"), [-0.125, -2.0])
+    np.testing.assert_array_equal(point_scores(stacked, codes, likelihoods, weights, "accuracy"), [1.0, 0.0])
+
+
+def test_one_se_rule_takes_the_average_unless_the_gain_exceeds_the_noise():
+    rng = np.random.default_rng(12)
+    # Grid: index 0 selective, index 1 the average. Per-point scores, the selective one better on average.
+    noise = rng.normal(size=200)
+    small_gain = np.stack([noise + 0.01, noise + rng.normal(scale=1.0, size=200)])
+    assert choose(small_gain, small_gain.sum(axis=1), "best") == int(np.argmax(small_gain.sum(axis=1)))
+    large_gain = np.stack([noise + 1.0, noise])
+    assert choose(large_gain, large_gain.sum(axis=1), "one-se") == 0
+    # A total within one standard error of the best: the rule moves to the average.
+    close = np.stack([noise + 0.02 + rng.normal(scale=0.5, size=200), noise])
+    assert close[0].sum() > close[1].sum()
+    assert choose(close, close.sum(axis=1), "best") == 0 and choose(close, close.sum(axis=1), "one-se") == 1
+
+
+def test_log_likelihood_shrinkage_is_the_fold_by_fold_total():
+    """The default EMDecider picks lam by summed held-out log-likelihood, fold by fold (a naive loop)."""
+    rng = np.random.default_rng(13)
+    y = rng.integers(0, 3, 90)
+    post = _noisy_voters(rng, y, 3, [0.8, 0.5, 0.45, 0.6])
+    decider = EMDecider([0, 1, 2]).fit(post, y)
+    L = true_class_likelihoods(np.stack(post), y)
+    folds = np.arange(90) % 5
+    totals = []
+    for lam in SHRINKAGE_GRID:
+        total = 0.0
+        for f in range(5):
+            w = em_weights(L[folds != f])
+            total += np.sum(np.log(L[folds == f] @ ((1 - lam) * w + lam / 4)))
+        totals.append(total)
+    best = max(i for i, t in enumerate(totals) if t >= max(totals) - 1e-9)
+    assert decider.shrinkage_ == SHRINKAGE_GRID[best]
+    np.testing.assert_allclose(decider.weights_, (1 - SHRINKAGE_GRID[best]) * em_weights(L) + SHRINKAGE_GRID[best] / 4)
+
+
+def test_brier_one_se_shrinks_at_least_as_much_as_brier_best():
+    rng = np.random.default_rng(14)
+    for seed in range(5):
+        y = rng.integers(0, 2, 120)
+        post = _noisy_voters(np.random.default_rng(seed), y, 2, [0.75, 0.7, 0.6, 0.55])
+        best = EMDecider([0, 1], score="brier").fit(post, y)
+        one_se = EMDecider([0, 1], score="brier", rule="one-se").fit(post, y)
+        assert one_se.shrinkage_ >= best.shrinkage_
+
+
+@pytest.mark.parametrize("params, message", [({"score": "auc"}, "score must be"), ({"rule": "x"}, "rule must be")])
+def test_bad_score_or_rule_is_refused(params, message):
+    with pytest.raises(ValueError, match=message):
+        EMDecider([0, 1], **params).fit([np.eye(2)[[0, 1]]] * 2, [0, 1])
