@@ -37,6 +37,9 @@ from proglearn_supcon.voters import KNNClassificationVoter
 
 from .machine import machine_facts, print_facts
 
+#: The deciders a run fits (all but the average, which has nothing to fit).
+LEARNED = [name for name in DECIDERS if name != "average"]
+
 
 class _Task:
     """What TaskDeciders reads of a task (as :class:`proglearn_supcon.learner.TaskData`)."""
@@ -50,9 +53,7 @@ def simulate(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, fl
     n_voter = args.n_train - int(round(0.67 * args.n_train))
     classes = np.arange(args.n_classes)
     voters, tasks, deciders = {}, {}, TaskDeciders()
-    learned = [name for name in DECIDERS if name != "average"]
-    seconds = {"test posteriors": 0.0, "leave-one-out": 0.0, "decider fits": 0.0}
-    seconds.update({f"fits: {name}": 0.0 for name in learned})
+    seconds = {"test posteriors": 0.0, "leave-one-out": 0.0, **{f"fits: {name}": 0.0 for name in LEARNED}}
 
     def voter(n_fit: int) -> KNNClassificationVoter:
         X = rng.normal(size=(n_fit, args.dim)).astype(np.float32)
@@ -75,14 +76,13 @@ def simulate(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, fl
         for tid, task in new:
             deciders.held_out_posteriors(tid, task, voters, tasks[task])
         seconds["leave-one-out"] += time.perf_counter() - start
-        for name in learned:
+        for name in LEARNED:
             start = time.perf_counter()
             for task in {task for _, task in new}:
                 ids = [tid for tid in range(t + 1) if (tid, task) in voters]
                 deciders.decider(name, task, ids, voters, tasks[task])
-            elapsed = time.perf_counter() - start
-            seconds[f"fits: {name}"] += elapsed
-            seconds["decider fits"] += elapsed
+            seconds[f"fits: {name}"] += time.perf_counter() - start
+    seconds["decider fits"] = sum(seconds[f"fits: {name}"] for name in LEARNED)
     return seconds
 
 
@@ -119,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in seconds.items():
         print(f"  {name:<30} {value:8.2f} s  ({value / args.n_tasks:.3f} s per task)")
     print(f"  learned deciders / test posteriors: {extra / baseline:.2f}")
-    n_learned = sum(name != "average" for name in DECIDERS)
     default = HYPERPARAMS["decider"].default
     own = seconds["leave-one-out"] + seconds[f"fits: {default}"]  # a network alone fits its own decider
     print(f"  the default decider ({default}) alone / test posteriors: {own / baseline:.2f}")
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         if walls:
             print(
                 f"  runs in {args.runs}: {len(walls)}, mean wall {np.mean(walls):.0f} s; "
-                f"learned deciders (all {n_learned}) {100 * extra / np.mean(walls):.1f}% of it, "
+                f"learned deciders (all {len(LEARNED)}) {100 * extra / np.mean(walls):.1f}% of it, "
                 f"the default alone {100 * own / np.mean(walls):.1f}%"
             )
     return 0
