@@ -292,7 +292,7 @@ _DECLARED = (
     ),
     HyperParam(
         "decider",
-        "shrunk-em-brier-1se",
+        "shrunk-em-brier-own-1se",
         OneOf(tuple(DECIDERS)),
         "How each task weighs its voters' posteriors.",
         transformer=False,

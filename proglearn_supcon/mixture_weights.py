@@ -35,6 +35,7 @@ __all__ = [
     "em_weights",
     "em_weights_on_subsets",
     "mean_log_likelihoods",
+    "one_se_margins",
     "point_scores",
     "softmax_weights",
     "true_class_likelihoods",
@@ -141,8 +142,9 @@ def softmax_weights(scores: np.ndarray, temperature: float) -> np.ndarray:
 
 #: Held-out scores by which a cross-validated decider ranks its parameter's values (higher is better).
 CV_SCORES = ("log-likelihood", "brier", "accuracy")
-#: How the value is picked from the ranked scores: the best, or the one-standard-error rule.
-CV_RULES = ("best", "one-se")
+#: How the value is picked from the ranked scores: the best, the one-standard-error rule, or that rule
+#: after the own voter alone (taken if its score is within one standard error of the best value's).
+CV_RULES = ("best", "one-se", "own-one-se")
 
 
 def point_scores(stacked: np.ndarray, codes: np.ndarray, likelihoods: np.ndarray, weights: np.ndarray, score: str):
@@ -174,6 +176,26 @@ def point_scores(stacked: np.ndarray, codes: np.ndarray, likelihoods: np.ndarray
     return -np.sum(mixture**2, axis=1)
 
 
+def one_se_margins(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Standard error of each row's total minus ``reference``'s, from the paired per-point differences.
+
+    ``sqrt(n * var(scores[g] - reference))`` over the ``n`` points (``ddof=1``):
+    a total within this margin of the reference's is not told apart from it
+    by these points.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows, n)
+    reference : ndarray of shape (n,)
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+    """
+    n = scores.shape[1]
+    return np.sqrt(n * np.var(scores - reference, axis=1, ddof=1))
+
+
 def choose(scores: np.ndarray, totals: np.ndarray, rule: str) -> int:
     """Index of the chosen grid value, the grid ordered from the most selective weighting to the average.
 
@@ -185,13 +207,12 @@ def choose(scores: np.ndarray, totals: np.ndarray, rule: str) -> int:
         Their sums over the points.
     rule : one of :data:`CV_RULES`
         ``"best"``: the largest total (ties within 1e-9: the larger index,
-        nearer the average). ``"one-se"``: the largest index whose total is at
-        least the best total minus the standard error of its paired
-        difference from the best, ``sqrt(n * var(scores[g] - scores[best]))``.
+        nearer the average). ``"one-se"`` (and ``"own-one-se"``, whose
+        preference for the own voter the decider applies first): the largest
+        index whose total is at least the best total minus
+        :func:`one_se_margins` from the best.
     """
     best = int(np.flatnonzero(totals >= totals.max() - 1e-9).max())
     if rule == "best":
         return best
-    n = scores.shape[1]
-    standard_error = np.sqrt(n * np.var(scores - scores[best], axis=1, ddof=1))
-    return int(np.flatnonzero(totals >= totals[best] - standard_error - 1e-9).max())
+    return int(np.flatnonzero(totals >= totals[best] - one_se_margins(scores, scores[best]) - 1e-9).max())

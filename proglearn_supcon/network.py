@@ -79,7 +79,7 @@ class _NetworkParams(BaseEstimator):
         voter_dtype: str = "float32",
         flip_average: bool = True,
         transformer_split: float = 0.67,
-        decider: str = "shrunk-em-brier-1se",
+        decider: str = "shrunk-em-brier-own-1se",
         precision: str = "auto",
         compile: bool = False,
         deterministic: bool = True,
@@ -196,17 +196,22 @@ class LifelongClassificationNetwork(_NetworkParams):
     transformer_split : float, default=0.67
         Share of a task's data that trains its transformer; the rest fits the
         transformer's own voter.
-    decider : {"shrunk-em-brier-1se", "shrunk-em", "average", "em", "softmax", "best-k"}, default="shrunk-em-brier-1se"
+    decider : {"shrunk-em-brier-own-1se", "shrunk-em-brier-1se", "shrunk-em", "average", "em", "softmax", "best-k"}, \
+default="shrunk-em-brier-own-1se"
         How each task combines its voters' posteriors
-        (:mod:`proglearn_supcon.deciders`). ``"shrunk-em-brier-1se"``:
-        weights that maximise the likelihood of the task's voter-split
-        points, each voter scoring them left out one at a time (no test data,
-        no extra split), shrunk towards the average as far as
-        cross-validation allows: the most shrunk amount whose held-out Brier
-        score is within one standard error of the best. ``"shrunk-em"``
-        picks the amount with the best held-out log-likelihood (the default
-        before). Both are refitted whenever a task gains a voter.
-        ``"average"`` weighs every voter the same (ProgLearn's decider).
+        (:mod:`proglearn_supcon.deciders`), learned from the task's
+        voter-split points, each voter scoring them left out one at a time
+        (no test data, no extra split). ``"shrunk-em-brier-1se"``: weights
+        that maximise the likelihood of those points, shrunk towards the
+        average as far as cross-validation allows (the most shrunk amount
+        whose held-out Brier score is within one standard error of the
+        best). ``"shrunk-em-brier-own-1se"``: the task's own voter alone
+        unless those weights beat it by more than one standard error, so the
+        other transformers count only where they help the task's single-task
+        learner beyond the noise. ``"shrunk-em"`` picks the amount with the
+        best held-out log-likelihood (the first default). All are refitted
+        whenever a task gains a voter. ``"average"`` weighs every voter the
+        same (ProgLearn's decider).
     random_state : int or None, default=None
         Seeds every transformer and every split (derived per id, so a network
         is reproducible task by task).

@@ -79,7 +79,8 @@ class TaskDeciders:
         if key not in self.fitted:
             posteriors = [self.held_out_posteriors(tid, task_id, voters, task) for tid in transformer_ids]
             rows = held_out_rows(task.voter_indices, len(task.y), own=False)
-            self.fitted[key] = make_decider(name, task.classes).fit(posteriors, task.y[rows])
+            own = list(transformer_ids).index(task_id) if task_id in transformer_ids else None
+            self.fitted[key] = make_decider(name, task.classes).fit(posteriors, task.y[rows], own=own)
         return self.fitted[key]
 
     def held_out_posteriors(self, transformer_id, task_id, voters: Mapping, task) -> np.ndarray:

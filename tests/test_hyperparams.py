@@ -174,8 +174,8 @@ def test_every_default_passes_the_checks():
         (
             "decider",
             "max",
-            "decider must be one of ('average', 'em', 'shrunk-em', 'shrunk-em-brier-1se', 'softmax', 'best-k'), "
-            "got 'max'",
+            "decider must be one of ('average', 'em', 'shrunk-em', 'shrunk-em-brier-1se', "
+            "'shrunk-em-brier-own-1se', 'softmax', 'best-k'), got 'max'",
         ),
         ("precision", "fp16", "precision must be one of ('auto', 'bf16', 'fp32'), got 'fp16'"),
     ],

@@ -19,6 +19,7 @@ from proglearn_supcon.mixture_weights import (
     choose,
     em_weights,
     em_weights_on_subsets,
+    one_se_margins,
     point_scores,
     true_class_likelihoods,
 )
@@ -225,6 +226,25 @@ def test_set_params_switches_the_decider_without_retraining(fitted_pair):
     np.testing.assert_array_equal(net.predict_proba(X, 0), learned)
 
 
+def test_own_one_se_finds_each_tasks_own_voter_by_task_id(fitted_pair):
+    """Each task's weights are its own voter alone (at its own transformer's place) or brier-1se's."""
+    tasks, nets = fitted_pair
+    net = nets["shrunk-em"]
+    try:
+        net.set_params(decider="shrunk-em-brier-1se")
+        one_se = net.decider_weights_
+        net.set_params(decider="shrunk-em-brier-own-1se")
+        own_first = net.decider_weights_
+        alone = [t for t in range(3) if own_first[t] == {tid: float(tid == t) for tid in range(3)}]
+        assert set(alone) >= {1, 2}  # transformers 1 and 2 bring nothing to each other's tasks
+        assert all(own_first[t] == one_se[t] for t in range(3) if t not in alone)
+        for t in alone:
+            X = tasks[t][0]
+            np.testing.assert_array_equal(net.predict_proba(X, t), net.predict_proba(X, t, transformer_ids=[t]))
+    finally:
+        net.set_params(decider="shrunk-em")
+
+
 def test_weights_never_see_test_data(fitted_pair):
     tasks, nets = fitted_pair
     net = nets["shrunk-em"]
@@ -425,6 +445,61 @@ def test_brier_one_se_shrinks_at_least_as_much_as_brier_best():
         best = EMDecider([0, 1], score="brier").fit(post, y)
         one_se = EMDecider([0, 1], score="brier", rule="one-se").fit(post, y)
         assert one_se.shrinkage_ >= best.shrinkage_
+
+
+def _naive_own_one_se(post, y, own):
+    """Naive loop of rule "own-one-se" with Brier scores: (own alone?, weights of the "one-se" rule)."""
+    stacked, n, n_voters = np.stack(post), len(y), len(post)
+    L = true_class_likelihoods(stacked, y)
+    folds = np.arange(n) % 5
+    onehot = np.eye(stacked.shape[2])[y]
+    scores = np.zeros((len(SHRINKAGE_GRID), n))
+    for g, lam in enumerate(SHRINKAGE_GRID):
+        for f in range(5):
+            w = (1 - lam) * em_weights(L[folds != f]) + lam / n_voters
+            mix = np.tensordot(w, stacked[:, folds == f], axes=1)
+            scores[g, folds == f] = -np.sum((mix - onehot[folds == f]) ** 2, axis=1)
+    totals = scores.sum(axis=1)
+    best = max(g for g in range(len(totals)) if totals[g] >= totals.max() - 1e-9)
+    own_scores = -np.sum((stacked[own] - onehot) ** 2, axis=1)
+    margin = np.sqrt(n * np.var(own_scores - scores[best], ddof=1))
+    return own_scores.sum() >= totals[best] - margin - 1e-9
+
+
+def test_own_one_se_rule_equals_a_naive_loop_and_otherwise_the_one_se_rule():
+    outcomes = set()
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        y = rng.integers(0, 3, 120)
+        own_accuracy = 0.55 + 0.04 * seed  # from clearly helped by the others to clearly best alone
+        post = _noisy_voters(rng, y, 3, [0.5, own_accuracy, 0.5, 0.5])
+        decider = EMDecider([0, 1, 2], score="brier", rule="own-one-se").fit(post, y, own=1)
+        one_se = EMDecider([0, 1, 2], score="brier", rule="one-se").fit(post, y)
+        expected = _naive_own_one_se(post, y, own=1)
+        assert decider.own_alone_ == expected
+        outcomes.add(expected)
+        if expected:
+            assert decider.weights_.tolist() == [0.0, 1.0, 0.0, 0.0]
+        else:
+            np.testing.assert_array_equal(decider.weights_, one_se.weights_)
+        # No own voter: the one-SE rule.
+        no_own = EMDecider([0, 1, 2], score="brier", rule="own-one-se").fit(post, y)
+        np.testing.assert_array_equal(no_own.weights_, one_se.weights_)
+        assert not no_own.own_alone_
+    assert outcomes == {True, False}  # both branches were exercised
+
+
+def test_one_se_margins_by_hand():
+    scores = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 0.0]])
+    reference = np.array([0.0, 1.0, 1.0])
+    # Differences (1, 1, 3): variance 4/3, n = 3 -> sqrt(4); differences (0, -1, -1): var 1/3 -> 1.
+    np.testing.assert_allclose(one_se_margins(scores, reference), [2.0, 1.0])
+
+
+@pytest.mark.parametrize("own", [3, -1, True, 1.0, "0"])
+def test_bad_own_index_is_refused(own):
+    with pytest.raises(ValueError, match="own must be None or a voter index"):
+        EMDecider([0, 1], score="brier", rule="own-one-se").fit([np.eye(2)[[0, 1]]] * 3, [0, 1], own=own)
 
 
 @pytest.mark.parametrize("params, message", [({"score": "auc"}, "score must be"), ({"rule": "x"}, "rule must be")])

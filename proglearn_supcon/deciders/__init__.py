@@ -29,12 +29,15 @@ the weights fall back towards the average: a free weighting fitted on a
 hundred points can give back what the average earned. The cross-validation
 scores each value by the mixture's log-likelihood, Brier score or accuracy
 and takes the best, or (``rule="one-se"``) the value nearest the average
-within one standard error of the best.
+within one standard error of the best; ``rule="own-one-se"`` first takes
+the own voter alone if it is within one standard error of the best.
 
-* ``"shrunk-em-brier-1se"`` (the networks' default): EM shrunk by the Brier
-  score and the one-standard-error rule. ``"shrunk-em"``: EM shrunk by the
-  best log-likelihood. ``"em"`` is EM unshrunk (``lam = 0``), for
-  comparison.
+* ``"shrunk-em-brier-own-1se"`` (the networks' default): the task's own
+  voter alone unless the weighting below beats it on the held-out points by
+  more than one standard error of their Brier scores; then
+  ``"shrunk-em-brier-1se"``: EM shrunk by the Brier score and the
+  one-standard-error rule. ``"shrunk-em"``: EM shrunk by the best
+  log-likelihood. ``"em"`` is EM unshrunk (``lam = 0``), for comparison.
 
 The learned deciders are in :mod:`proglearn_supcon.deciders.learned`; the
 weights themselves, the smoothing that keeps the log-likelihoods finite and
@@ -150,6 +153,7 @@ DECIDERS = {
     "em": lambda classes: EMDecider(classes, shrinkage=0.0),
     "shrunk-em": lambda classes: EMDecider(classes, shrinkage="cv"),
     "shrunk-em-brier-1se": lambda classes: EMDecider(classes, shrinkage="cv", score="brier", rule="one-se"),
+    "shrunk-em-brier-own-1se": lambda classes: EMDecider(classes, shrinkage="cv", score="brier", rule="own-one-se"),
     "softmax": SoftmaxDecider,
     "best-k": BestKDecider,
 }

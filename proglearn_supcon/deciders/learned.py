@@ -31,6 +31,7 @@ from proglearn_supcon.mixture_weights import (
     choose,
     em_weights_on_subsets,
     mean_log_likelihoods,
+    one_se_margins,
     point_scores,
     softmax_weights,
     true_class_likelihoods,
@@ -43,9 +44,9 @@ __all__ = ["SHRINKAGE_GRID", "TEMPERATURE_GRID", "BestKDecider", "EMDecider", "S
 class _WeightedDecider(BaseEstimator):
     """A weighted mean of the voters' posteriors, the weights fitted on held-out posteriors.
 
-    Subclasses implement ``_fit_weights(stacked, codes)``: the weights from
-    every voter's held-out posteriors, (n_voters, n, n_classes), and each
-    point's class column.
+    Subclasses implement ``_fit_weights(stacked, codes, own)``: the weights
+    from every voter's held-out posteriors, (n_voters, n, n_classes), each
+    point's class column and the own voter's index (or None).
     """
 
     def __init__(self, classes) -> None:
@@ -56,7 +57,7 @@ class _WeightedDecider(BaseEstimator):
         """Sorted unique classes: the column order of every posterior."""
         return sorted_classes(self.classes)
 
-    def fit(self, posteriors, y) -> "_WeightedDecider":
+    def fit(self, posteriors, y, own=None) -> "_WeightedDecider":
         """Fit the voters' weights on held-out posteriors.
 
         Parameters
@@ -67,6 +68,10 @@ class _WeightedDecider(BaseEstimator):
             Columns follow ``classes_``.
         y : array-like of shape (n,)
             The points' labels, from ``classes``.
+        own : int or None, default=None
+            Index in ``posteriors`` of the task's own voter (its own
+            transformer's), or None if the task has none. Only
+            ``rule="own-one-se"`` uses it.
 
         Returns
         -------
@@ -75,8 +80,8 @@ class _WeightedDecider(BaseEstimator):
         Raises
         ------
         ValueError
-            On malformed posteriors, a length mismatch, no point, or labels
-            outside ``classes``.
+            On malformed posteriors, a length mismatch, no point, labels
+            outside ``classes``, or ``own`` not None nor a voter's index.
         """
         classes = self.classes_
         stacked = check_posteriors(posteriors, len(classes))
@@ -88,12 +93,16 @@ class _WeightedDecider(BaseEstimator):
         codes = np.searchsorted(classes, y)
         if np.any(codes >= len(classes)) or np.any(classes[np.minimum(codes, len(classes) - 1)] != y):
             raise ValueError(f"y has labels outside classes {classes.tolist()}.")
+        if own is not None and (
+            isinstance(own, bool) or not isinstance(own, (int, np.integer)) or not 0 <= own < stacked.shape[0]
+        ):
+            raise ValueError(f"own must be None or a voter index in [0, {stacked.shape[0]}), got {own!r}.")
         self.n_voters_ = stacked.shape[0]
-        self.weights_ = self._fit_weights(stacked, codes)
+        self.weights_ = self._fit_weights(stacked, codes, own)
         return self
 
-    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        """Weights (n_voters,) from held-out posteriors (n_voters, n, n_classes) and class columns (n,)."""
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray, own) -> np.ndarray:  # pragma: no cover - abstract
+        """Weights (n_voters,) from held-out posteriors (n_voters, n, n_classes), class columns (n,), own index."""
         raise NotImplementedError
 
     def predict_proba(self, posteriors: Sequence[np.ndarray]) -> np.ndarray:
@@ -134,9 +143,14 @@ class _CrossValidatedDecider(_WeightedDecider):
     of the best's, the error being that of the paired per-point difference
     summed over the points, ``sqrt(n * var(d_i))``: a selective weighting
     must beat the average by more than the noise of the held-out points to
-    be chosen. The final weights are the chosen value's, fitted on all
-    points. With one voter or fewer than two points there is nothing to
-    choose: the average.
+    be chosen. ``rule="own-one-se"`` first asks the same of the own voter
+    alone (``fit``'s ``own``; its leave-one-out posteriors need no
+    cross-validation): if its total is within one standard error of the best
+    value's, the weights are the own voter's alone (``own_alone_``), so the
+    other voters must beat the task's single-task learner by more than the
+    noise to count; otherwise, or with no own voter, ``"one-se"``. The final
+    weights are the chosen value's, fitted on all points. With one voter or
+    fewer than two points there is nothing to choose: the average.
 
     Parameters
     ----------
@@ -170,11 +184,12 @@ class _CrossValidatedDecider(_WeightedDecider):
         if self.rule not in CV_RULES:
             raise ValueError(f"rule must be one of {CV_RULES}, got {self.rule!r}.")
 
-    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray, own) -> np.ndarray:
         self._check_cv_params()
         likelihoods = true_class_likelihoods(stacked, codes)
         n, n_voters = likelihoods.shape
         grid = self._grid(n_voters)
+        self.own_alone_ = False
         if len(grid) == 1 or n < 2 or n_voters == 1:  # nothing to choose
             self.choice_ = grid[0] if len(grid) == 1 else grid[-1]
             return self._family(likelihoods)[0 if len(grid) == 1 else -1]
@@ -188,9 +203,18 @@ class _CrossValidatedDecider(_WeightedDecider):
             for g, w in enumerate(family):
                 scores[g, held] = point_scores(stacked[:, held], codes[held], likelihoods[held], w, self.score)
                 totals[g] += np.sum(scores[g, held])  # summed fold by fold, in fold order
-        best = choose(scores, totals, self.rule)
-        self.choice_ = grid[best]
-        return everything[best]
+        best = choose(scores, totals, "best")
+        if self.rule == "own-one-se" and own is not None:
+            alone = np.zeros(n_voters)
+            alone[own] = 1.0
+            own_scores = point_scores(stacked, codes, likelihoods, alone, self.score)
+            margin = one_se_margins(own_scores[None, :], scores[best])[0]
+            if own_scores.sum() >= totals[best] - margin - 1e-9:
+                self.choice_, self.own_alone_ = grid[best], True
+                return alone
+        chosen = choose(scores, totals, "best" if self.rule == "best" else "one-se")
+        self.choice_ = grid[chosen]
+        return everything[chosen]
 
 
 #: Shrinkage amounts towards the uniform weights tried by ``EMDecider(shrinkage="cv")``.
@@ -214,13 +238,17 @@ class EMDecider(_CrossValidatedDecider):
         The held-out score that ranks the shrinkage amounts.
     rule : one of :data:`~proglearn_supcon.mixture_weights.CV_RULES`, default="best"
         ``"one-se"`` takes the most shrunk amount within one standard error
-        of the best.
+        of the best; ``"own-one-se"`` takes the own voter alone if it is
+        within one standard error of the best amount, else as ``"one-se"``.
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_voters,)
     shrinkage_ : float
-        The ``lam`` used.
+        The ``lam`` of the best cross-validated amount if ``own_alone_``,
+        else the ``lam`` used.
+    own_alone_ : bool
+        Whether ``rule="own-one-se"`` took the own voter alone.
     n_voters_ : int
     """
 
@@ -246,8 +274,8 @@ class EMDecider(_CrossValidatedDecider):
         fitted = em_weights_on_subsets(likelihoods, subsets) if n_voters > 1 else [uniform] * len(subsets)
         return [[(1.0 - lam) * w + lam * uniform for lam in self._grid(n_voters)] for w in fitted]
 
-    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        weights = super()._fit_weights(stacked, codes)
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray, own) -> np.ndarray:
+        weights = super()._fit_weights(stacked, codes, own)
         self.shrinkage_ = float(self.choice_)
         return weights
 
@@ -277,8 +305,8 @@ class SoftmaxDecider(_CrossValidatedDecider):
         scores = mean_log_likelihoods(likelihoods)
         return [softmax_weights(scores, t) for t in TEMPERATURE_GRID]
 
-    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        weights = super()._fit_weights(stacked, codes)
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray, own) -> np.ndarray:
+        weights = super()._fit_weights(stacked, codes, own)
         self.scores_ = mean_log_likelihoods(true_class_likelihoods(stacked, codes))
         self.temperature_ = float(self.choice_)
         return weights
@@ -309,8 +337,8 @@ class BestKDecider(_CrossValidatedDecider):
             family.append(w)
         return family
 
-    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        weights = super()._fit_weights(stacked, codes)
+    def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray, own) -> np.ndarray:
+        weights = super()._fit_weights(stacked, codes, own)
         self.scores_ = mean_log_likelihoods(true_class_likelihoods(stacked, codes))
         self.k_ = int(self.choice_)
         return weights
