@@ -89,6 +89,21 @@ def test_ties_go_to_the_lower_fit_index_cosine(k):
     np.testing.assert_array_equal(proba, expected)
 
 
+def test_nearest_mask_is_the_stable_argsort_prefix_for_every_k():
+    """Many exact ties: the mask holds each row's k first points of a stable argsort, for k = 1..n."""
+    import torch
+
+    from proglearn_supcon.voters import _nearest_mask
+
+    rng = np.random.default_rng(4)
+    distances = rng.integers(0, 4, size=(30, 12)).astype(np.float64)
+    order = np.argsort(distances, axis=1, kind="stable")
+    for k in range(1, 13):
+        expected = np.zeros_like(distances, dtype=bool)
+        np.put_along_axis(expected, order[:, :k], True, axis=1)
+        np.testing.assert_array_equal(_nearest_mask(torch.from_numpy(distances), k).numpy(), expected)
+
+
 def test_absent_class_gets_a_zero_column():
     X_fit, y_fit, X_query = data()
     y_fit = np.where(y_fit == 1, 0, y_fit) * 10  # labels 0, 20, 30; 10 absent
