@@ -203,8 +203,8 @@ class _CrossValidatedDecider(_WeightedDecider):
             for g, w in enumerate(family):
                 scores[g, held] = point_scores(stacked[:, held], codes[held], likelihoods[held], w, self.score)
                 totals[g] += np.sum(scores[g, held])  # summed fold by fold, in fold order
-        best = choose(scores, totals, "best")
         if self.rule == "own-one-se" and own is not None:
+            best = choose(scores, totals, "best")
             alone = np.zeros(n_voters)
             alone[own] = 1.0
             own_scores = point_scores(stacked, codes, likelihoods, alone, self.score)
@@ -212,7 +212,7 @@ class _CrossValidatedDecider(_WeightedDecider):
             if own_scores.sum() >= totals[best] - margin - 1e-9:
                 self.choice_, self.own_alone_ = grid[best], True
                 return alone
-        chosen = choose(scores, totals, "best" if self.rule == "best" else "one-se")
+        chosen = choose(scores, totals, self.rule)  # "own-one-se" past the own voter is "one-se"
         self.choice_ = grid[chosen]
         return everything[chosen]
 
