@@ -12,12 +12,23 @@ transformer's voter on every earlier task. After each task, as in a run:
   decider refitted for every task that gained a voter (the experiment fits
   all of them; a network alone fits its own one).
 
+The network's default decider is fitted first at each step, as a network
+does, so it pays for its EM; the other shrunk-EM deciders run the same EM on
+the same points and get its weights from the cache
+(:func:`~proglearn_supcon.mixture_weights.em_weights_on_subsets_cached`),
+as they do in an experiment.
+
 Printed: seconds of each, per task and in all, and the ratio to the
 baseline; with ``--runs DIR``, also the ratio to the mean wall time of the
-results files there (runs of the same protocol on the same machine).
+results files there (runs of the same protocol on the same machine), and
+the share of their wall time that the runs themselves recorded for their
+decider (``decider_time_s``, in files written since it was recorded): the
+figure measured where it is paid, under the run's own load. ``--threads``
+sets torch's threads (a run given one core by ``--n-jobs`` has one).
 
     python -m benchmarks.deciders                                   # 10x10: 10 tasks of 500, 1000 test, 2000-d
-    python -m benchmarks.deciders --n-tasks 50 --n-train 1000 --n-test 200 --dim 300   # the 50-task run
+    python -m benchmarks.deciders --n-tasks 50 --n-train 1000 --n-test 200 --dim 300 \
+        --voter-dtype float16 --n-classes 2                         # the 50-task run
 """
 
 from __future__ import annotations
@@ -37,8 +48,10 @@ from proglearn_supcon.voters import KNNClassificationVoter
 
 from .machine import machine_facts, print_facts
 
-#: The deciders a run fits (all but the average, which has nothing to fit).
-LEARNED = [name for name in DECIDERS if name != "average"]
+#: The deciders a run fits (all but the average, which has nothing to fit), the network's default first.
+LEARNED = sorted(
+    (name for name in DECIDERS if name != "average"), key=lambda name: name != HYPERPARAMS["decider"].default
+)
 
 
 class _Task:
@@ -88,11 +101,26 @@ def simulate(args: argparse.Namespace, rng: np.random.Generator) -> dict[str, fl
 
 def run_wall_times(folder: str) -> list[float]:
     """Wall seconds (finished_at - started_at) of the results files under ``folder``."""
+    return [wall for wall, _ in _run_times(folder)]
+
+
+def recorded_decider_shares(folder: str) -> list[float]:
+    """Each run's recorded seconds on its decider (sum of ``decider_time_s``) over its wall seconds.
+
+    Only the files that record it (written since it was recorded) and their wall time.
+    """
+    return [decider / wall for wall, decider in _run_times(folder) if decider is not None and wall > 0]
+
+
+def _run_times(folder: str) -> list[tuple[float, float | None]]:
     times = []
-    for path in glob.glob(f"{folder}/*/*.json"):
-        config = json.load(open(path))["config"]
+    for path in sorted(glob.glob(f"{folder}/*/*.json")):
+        payload = json.load(open(path))
+        config = payload["config"]
         if "started_at" in config and "finished_at" in config:
-            times.append(config["finished_at"] - config["started_at"])
+            spent = [row.get("decider_time_s") for row in payload.get("tasks", [])]
+            decider = float(np.sum(spent)) if spent and all(s is not None for s in spent) else None
+            times.append((config["finished_at"] - config["started_at"], decider))
     return times
 
 
@@ -106,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voter-dtype", default="float32")
     parser.add_argument("--runs", default=None, metavar="DIR", help="results folder of real runs of this protocol")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     print("benchmark i: cost of the learned deciders")
     print_facts(machine_facts(torch.device("cpu")))
     print(
@@ -129,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"  runs in {args.runs}: {len(walls)}, mean wall {np.mean(walls):.0f} s; "
                 f"learned deciders (all {len(LEARNED)}) {100 * extra / np.mean(walls):.1f}% of it, "
                 f"the default alone {100 * own / np.mean(walls):.1f}%"
+            )
+        shares = recorded_decider_shares(args.runs)
+        if shares:
+            print(
+                f"  recorded by the runs themselves: their decider took {100 * np.mean(shares):.2f}% of their "
+                f"wall time (mean of {len(shares)}; {100 * min(shares):.2f}% to {100 * max(shares):.2f}%)"
             )
     return 0
 

@@ -8,7 +8,9 @@ and returns such weights:
 
 * :func:`em_weights`, :func:`em_weights_on_subsets`: the weights that maximise
   the mean log-likelihood of the mixture (EM), for all points or for several
-  subsets of them (cross-validation folds) in one loop;
+  subsets of them (cross-validation folds) in one loop, and
+  :func:`em_weights_on_subsets_cached`, which remembers recent results for
+  deciders that run the same EM;
 * :func:`mean_log_likelihoods`, :func:`softmax_weights`: each voter's score
   and the softmax of the scores at a temperature;
 * :func:`point_scores`, :func:`choose`: how the cross-validated deciders
@@ -25,15 +27,21 @@ changes an argmax.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 __all__ = [
     "CV_RULES",
     "CV_SCORES",
+    "EM_CACHE_SIZE",
     "SMOOTHING",
     "choose",
     "em_weights",
     "em_weights_on_subsets",
+    "em_weights_on_subsets_cached",
     "mean_log_likelihoods",
     "one_se_margins",
     "point_scores",
@@ -104,19 +112,67 @@ def em_weights_on_subsets(
     previous = np.full(len(masks), -np.inf)
     active = np.ones(len(masks), dtype=bool)
     for _ in range(max_iter):
-        mixture = likelihoods @ weights[active].T  # (n, F_active)
-        current = (masks[active] * np.log(mixture).T).sum(axis=1) / counts[active]
+        # While every subset is still moving (most iterations), the whole arrays stand in for their
+        # active rows: the same values in the same layouts, so the same floating-point results.
+        every = bool(active.all())
+        mixture = likelihoods @ (weights if every else weights[active]).T  # (n, F_active)
+        active_masks, active_counts = (masks, counts) if every else (masks[active], counts[active])
+        current = (active_masks * np.log(mixture).T).sum(axis=1) / active_counts
         still = current - previous[active] >= tol
         previous[active] = current
         idx = np.flatnonzero(active)
-        active[idx[~still]] = False
-        if not active.any():
-            break
-        mixture, idx = mixture[:, still], idx[still]
+        if still.all():
+            still_masks, still_counts = active_masks, active_counts
+        else:
+            active[idx[~still]] = False
+            if not active.any():
+                break
+            mixture, idx = mixture[:, still], idx[still]
+            still_masks, still_counts = masks[idx], counts[idx]
         # Responsibilities averaged over each subset's points: the EM update of mixture weights.
-        ratio = ((masks[idx] / mixture.T) @ likelihoods) / counts[idx, None]
-        updated = weights[idx] * ratio
+        ratio = ((still_masks / mixture.T) @ likelihoods) / still_counts[:, None]
+        updated = (weights if every and still.all() else weights[idx]) * ratio
         weights[idx] = updated / updated.sum(axis=1, keepdims=True)
+    return weights
+
+
+#: How many results :func:`em_weights_on_subsets_cached` keeps (the newest).
+EM_CACHE_SIZE = 64
+_em_cache: OrderedDict = OrderedDict()
+_em_cache_lock = threading.Lock()
+
+
+def em_weights_on_subsets_cached(
+    likelihoods: np.ndarray, subsets: np.ndarray, max_iter: int = 500, tol: float = 1e-9
+) -> np.ndarray:
+    """:func:`em_weights_on_subsets`, remembered for the last :data:`EM_CACHE_SIZE` distinct inputs.
+
+    Several deciders run the same EM on the same held-out points (the
+    shrunk-EM family differs only in how it scores the shrinkage amounts),
+    and an experiment records all of them: the second and third get the
+    first's weights instead of recomputing them. The key is a digest of the
+    inputs' exact bytes, shapes and dtypes and of ``max_iter`` and ``tol``,
+    so a hit returns exactly what the call would compute; each call gets its
+    own copy.
+    """
+    likelihoods, subsets = np.asarray(likelihoods), np.asarray(subsets)
+    digest = hashlib.blake2b(digest_size=32)
+    for array in (likelihoods, subsets):
+        # The memory order is part of the key: BLAS may round a product of differently laid out operands
+        # differently, so only a call on the same layout is sure to give the same bits.
+        digest.update(repr((array.shape, array.strides, array.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr((int(max_iter), float(tol))).encode())
+    key = digest.digest()
+    with _em_cache_lock:
+        if key in _em_cache:
+            _em_cache.move_to_end(key)
+            return _em_cache[key].copy()
+    weights = em_weights_on_subsets(likelihoods, subsets, max_iter, tol)
+    with _em_cache_lock:
+        _em_cache[key] = weights.copy()
+        while len(_em_cache) > EM_CACHE_SIZE:
+            _em_cache.popitem(last=False)
     return weights
 
 

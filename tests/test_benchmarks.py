@@ -255,14 +255,24 @@ def test_decider_benchmark_builds_every_voter_and_decider(monkeypatch, capsys, t
     monkeypatch.setattr(bench.TaskDeciders, "decider", spy)
     (tmp_path / "ce").mkdir()
     (tmp_path / "ce" / "shift1_slot0.json").write_text(json.dumps({"config": {"started_at": 10, "finished_at": 30}}))
+    recorded = {"config": {"started_at": 0, "finished_at": 40}, "tasks": [{"decider_time_s": 0.5}] * 2}
+    (tmp_path / "ce" / "shift2_slot0.json").write_text(json.dumps(recorded))
     argv = ["--n-tasks", "3", "--n-train", "40", "--n-test", "10", "--dim", "8", "--n-classes", "2"]
-    assert bench.main([*argv, "--runs", str(tmp_path)]) == 0
+    assert bench.main([*argv, "--runs", str(tmp_path), "--threads", "1"]) == 0
     # After task t, every task that gained a voter is refitted over transformers 0..t, with each learned decider.
     learned = len(DECIDERS) - 1  # all but the average
     assert len(built) == learned * (1 + 2 + 3)
     assert ("shrunk-em", 0, (0, 1, 2)) in built and ("best-k", 2, (0, 1, 2)) in built
     out = capsys.readouterr().out
-    assert "learned deciders / test posteriors:" in out and "mean wall 20 s" in out
+    assert "learned deciders / test posteriors:" in out and "mean wall 30 s" in out
+    # Only the file that records its decider's seconds gives the recorded share: 1 s of 40 s.
+    assert "their decider took 2.50% of their wall time (mean of 1;" in out
+    # The default is fitted first at each step (it pays for the EM the other shrunk-EM deciders share).
+    default = bench.HYPERPARAMS["decider"].default
+    firsts = {}
+    for name, task_id, ids in built:
+        firsts.setdefault((task_id, ids), name)
+    assert set(firsts.values()) == {default}
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proglearn_supcon import LifelongClassificationNetwork
+from proglearn_supcon import LifelongClassificationNetwork, mixture_weights
 from proglearn_supcon.deciders import (
     DECIDERS,
     SHRINKAGE_GRID,
@@ -16,13 +16,16 @@ from proglearn_supcon.deciders import (
     make_decider,
 )
 from proglearn_supcon.mixture_weights import (
+    EM_CACHE_SIZE,
     choose,
     em_weights,
     em_weights_on_subsets,
+    em_weights_on_subsets_cached,
     one_se_margins,
     point_scores,
     true_class_likelihoods,
 )
+from proglearn_supcon.task_deciders import LEAVE_ONE_OUT, TaskDeciders
 from proglearn_supcon.voters import KNNClassificationVoter
 
 LEARNED = [name for name in DECIDERS if name != "average"]
@@ -245,6 +248,20 @@ def test_own_one_se_finds_each_tasks_own_voter_by_task_id(fitted_pair):
         net.set_params(decider="shrunk-em")
 
 
+def test_task_deciders_keep_what_the_decider_cost(fitted_pair):
+    _, nets = fitted_pair
+    deciders = nets["shrunk-em"].learner_.task_deciders_
+    assert deciders.seconds[LEAVE_ONE_OUT] > 0 and deciders.seconds["shrunk-em"] > 0
+    assert deciders.seconds_for("shrunk-em") == deciders.seconds[LEAVE_ONE_OUT] + deciders.seconds["shrunk-em"]
+    assert deciders.seconds_for("average") == 0.0
+    copy = deciders.copy()
+    copy._add_seconds("shrunk-em", 5.0)
+    assert copy.seconds["shrunk-em"] == deciders.seconds["shrunk-em"] + 5.0  # the original is unchanged
+    old = TaskDeciders.__new__(TaskDeciders)  # as unpickled from a learner saved before the seconds were kept
+    old.__setstate__({"loo_posteriors": {}, "fitted": {}})
+    assert old.seconds == {} and old.seconds_for("shrunk-em") == 0.0
+
+
 def test_weights_never_see_test_data(fitted_pair):
     tasks, nets = fitted_pair
     net = nets["shrunk-em"]
@@ -300,6 +317,9 @@ def test_run_records_every_decider_from_the_same_voters(tmp_path, tiny_run_args)
     for weights in run.decider_weights.values():
         assert [len(w) for w in weights] == [3, 3, 3]
         assert np.allclose([sum(w) for w in weights], 1.0)
+    # What the network's decider cost each task's step, inside its training and single-task inference times.
+    spent = run.tasks["decider_time_s"]
+    assert (spent > 0).all() and (spent <= run.tasks["train_time_s"] + run.tasks["single_task_inference_time_s"]).all()
     # Task 0 after task 0 has one voter: every decider is that voter.
     assert len({matrix[0, 0] for matrix in run.decider_accuracy.values()}) == 1
     # summary/compare/plot read any recorded decider.
@@ -386,6 +406,74 @@ def test_em_on_subsets_equals_em_on_each_subset():
 
     for subset, weights in zip(subsets, batched):
         np.testing.assert_allclose(weights, naive_em(likelihoods[subset], 50), atol=1e-12)
+
+
+def _em_indexing_every_iteration(likelihoods, subsets, max_iter, tol):
+    """The EM loop as first written: the active subsets' rows indexed out at every iteration."""
+    masks = subsets.astype(np.float64)
+    counts = masks.sum(axis=1)
+    weights = np.full((len(masks), likelihoods.shape[1]), 1.0 / likelihoods.shape[1])
+    previous = np.full(len(masks), -np.inf)
+    active = np.ones(len(masks), dtype=bool)
+    for _ in range(max_iter):
+        mixture = likelihoods @ weights[active].T
+        current = (masks[active] * np.log(mixture).T).sum(axis=1) / counts[active]
+        still = current - previous[active] >= tol
+        previous[active] = current
+        idx = np.flatnonzero(active)
+        active[idx[~still]] = False
+        if not active.any():
+            break
+        mixture, idx = mixture[:, still], idx[still]
+        ratio = ((masks[idx] / mixture.T) @ likelihoods) / counts[idx, None]
+        updated = weights[idx] * ratio
+        weights[idx] = updated / updated.sum(axis=1, keepdims=True)
+    return weights
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_em_on_subsets_is_the_indexing_loop_bit_for_bit(seed):
+    # kNN-like likelihoods (fractions of 10 votes, smoothed). On the first 20 points every voter is the
+    # same, so subset 0 (those points) stops at once while the others go on: both the all-moving fast
+    # path and the partly stopped path run.
+    rng = np.random.default_rng(seed)
+    n, n_voters = int(rng.integers(40, 200)), int(rng.integers(2, 30))
+    likelihoods = 0.99 * rng.integers(0, 11, (n, n_voters)) / 10 + 0.005
+    likelihoods[:20] = likelihoods[:20, :1]
+    subsets = rng.random((6, n)) < rng.uniform(0.2, 1.0, (6, 1))
+    subsets[:, 0] = subsets[:, 25] = True
+    subsets[0] = np.arange(n) < 20
+    for cap, tol in ((60, 1e-9), (60, 1e-5), (60, -np.inf), (500, 1e-9)):
+        np.testing.assert_array_equal(
+            em_weights_on_subsets(likelihoods, subsets, cap, tol),
+            _em_indexing_every_iteration(likelihoods, subsets, cap, tol),
+        )
+    longer = em_weights_on_subsets(likelihoods, subsets, 61, 1e-9)
+    moved = (longer != em_weights_on_subsets(likelihoods, subsets, 60, 1e-9)).any(axis=1)
+    assert not moved[0] and moved.any()
+
+
+def test_cached_em_is_the_computed_em_and_each_call_gets_its_own_copy(monkeypatch):
+    rng = np.random.default_rng(3)
+    likelihoods = rng.random((50, 4)) + 0.01
+    subsets = np.stack([np.arange(50) % 5 != f for f in range(5)] + [np.ones(50, dtype=bool)])
+    expected = em_weights_on_subsets(likelihoods, subsets)
+    first = em_weights_on_subsets_cached(likelihoods, subsets)
+    np.testing.assert_array_equal(first, expected)
+    first[:] = 0.0  # the caller's copy, not the cache's
+    calls = []
+    real = mixture_weights.em_weights_on_subsets
+    monkeypatch.setattr(mixture_weights, "em_weights_on_subsets", lambda *a: calls.append(a) or real(*a))
+    np.testing.assert_array_equal(em_weights_on_subsets_cached(likelihoods, subsets), expected)
+    assert calls == []  # remembered
+    # Other arguments, other values or another memory layout of the same values are computed anew.
+    em_weights_on_subsets_cached(likelihoods, subsets, max_iter=3)
+    em_weights_on_subsets_cached(likelihoods + 1e-3, subsets)
+    em_weights_on_subsets_cached(np.asfortranarray(likelihoods), subsets)
+    assert len(calls) == 3
+    for i in range(EM_CACHE_SIZE + 3):
+        em_weights_on_subsets_cached(likelihoods + i, subsets, max_iter=1)
+    assert len(mixture_weights._em_cache) == EM_CACHE_SIZE
 
 
 # ------------------------------------------------- how the shrinkage is chosen

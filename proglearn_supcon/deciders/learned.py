@@ -29,7 +29,7 @@ from proglearn_supcon.mixture_weights import (
     CV_RULES,
     CV_SCORES,
     choose,
-    em_weights_on_subsets,
+    em_weights_on_subsets_cached,
     mean_log_likelihoods,
     one_se_margins,
     point_scores,
@@ -271,7 +271,7 @@ class EMDecider(_CrossValidatedDecider):
     def _families(self, likelihoods: np.ndarray, subsets: np.ndarray) -> list[list[np.ndarray]]:
         n_voters = likelihoods.shape[1]
         uniform = np.full(n_voters, 1.0 / n_voters)
-        fitted = em_weights_on_subsets(likelihoods, subsets) if n_voters > 1 else [uniform] * len(subsets)
+        fitted = em_weights_on_subsets_cached(likelihoods, subsets) if n_voters > 1 else [uniform] * len(subsets)
         return [[(1.0 - lam) * w + lam * uniform for lam in self._grid(n_voters)] for w in fitted]
 
     def _fit_weights(self, stacked: np.ndarray, codes: np.ndarray, own) -> np.ndarray:

@@ -153,6 +153,16 @@ def evaluate_seen_tasks(
         record.accuracy[t, s] = record.decider_accuracy[learner.decider][t, s]
 
 
+def _decider_seconds(net: LifelongClassificationNetwork) -> float:
+    """Wall seconds ``net`` has spent on its own decider so far (0 before its first task).
+
+    Only the network's decider counts: the others an experiment records are
+    its bookkeeping, not what a user of the network pays.
+    """
+    learner = getattr(net, "learner_", None)
+    return 0.0 if learner is None else learner.task_deciders_.seconds_for(learner.decider)
+
+
 def learn_tasks(
     net: LifelongClassificationNetwork,
     tasks,
@@ -188,10 +198,12 @@ def learn_tasks(
     bar = tqdm(total=len(tasks), initial=first_task, desc=label, position=position, disable=quiet, unit="task")
     for t in range(first_task, len(tasks)):
         task = tasks[t]
+        decider_seconds = _decider_seconds(net)
         train_task(net, task, t, record)
         if evaluated is None or t in evaluated:
             evaluate_new_task(net, task, t, record)
         evaluate_seen_tasks(net, tasks, t, record, evaluated)
+        record.per_task["decider_time_s"][t] = _decider_seconds(net) - decider_seconds
         if not keep_embeddings:
             record.drop_embeddings()
         record.per_task["peak_memory_mb"][t] = max(peak.mb(), earlier_peak)

@@ -27,7 +27,8 @@ and read by :mod:`proglearn_supcon.runs.results`) holds::
         {"task": 0, "single_task_accuracy": 0.31, "train_time_s": 12.0,
          "single_task_inference_time_s": 0.4,
          "multitask_inference_time_s": 0.4, "peak_memory_mb": 900.0,
-         "n_epochs_run": 45, "best_epoch": 30, "val_accuracy": 0.4}, ...
+         "n_epochs_run": 45, "best_epoch": 30, "val_accuracy": 0.4,
+         "decider_time_s": 0.05}, ...
       ],
       "flagged_transformers": [               # transformers that look failed (flags.py)
         {"task": 3, "reasons": ["kept epoch 2 is inside the 5-epoch warm-up"]}
@@ -122,6 +123,11 @@ TASK_FIELDS = (
     "n_epochs_run",
     "best_epoch",
     "val_accuracy",
+    # Wall seconds the task's step spent on the network's decider: the new voters' leave-one-out posteriors
+    # and the refits of every task's decider that gained a voter (0 for the average). add_task fits them, so
+    # this is part of train_time_s, but for the one-voter decider of the single-task accuracy, part of
+    # single_task_inference_time_s. Absent (NaN) in files written before it was recorded, and in rotation runs.
+    "decider_time_s",
 )
 
 

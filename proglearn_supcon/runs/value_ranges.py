@@ -22,6 +22,7 @@ NON_NEGATIVE = (
     "multitask_inference_time_s",
     "peak_memory_mb",
     "n_epochs_run",
+    "decider_time_s",
 )
 
 
