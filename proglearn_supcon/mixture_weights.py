@@ -136,8 +136,9 @@ def em_weights_on_subsets(
     return weights
 
 
-#: How many results :func:`em_weights_on_subsets_cached` keeps (the newest).
-EM_CACHE_SIZE = 64
+#: How many results :func:`em_weights_on_subsets_cached` keeps (the newest): a few KB each, and enough for
+#: every task of a long sequence refitted at one step by two kinds of EM (the folds' and plain EM's).
+EM_CACHE_SIZE = 512
 _em_cache: OrderedDict = OrderedDict()
 _em_cache_lock = threading.Lock()
 
