@@ -31,6 +31,7 @@ NOT_COMPARED = {
     "train_time_s",
     "single_task_inference_time_s",
     "multitask_inference_time_s",
+    "decider_time_s",
     "peak_memory_mb",
     "started_at",
     "finished_at",
