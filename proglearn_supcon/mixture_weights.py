@@ -112,27 +112,23 @@ def em_weights_on_subsets(
     previous = np.full(len(masks), -np.inf)
     active = np.ones(len(masks), dtype=bool)
     for _ in range(max_iter):
-        # While every subset is still moving (most iterations), the whole arrays stand in for their
-        # active rows: the same values in the same layouts, so the same floating-point results.
-        every = bool(active.all())
-        mixture = likelihoods @ (weights if every else weights[active]).T  # (n, F_active)
-        active_masks, active_counts = (masks, counts) if every else (masks[active], counts[active])
-        current = (active_masks * np.log(mixture).T).sum(axis=1) / active_counts
-        still = current - previous[active] >= tol
-        previous[active] = current
-        idx = np.flatnonzero(active)
-        if still.all():
-            still_masks, still_counts = active_masks, active_counts
-        else:
+        # While every subset still moves (most iterations) a slice selects them: a view of the whole arrays,
+        # the same values in the same layouts as the indexed rows, so the same floating-point results.
+        rows = slice(None) if active.all() else np.flatnonzero(active)
+        mixture = likelihoods @ weights[rows].T  # (n, F_active)
+        current = (masks[rows] * np.log(mixture).T).sum(axis=1) / counts[rows]
+        still = current - previous[rows] >= tol
+        previous[rows] = current
+        if not still.all():
+            idx = np.flatnonzero(active)
             active[idx[~still]] = False
             if not active.any():
                 break
-            mixture, idx = mixture[:, still], idx[still]
-            still_masks, still_counts = masks[idx], counts[idx]
+            mixture, rows = mixture[:, still], idx[still]
         # Responsibilities averaged over each subset's points: the EM update of mixture weights.
-        ratio = ((still_masks / mixture.T) @ likelihoods) / still_counts[:, None]
-        updated = (weights if every and still.all() else weights[idx]) * ratio
-        weights[idx] = updated / updated.sum(axis=1, keepdims=True)
+        ratio = ((masks[rows] / mixture.T) @ likelihoods) / counts[rows, None]
+        updated = weights[rows] * ratio
+        weights[rows] = updated / updated.sum(axis=1, keepdims=True)
     return weights
 
 
